@@ -1,0 +1,76 @@
+# The course's commands. Run "make help" to see them.
+#
+#   make lab01                build your lab 01 code into build/lab01/
+#   make lab01 SOLUTION=1     build the reference instead
+#   make grade                grade the lab you built last
+#   make grade LAB=01 T=echo  grade lab 01, only tests whose name has "echo"
+#   make test                 the maintainers' self-check (CI runs this)
+
+# Every lab folder is labs/NN-name; a lab is ready once it has a lab.mk.
+LAB_DIRS := $(sort $(wildcard labs/[0-9][0-9]-*))
+LAB_NUMBERS := $(foreach d,$(LAB_DIRS),$(firstword $(subst -, ,$(notdir $(d)))))
+READY_LAB_DIRS := $(patsubst %/lab.mk,%,$(wildcard labs/[0-9][0-9]-*/lab.mk))
+
+# SOLUTION=1 selects the reference code; anything else means your code.
+use_solution := $(if $(filter 1 yes true,$(SOLUTION)),1,0)
+# Only pass --solution to the grader when you set SOLUTION yourself, so
+# that a plain "make grade" grades whatever "make labNN" last built.
+solution_arg = $(if $(filter command line environment,$(origin SOLUTION)),--solution $(use_solution))
+
+# The grader needs a Python that can import pytest (Debian's python3-pytest
+# installs for /usr/bin/python3, which may not be the python3 on PATH).
+GRADER_PYTHON := grader/python
+DEPS := grader/deps
+
+.PHONY: help deps check-deps check-test-deps grade test clean $(addprefix lab,$(LAB_NUMBERS))
+
+help:
+	@echo "Labs: $(notdir $(LAB_DIRS))"
+	@echo
+	@echo "  make labNN [SOLUTION=1]    build lab NN (your code, or the reference)"
+	@echo "  make grade                 grade the lab built last"
+	@echo "  make grade LAB=NN|all      grade lab NN, or every lab"
+	@echo "      T=NAME                 only tests whose name contains NAME"
+	@echo "      SEED=N                 fix the seed of the random tests"
+	@echo "      VALGRIND=1             run every server test under valgrind"
+	@echo "      SOLUTION=1             grade the reference instead of your code"
+	@echo "  make deps                  install the Debian packages the labs need"
+	@echo "  make test                  maintainers' self-check of every lab"
+	@echo "  make clean                 remove build/"
+
+# lab01, lab02, ...: build one lab and remember it as the current lab.
+define lab_target
+lab$(1):
+	@if [ ! -f $(2)/lab.mk ]; then \
+		echo "Lab $(1) ($(2)) is not available yet; $(2)/README.md says what is coming." >&2; \
+		exit 2; \
+	fi
+	@$$(MAKE) --no-print-directory -f labs/build.mk LAB_DIR=$(2) \
+		SRC_DIR=$(2)$(if $(filter 1,$(use_solution)),/solution) \
+		OUT=build/lab$(1)$(if $(filter 1,$(use_solution)),/solution)
+	@mkdir -p build
+	@printf 'LAB=%s\nSOLUTION=%s\n' $(1) $(use_solution) > build/current
+	@echo "Built lab $(1) ($(if $(filter 1,$(use_solution)),reference solution,your code)). Next: make grade"
+endef
+$(foreach n,$(LAB_NUMBERS),$(eval $(call lab_target,$(n),$(filter labs/$(n)-%,$(LAB_DIRS)))))
+
+grade: check-deps
+	@$(GRADER_PYTHON) -m grader grade \
+		$(if $(LAB),--lab $(LAB)) $(solution_arg) \
+		$(if $(T),-k '$(T)') $(if $(SEED),--seed $(SEED)) \
+		$(if $(filter 1,$(VALGRIND)),--valgrind)
+
+test: check-test-deps
+	@$(GRADER_PYTHON) -m pytest -p no:cacheprovider -q -n 4 grader/tests
+
+deps:
+	@$(DEPS) install
+
+check-deps:
+	@$(DEPS) check grade
+
+check-test-deps:
+	@$(DEPS) check test
+
+clean:
+	rm -rf build

@@ -1,0 +1,133 @@
+"""The grader's command line (the Makefile calls it; you can too).
+
+    python -m grader grade [--lab NN|all] [--solution 0|1] [-k NAME]
+                           [--seed N] [--valgrind]
+
+Exit status: 0 with full marks, 1 when points were lost, 2 for a usage
+mistake, 3 when the grader itself failed (a bug to report).
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from . import labs
+from .plugin import GradePlugin, RunInfo
+from .reports import Reporter, write_json
+from .scoring import grader_errors, total
+
+EXIT_FULL, EXIT_LOST, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m grader")
+    sub = parser.add_subparsers(dest="command", required=True)
+    grade = sub.add_parser("grade", help="build and grade a lab")
+    grade.add_argument("--lab", help="lab number (01..06) or 'all'; default: the last built")
+    grade.add_argument("--solution", choices=["0", "1"],
+                       help="1: grade the reference solution; 0: your code")
+    grade.add_argument("-k", dest="select", help="only tests whose name contains this")
+    grade.add_argument("--seed", type=int, help="seed for every random test")
+    grade.add_argument("--valgrind", action="store_true", help="run every server under valgrind")
+    # For maintainers: grade a copy of the code kept elsewhere (mutants).
+    grade.add_argument("--src-dir", help=argparse.SUPPRESS)
+    grade.add_argument("--out-dir", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def resolve_target(args):
+    """(lab number or 'all', solution?) from the arguments and build/current."""
+    current_lab, current_solution = labs.read_current()
+    lab = args.lab
+    if lab is None:
+        if current_lab is None:
+            raise labs.UsageError("no lab chosen yet: build one first (make lab01), "
+                                  "or name it (make grade LAB=01)")
+        lab = current_lab
+        solution = current_solution if args.solution is None else args.solution == "1"
+    else:
+        solution = args.solution == "1"
+    return lab, solution
+
+
+def grade_one(lab, solution, args):
+    src_dir = args.src_dir or str(lab.src_dir(solution))
+    bin_dir = args.out_dir or str(lab.out_dir(solution))
+    run = RunInfo(lab=lab, solution=solution, src_dir=src_dir, bin_dir=bin_dir,
+                  root=str(labs.ROOT), valgrind=args.valgrind, seed=args.seed)
+    reporter = Reporter(run)
+    build = labs.build(lab, src_dir, bin_dir)
+    reporter.header(build)
+
+    plugin = GradePlugin(run, on_result=reporter.live)
+    pytest_args = [str(lab.dir / "tests"), "-p", "no:terminal", "-p", "no:cacheprovider",
+                   "--rootdir", str(labs.ROOT), "-o", "python_files=test_*.py"]
+    if args.select:
+        pytest_args += ["-k", args.select]
+    code = pytest.main(pytest_args, plugins=[plugin])
+    results = plugin.results
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED or (not results and not plugin.collection_errors):
+        raise labs.UsageError(f"no test of lab {lab.number} matches '{args.select}'")
+
+    reporter.failures(results)
+    json_path = os.path.join(run.bin_dir, "results.json")
+    write_json(json_path, run, results, labs.grader_version(), build, plugin.collection_errors)
+    reporter.summary(results, json_path, plugin.collection_errors)
+
+    if grader_errors(results) or plugin.collection_errors:
+        return EXIT_GRADER
+    earned, possible = total(results)
+    return EXIT_FULL if earned == possible else EXIT_LOST
+
+
+def grade_all(solution, args):
+    """Grades each ready lab in its own process, then sums up."""
+    worst = EXIT_FULL
+    rows = []
+    for lab in labs.find_labs():
+        if not lab.ready:
+            continue
+        cmd = [sys.executable, "-m", "grader", "grade", "--lab", lab.number,
+               "--solution", "1" if solution else "0"]
+        if args.seed is not None:
+            cmd += ["--seed", str(args.seed)]
+        if args.valgrind:
+            cmd.append("--valgrind")
+        if args.select:
+            cmd += ["-k", args.select]
+        code = subprocess.call(cmd, cwd=labs.ROOT)
+        worst = max(worst, code)
+        try:
+            with open(lab.out_dir(solution) / "results.json") as f:
+                data = json.load(f)
+            rows.append((lab.number, lab.title, data["score"], data["max_score"]))
+        except (OSError, ValueError, KeyError):
+            rows.append((lab.number, lab.title, 0, 0))
+        print()
+    print("All labs:")
+    for number, title, score, max_score in rows:
+        print(f"  lab {number}  {score:>4}/{max_score:<4} {title}")
+    earned = sum(r[2] for r in rows)
+    possible = sum(r[3] for r in rows)
+    print(f"Score: {earned}/{possible}")
+    return worst
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        lab_name, solution = resolve_target(args)
+        if lab_name == "all":
+            return grade_all(solution, args)
+        return grade_one(labs.get_lab(lab_name), solution, args)
+    except labs.UsageError as exc:
+        print(f"grade: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

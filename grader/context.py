@@ -1,0 +1,360 @@
+"""The toolbox each graded test receives as its `ctx` fixture.
+
+A TestContext starts the lab's programs (as servers that announce
+themselves, or as commands run to completion), opens connections to them,
+keeps the transcript, and remembers enough to tell the student how to
+reproduce a failure by hand. cleanup() kills and reaps everything the test
+started, whatever happened.
+"""
+
+import os
+import random
+import re
+import shlex
+import shutil
+import signal
+import tempfile
+import time
+from dataclasses import dataclass
+
+from .failures import GradeFailure, TestTimeout
+from .processes import Limits, Process, describe_signal, describe_status
+from .sockets import Conn, DEFAULT_TIMEOUT
+from .transcripts import Transcript
+
+# "listening on 127.0.0.1:5000" or "listening on [::1]:5000"
+TCP_ANNOUNCE = rb"^listening on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):([0-9]+)\r?$"
+ANNOUNCE_TIMEOUT = 3.0
+VALGRIND_SLOWDOWN = 6       # timeouts are multiplied by this under valgrind
+EXAMPLE_PORT = 5000         # the port shown in "try it by hand" commands
+REPRO_MAX_BYTES = 300       # longer exchanges are not turned into a printf
+
+
+@dataclass
+class Server:
+    """A started server and the address it announced."""
+
+    process: Process
+    host: str
+    port: int
+    announce_line: str
+
+
+@dataclass
+class RunResult:
+    """A program run to completion (or killed at its timeout)."""
+
+    process: Process
+    returncode: int
+    timed_out: bool
+    stdout_path: str
+
+    def stdout_bytes(self, limit=64 << 20):
+        with open(self.stdout_path, "rb") as f:
+            return f.read(limit)
+
+    def stderr_text(self):
+        return self.process.stderr.tail().decode("utf-8", "replace")
+
+
+def shell_printf(data):
+    """A printf command that writes exactly data (for "try it by hand")."""
+    out = []
+    for b in data:
+        if b == 0x25:
+            out.append("%%")
+        elif b == 0x27:
+            out.append("'\\''")
+        elif b == 0x5C:
+            out.append("\\\\")
+        elif b == 0x0A:
+            out.append("\\n")
+        elif b == 0x0D:
+            out.append("\\r")
+        elif 0x20 <= b < 0x7F:
+            out.append(chr(b))
+        else:
+            out.append(f"\\x{b:02x}")
+    return "printf '" + "".join(out) + "'"
+
+
+class TestContext:
+    """Everything one test starts and records."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, run, test_name, seed):
+        self.run_info = run
+        self.test_name = test_name
+        self.seed = seed
+        self.transcript = Transcript()
+        self.processes = []
+        self.conns = []
+        self.peers = []
+        self.notes = []           # extra lines for the failure report
+        self.repro_lines = []     # commands to reproduce by hand
+        self.valgrind_all = run.valgrind
+        self.used_seed = False     # set by rng(): the rerun command then pins SEED
+        self.quiet = False         # True: the failure message says it all
+        self._custom_repro = False
+        self.tmpdir = tempfile.mkdtemp(prefix=f"grade-{test_name[:40]}-")
+        self._servers = []
+
+    # -- helpers ---------------------------------------------------------
+
+    def rng(self, salt=0):
+        self.used_seed = True
+        return random.Random(self.seed * 1000003 + salt)
+
+    def scaled(self, seconds, valgrind=False):
+        """A timeout, made longer when the program runs under valgrind."""
+        return seconds * VALGRIND_SLOWDOWN if (valgrind or self.valgrind_all) else seconds
+
+    def note(self, line):
+        self.notes.append(line)
+
+    def program_path(self, program):
+        path = os.path.join(self.run_info.bin_dir, program)
+        if not os.access(path, os.X_OK):
+            raise GradeFailure("not built", f"{program} was not built, so this test cannot run: "
+                               "fix the compiler errors shown at the top of the report")
+        return path
+
+    def display_path(self, program):
+        return "./" + os.path.relpath(os.path.join(self.run_info.bin_dir, program),
+                                      self.run_info.root)
+
+    # -- servers ---------------------------------------------------------
+
+    def start_server(self, program, args=(), valgrind=False, limits=None,
+                     announce=TCP_ANNOUNCE, timeout=ANNOUNCE_TIMEOUT):
+        """Starts a server and waits for its announce line.
+
+        Raises GradeFailure("did not start") or TestTimeout when the line
+        does not come.
+        """
+        valgrind = valgrind or self.valgrind_all
+        argv = [self.program_path(program), *args]
+        log = os.path.join(self.tmpdir, f"valgrind-{program}-{len(self.processes)}.log") \
+            if valgrind else None
+        proc = Process(program, argv, self.tmpdir, limits or Limits(), valgrind_log=log)
+        self.processes.append(proc)
+        shown = [str(EXAMPLE_PORT) if a == "0" else a for a in args]
+        self.repro_lines.append(" ".join([self.display_path(program), *map(shlex.quote, shown)])
+                                + "    # terminal 1")
+        proc.start()
+        match = proc.wait_for_line(announce, self.scaled(timeout, valgrind),
+                                   "its 'listening on ADDR:PORT' line")
+        host = match.group(1).decode().strip("[]")
+        port = int(match.group(2))
+        line = match.group(0).decode(errors="replace").rstrip("\r")
+        self.transcript.add(program, "started", note=f"announced '{line}'")
+        server = Server(proc, host, port, line)
+        self._servers.append(server)
+        return server
+
+    def set_repro(self, lines):
+        """Replaces the generated "try it by hand" commands."""
+        self.repro_lines = list(lines)
+        self._custom_repro = True
+
+    def connect(self, server, timeout=DEFAULT_TIMEOUT):
+        channel = f"conn {len(self.conns) + 1}"
+        valgrind = server.process.valgrind_log is not None
+        conn = Conn.open(server.host, server.port, channel, self.transcript,
+                         self.scaled(timeout, valgrind))
+        self.conns.append(conn)
+        return conn
+
+    def stop_server(self, server, signo=signal.SIGTERM, grace=3.0):
+        """Asks a server to exit; returns its exit code (None if it would not)."""
+        code = server.process.stop(signo, self.scaled(grace, server.process.valgrind_log is not None))
+        sig_name = signal.Signals(signo).name
+        if code is None:
+            self.transcript.add(server.process.name, f"ignored {sig_name}", note="killed it")
+        else:
+            self.transcript.add(server.process.name, f"got {sig_name}, {describe_status(code)}")
+        return code
+
+    def expect_alive(self, server, doing):
+        """Fails if the server has died (e.g. while a client misbehaved)."""
+        code = server.process.wait(0.05)
+        if code is not None:
+            kind = "crash" if code < 0 else "wrong exit code"
+            raise GradeFailure(kind, f"{server.process.name} {describe_status(code)} {doing}; "
+                               "a server must outlive any one client")
+
+    # -- commands run to completion ---------------------------------------
+
+    def run(self, program, args=(), stdin_data=None, stdin_path=None, timeout=10.0,
+            valgrind=False, limits=None, progress=None, stall_after=3.0):
+        """Runs a program to completion with stdin from bytes or a file.
+
+        With progress (a function returning a number that grows while
+        work gets done), a program that makes no progress for stall_after
+        seconds is stopped early and reported as stalled.
+        """
+        valgrind = valgrind or self.valgrind_all
+        index = len(self.processes)
+        if stdin_data is not None:
+            stdin_path = os.path.join(self.tmpdir, f"stdin-{index}")
+            with open(stdin_path, "wb") as f:
+                f.write(stdin_data)
+        stdout_path = os.path.join(self.tmpdir, f"stdout-{index}")
+        log = os.path.join(self.tmpdir, f"valgrind-{program}-{index}.log") if valgrind else None
+        argv = [self.program_path(program), *args]
+        stdin = open(stdin_path, "rb") if stdin_path else None
+        try:
+            proc = Process(program, argv, self.tmpdir, limits or Limits(), stdin=stdin,
+                           stdout_path=stdout_path, valgrind_log=log)
+            self.processes.append(proc)
+            proc.start()
+        finally:
+            if stdin is not None:
+                stdin.close()
+        if not self._custom_repro:
+            self.repro_lines.append(" ".join([self.display_path(program), *map(shlex.quote, args)]))
+        code, stalled = self._wait_with_progress(proc, self.scaled(timeout, valgrind),
+                                                 progress, self.scaled(stall_after, valgrind))
+        timed_out = code is None
+        if timed_out:
+            proc.kill()
+            code = proc.popen.returncode
+            why = (f"made no progress for {self.scaled(stall_after, valgrind):g} s" if stalled
+                   else f"still running after {self.scaled(timeout, valgrind):g} s")
+            self.transcript.add(program, "stopped by the test", note=f"{why}; killed")
+            self.note(f"{program} {why}, so the test killed it")
+        else:
+            proc.stderr.join(timeout=2)
+            self.transcript.add(program, describe_status(code))
+        return RunResult(proc, code, timed_out, stdout_path)
+
+    @staticmethod
+    def _wait_with_progress(proc, timeout, progress, stall_after):
+        """(exit code or None, stalled?) after waiting for proc to finish."""
+        if progress is None:
+            return proc.wait(timeout), False
+        deadline = time.monotonic() + timeout
+        last_value, last_change = progress(), time.monotonic()
+        while True:
+            code = proc.wait(0.1)
+            now = time.monotonic()
+            if code is not None:
+                return code, False
+            value = progress()
+            if value != last_value:
+                last_value, last_change = value, now
+            elif now - last_change >= stall_after:
+                return None, True
+            if now >= deadline:
+                return None, False
+
+    def run_unit_tests(self, binary, group):
+        """Runs one group of a lab's cmocka unit tests; fails with its report."""
+        self.quiet = True
+        self.set_repro([f"{self.display_path(os.path.join('tests', binary))} {group}"])
+        result = self.run(os.path.join("tests", binary), [group], timeout=10)
+        output = result.stdout_bytes().decode("utf-8", "replace") + result.stderr_text()
+        if result.timed_out:
+            raise TestTimeout(f"the {group} unit tests did not finish in 10 s: an endless loop?")
+        if result.returncode < 0:
+            raise GradeFailure("crash", f"the {group} unit tests crashed: "
+                               f"{describe_status(result.returncode)}", _cmocka_failures(output))
+        if result.returncode != 0:
+            raise GradeFailure("unit test failed", f"the {group} unit tests failed",
+                               _cmocka_failures(output))
+
+    # -- valgrind -----------------------------------------------------------
+
+    def check_valgrind(self, proc):
+        """Fails unless valgrind's log shows no errors and no definite leaks."""
+        if proc.valgrind_log is None:
+            return
+        try:
+            with open(proc.valgrind_log, encoding="utf-8", errors="replace") as f:
+                log = f.read()
+        except OSError:
+            raise GradeFailure("valgrind errors", f"valgrind wrote no log for {proc.name}: did it "
+                               "exit normally? (it must exit, not be killed, for the leak check)")
+        errors = re.search(r"ERROR SUMMARY: (\d+) errors", log)
+        lost = re.search(r"definitely lost: ([\d,]+) bytes", log)
+        n_errors = int(errors.group(1)) if errors else None
+        n_lost = int(lost.group(1).replace(",", "")) if lost else 0
+        if n_errors == 0 and n_lost == 0:
+            return
+        if n_errors is None:
+            raise GradeFailure("valgrind errors", f"valgrind's log for {proc.name} has no summary: "
+                               "the program was killed before it could exit normally")
+        raise GradeFailure("valgrind errors",
+                           f"valgrind found {n_errors} error(s) and {n_lost} bytes definitely lost "
+                           f"in {proc.name}", first_valgrind_report(log))
+
+    # -- reporting ------------------------------------------------------------
+
+    def crash_lines(self):
+        """One line per process that died by a signal on its own."""
+        lines = []
+        for proc in self.processes:
+            signo = proc.crashed()
+            if signo is not None:
+                lines.append(f"{proc.name} crashed: it was killed by {describe_signal(signo)}")
+        return lines
+
+    def stderr_sections(self):
+        sections = []
+        for proc in self.processes:
+            tail = proc.stderr_tail()
+            if tail:
+                sections.append((proc.name, tail))
+        return sections
+
+    def repro(self):
+        """Commands that reproduce the test's exchange by hand."""
+        lines = list(dict.fromkeys(self.repro_lines))
+        if self._servers and not self._custom_repro:
+            host = self._servers[0].host
+            for conn in self.conns[:2]:
+                sent = conn.sent_log
+                if sent is not None and 0 < len(sent) <= REPRO_MAX_BYTES:
+                    target = f"[{host}]" if ":" in host else host
+                    lines.append(f"{shell_printf(sent)} | nc -N {target} {EXAMPLE_PORT} | od -c"
+                                 "    # terminal 2")
+        return lines
+
+    def cleanup(self):
+        for conn in self.conns:
+            try:
+                conn.sock.close()
+            except OSError:
+                pass
+        for peer in self.peers:
+            peer.stop()
+        for proc in self.processes:
+            if proc.popen is not None:
+                proc.kill()
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def _cmocka_failures(output):
+    """The sentences of a cmocka run that say what failed (its ERROR lines)."""
+    errors = [line[len("ERROR:"):].strip() for line in output.splitlines()
+              if line.startswith("ERROR:")]
+    if not errors:
+        return output[-2000:]
+    return "\n".join(f"- {line}" for line in dict.fromkeys(errors))
+
+
+def first_valgrind_report(log):
+    """The first error block of a valgrind log, without the ==pid== prefixes."""
+    lines = [re.sub(r"^==\d+== ?", "", line) for line in log.splitlines()]
+    start = next((i for i, line in enumerate(lines)
+                  if line.startswith(("Invalid", "Conditional", "Syscall param", "Mismatched"))
+                  or "definitely lost in" in line), None)
+    if start is None:
+        return "\n".join(lines[-15:])
+    block = []
+    for line in lines[start:]:
+        if not line.strip() and block:
+            break
+        block.append(line)
+    return "\n".join(block[:25])

@@ -1,0 +1,70 @@
+"""Failure kinds: every failed test is sorted into one a student can act on.
+
+A test fails by raising GradeFailure (or a subclass) with a kind and a
+message written for the student. Anything else that escapes a test is
+classified by classify(): socket errors caused by the program under test
+become the matching kind; any other exception is a bug in the grader
+itself ("grader error") and is reported as such, never blamed on the
+student.
+"""
+
+import socket
+
+# The kinds, with the one-line advice printed beside each.
+KINDS = {
+    "timeout": "the program did not do what the test waited for in time",
+    "crash": "the program was killed by a signal",
+    "did not start": "the program exited or never announced itself",
+    "not built": "the program did not compile; see the compiler errors above",
+    "connection refused": "nothing was listening where the program said it was",
+    "connection reset": "the program reset the connection (RST)",
+    "broken pipe": "the program closed the connection while the test was still sending",
+    "wrong bytes": "bytes arrived, but not the expected ones",
+    "missing bytes": "fewer bytes arrived than expected",
+    "extra bytes": "more bytes arrived than expected",
+    "wrong exit code": "the program exited with another status than expected",
+    "wrong output": "the program printed something other than expected",
+    "valgrind errors": "valgrind found memory errors or leaks",
+    "unit test failed": "a unit test of your helper functions failed",
+    "grader error": "the grader itself failed: this is not your fault, please report it",
+}
+
+
+class GradeFailure(Exception):
+    """A test failure with a kind from KINDS and a message for the student."""
+
+    def __init__(self, kind, message, details=""):
+        assert kind in KINDS, kind
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.details = details
+
+    def __str__(self):
+        return self.message
+
+
+class TestTimeout(GradeFailure):
+    """Raised when a test, or a wait inside it, runs out of time."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, message, details=""):
+        super().__init__("timeout", message, details)
+
+
+def classify(exc):
+    """Returns (kind, message) for any exception that ended a test."""
+    if isinstance(exc, GradeFailure):
+        return exc.kind, exc.message
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset", "the connection was reset by the program (RST)"
+    if isinstance(exc, BrokenPipeError):
+        return "broken pipe", "the program closed the connection while the test was sending"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused", "the connection was refused: nothing listens on that port"
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return "timeout", "a socket operation timed out"
+    if isinstance(exc, AssertionError):
+        return "wrong output", str(exc) or "a check in the test failed"
+    return "grader error", f"{type(exc).__name__}: {exc}"

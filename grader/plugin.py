@@ -1,0 +1,205 @@
+"""The pytest plugin behind "make grade".
+
+It gives each graded test its `ctx` (a TestContext) and `run` (the
+RunInfo: which lab, which build, which seed), enforces a time budget per
+test, and turns every test's outcome into a TestResult: kind of failure,
+message, transcript, the program's last stderr lines, how to reproduce it
+by hand, and the docs section to read. It prints one line per test as it
+finishes; reports.py prints the rest at the end.
+"""
+
+import signal
+import time
+import traceback
+import zlib
+from dataclasses import dataclass
+
+import pytest
+
+from .context import TestContext
+from .failures import GradeFailure, TestTimeout, classify
+from .scoring import TestResult
+
+DEFAULT_BUDGET = 20.0     # seconds a test may take, unless it says otherwise
+
+
+@dataclass
+class RunInfo:
+    """What is being graded, for the tests and the report."""
+
+    lab: object               # labs.Lab
+    solution: bool
+    src_dir: str              # the code being graded
+    bin_dir: str              # where it is built
+    root: str
+    valgrind: bool = False
+    seed: int = None          # None: each test derives its own from its name
+
+    def seed_for(self, test_name):
+        if self.seed is not None:
+            return self.seed
+        return zlib.crc32(test_name.encode()) % 100000
+
+    def rerun_command(self, test_name, seed=None):
+        parts = [f"make grade LAB={self.lab.number}", f"T={test_name}"]
+        if seed is not None:
+            parts.append(f"SEED={seed}")
+        if self.solution:
+            parts.append("SOLUTION=1")
+        if self.valgrind:
+            parts.append("VALGRIND=1")
+        return " ".join(parts)
+
+
+def graded(points, doc, timeout=DEFAULT_BUDGET, hidden=False):
+    """Declares a graded test: its points, the docs section that explains
+    the behaviour it checks, its time budget in seconds, and whether it
+    is hidden from students (instructors only).
+    The first line of the test's docstring is its title in the report."""
+    return pytest.mark.grade(points=points, doc=doc, timeout=timeout, hidden=hidden)
+
+
+class _Watchdog:
+    """Raises TestTimeout in the test if it runs past its budget."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def _fire(self, signo, frame):
+        raise TestTimeout(f"the test ran out of its {self.seconds:g} s budget")
+
+    def __enter__(self):
+        self._old = signal.signal(signal.SIGALRM, self._fire)
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, self._old)
+        return False
+
+
+class GradePlugin:
+    """Registered with pytest.main(plugins=[...]) by the grade command."""
+
+    def __init__(self, run, on_result=None):
+        self.run_info = run
+        self.results = []
+        self.collection_errors = []
+        self._by_id = {}
+        self._on_result = on_result
+
+    # -- configuration -----------------------------------------------------
+
+    def pytest_configure(self, config):
+        config.addinivalue_line(
+            "markers", "grade(points, doc, timeout, hidden): a graded test (see grader/plugin.py)")
+
+    def pytest_collection_modifyitems(self, session, config, items):
+        for item in items:
+            mark = item.get_closest_marker("grade")
+            if mark is None:
+                continue
+            doc = (item.function.__doc__ or item.name).strip().splitlines()[0]
+            result = TestResult(name=item.name, title=doc, points=mark.kwargs["points"],
+                                doc=mark.kwargs["doc"], hidden=mark.kwargs.get("hidden", False),
+                                seed=self.run_info.seed_for(item.name))
+            self.results.append(result)
+            self._by_id[item.nodeid] = result
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.collection_errors.append(f"{report.nodeid}: {report.longreprtext}")
+
+    # -- fixtures ------------------------------------------------------------
+
+    @pytest.fixture
+    def run(self):
+        return self.run_info
+
+    @pytest.fixture
+    def ctx(self, request):
+        name = request.node.name
+        context = TestContext(self.run_info, name, self.run_info.seed_for(name))
+        request.node.grader_ctx = context
+        yield context
+        context.cleanup()
+
+    # -- running -------------------------------------------------------------
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self, item):
+        mark = item.get_closest_marker("grade")
+        budget = mark.kwargs.get("timeout", DEFAULT_BUDGET) if mark else DEFAULT_BUDGET
+        if self.run_info.valgrind:
+            budget *= 4
+        item.grader_started = time.monotonic()
+        with _Watchdog(budget):
+            yield
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        result = self._by_id.get(item.nodeid)
+        if result is None:
+            return
+        if call.when in ("setup", "call") and report.failed and not result.kind:
+            self._record_failure(result, call.excinfo)
+        if call.when in ("setup", "call") and report.skipped:
+            result.status = "skipped"
+            result.message = str(call.excinfo.value) if call.excinfo else "skipped"
+        result.duration += call.duration
+        if call.when == "teardown":
+            self._finish(item, result, report)
+
+    def _record_failure(self, result, excinfo):
+        exc = excinfo.value
+        kind, message = classify(exc)
+        result.status = "failed"
+        result.kind = kind
+        result.message = message
+        if isinstance(exc, GradeFailure):
+            result.details = exc.details
+        elif kind == "grader error":
+            result.details = "".join(traceback.format_exception(exc)).rstrip()
+
+    def _finish(self, item, result, teardown_report):
+        if teardown_report.failed and not result.kind:
+            # Cleanup is the grader's job: a failure there is the grader's.
+            result.status = "failed"
+            result.kind = "grader error"
+            result.message = "cleaning up after the test failed"
+            result.details = teardown_report.longreprtext
+        if not result.kind and result.status != "skipped":
+            result.status = "passed"
+        ctx = getattr(item, "grader_ctx", None)
+        if ctx is not None:
+            result.seed_used = ctx.used_seed
+        if result.status == "failed":
+            result.sections = self._sections(result, ctx)
+        if self._on_result:
+            self._on_result(result)
+
+    def _sections(self, result, ctx):
+        sections = []
+        if ctx is None:
+            return sections
+        crashes = ctx.crash_lines()
+        if crashes and result.kind not in ("crash", "grader error"):
+            # The crash is the real story; the symptom the test saw comes second.
+            result.message = f"{crashes[0]} (the test saw: {result.message})"
+            result.kind = "crash"
+        if ctx.notes:
+            sections.append(("note", ctx.notes))
+        if ctx.quiet:
+            return sections + [("try it by hand", ctx.repro())]
+        transcript = ctx.transcript.lines()
+        if transcript:
+            sections.append(("what happened (the test's view of the wire)", transcript))
+        for name, tail in ctx.stderr_sections():
+            sections.append((f"last lines {name} wrote to stderr", tail))
+        repro = ctx.repro()
+        if repro:
+            sections.append(("try it by hand", repro))
+        return sections

@@ -1,0 +1,186 @@
+"""What the student reads: live test lines, failure reports, the score.
+
+The order is chosen for someone fixing their code: one line per test as
+it runs, then each failure in full (what was expected, what came back,
+the transcript, the program's stderr, the docs section, how to rerun),
+then the score table and the final "Score: X/Y" line.
+"""
+
+import json
+import os
+import sys
+import textwrap
+
+from .failures import KINDS
+from .scoring import grader_errors, total
+
+RULE = "-" * 72
+INDENT = "    "
+
+
+class Style:
+    """ANSI colours when writing to a terminal that wants them."""
+
+    def __init__(self, stream):
+        self.on = stream.isatty() and "NO_COLOR" not in os.environ and \
+            os.environ.get("TERM") != "dumb"
+
+    def _wrap(self, code, text):
+        return f"\033[{code}m{text}\033[0m" if self.on else text
+
+    def good(self, text):
+        return self._wrap("32", text)
+
+    def bad(self, text):
+        return self._wrap("31", text)
+
+    def bold(self, text):
+        return self._wrap("1", text)
+
+    def dim(self, text):
+        return self._wrap("2", text)
+
+
+class Reporter:
+    def __init__(self, run, stream=sys.stdout):
+        self.run = run
+        self.out = stream
+        self.style = Style(stream)
+        self.count = 0
+
+    def say(self, text=""):
+        print(text, file=self.out, flush=True)
+
+    def header(self, build):
+        lab = self.run.lab
+        code = "the reference solution" if self.run.solution else "your code"
+        where = os.path.relpath(self.run.src_dir, self.run.root)
+        self.say(self.style.bold(f"Grading lab {lab.number} ({lab.title}): {code} in {where}/"))
+        extras = []
+        if self.run.valgrind:
+            extras.append("every server under valgrind")
+        extras.append(f"seed {self.run.seed}" if self.run.seed is not None
+                      else "seeds: fixed per test (SEED=N to change)")
+        self.say(self.style.dim("  " + "; ".join(extras)))
+        diagnostics = compiler_diagnostics(build.output)
+        if diagnostics:
+            self.say("Compiler output:")
+            for line in diagnostics:
+                self.say(INDENT + line)
+        if not build.ok:
+            self.say(self.style.bad("The build failed") +
+                     f"; not built: {', '.join(build.missing) or '(see above)'}. "
+                     "Tests that need a missing program fail as 'not built'.")
+        self.say()
+
+    def verdict(self, result):
+        if result.status == "passed":
+            return self.style.good("PASS")
+        if result.status == "skipped":
+            return self.style.dim("SKIP")
+        return self.style.bad("FAIL")
+
+    def live(self, result):
+        self.count += 1
+        verdict = self.verdict(result)
+        kind = f"  [{result.kind}]" if result.kind else ""
+        self.say(f"  {verdict} {result.earned:>3}/{result.points:<3} {result.duration:6.2f}s  "
+                 f"{result.title}{kind}")
+        if result.status == "skipped":
+            self.say(self.style.dim(f"              skipped: {result.message}"))
+
+    def failures(self, results):
+        """Prints each failure in full, except repeats of one already shown."""
+        failed = [r for r in results if r.status == "failed"]
+        shown = {}
+        for r in failed:
+            key = (r.kind, r.message, r.details)
+            if key in shown:
+                self._repeat(r, shown[key])
+            else:
+                shown[key] = r
+                self.say(RULE)
+                self._failure(r)
+        if failed:
+            self.say(RULE)
+
+    def _repeat(self, r, first):
+        self.say(self.style.bad("FAIL ") + self.style.bold(r.title) +
+                 f"  ({r.name}, 0/{r.points}): same failure as {first.name} above")
+
+    def _failure(self, r):
+        st = self.style
+        self.say(st.bad("FAIL ") + st.bold(r.title) + f"  ({r.name}, 0/{r.points} points)")
+        self.say(f"{INDENT}kind:  {r.kind}: {KINDS.get(r.kind, '')}")
+        self._block("why:  ", r.message)
+        if r.details:
+            for line in r.details.splitlines():
+                self.say(INDENT + "       " + line)
+        for heading, lines in r.sections:
+            self.say(f"{INDENT}{heading}:")
+            for line in lines:
+                self.say(INDENT + "  " + line)
+        doc = r.doc if r.doc.startswith(("docs/", "labs/")) else f"docs/{r.doc}"
+        self.say(f"{INDENT}read:  {doc}")
+        self.say(f"{INDENT}rerun: {self.run.rerun_command(r.name, r.seed if r.seed_used else None)}")
+
+    def _block(self, label, text):
+        width = 100
+        lines = textwrap.wrap(text, width) or [""]
+        self.say(INDENT + label + lines[0])
+        for line in lines[1:]:
+            self.say(INDENT + " " * len(label) + line)
+
+    def summary(self, results, json_path, collection_errors):
+        st = self.style
+        earned, possible = total(results)
+        # The live lines already are the table, unless failure reports
+        # have been printed since: then repeat it where the eye ends up.
+        if any(r.status == "failed" for r in results):
+            self.say()
+            self.say(st.bold(f"Lab {self.run.lab.number}: {self.run.lab.title}"))
+            for r in results:
+                self.say(f"  {self.verdict(r)} {r.earned:>3}/{r.points:<3} {r.duration:6.2f}s  "
+                         f"{r.title}")
+        for err in collection_errors:
+            self.say(st.bad("  grader error: ") + err.splitlines()[0])
+        errors = grader_errors(results)
+        if errors or collection_errors:
+            self.say(st.bad(f"{len(errors) + len(collection_errors)} grader error(s): these are "
+                            "bugs in the grader, not in your code; please report them."))
+        self.say(f"Results: {os.path.relpath(json_path, self.run.root)}")
+        line = f"Score: {earned}/{possible}"
+        self.say(st.good(line) if earned == possible and possible else st.bad(line))
+
+
+def compiler_diagnostics(output):
+    """The compiler's own lines, without make's progress chatter."""
+    return [line for line in output.rstrip().splitlines()
+            if line.strip() and not line.startswith(("  CC ", "make: ", "make["))]
+
+
+def write_json(path, run, results, version, build, collection_errors):
+    earned, possible = total(results)
+    data = {
+        "lab": run.lab.number,
+        "title": run.lab.title,
+        "code": "solution" if run.solution else "student",
+        "source_dir": os.path.relpath(run.src_dir, run.root),
+        "grader_version": version,
+        "seed": run.seed,
+        "valgrind": run.valgrind,
+        "build_ok": build.ok,
+        "not_built": build.missing,
+        "score": earned,
+        "max_score": possible,
+        "grader_errors": len(grader_errors(results)) + len(collection_errors),
+        "collection_errors": collection_errors,
+        "tests": [r.to_json() for r in results],
+    }
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+    return data

@@ -1,0 +1,61 @@
+"""Points, per-test results and the score.
+
+Each graded test declares its points beside it with @graded(points=...).
+A test earns all its points or none: a partly right echo is still a bug.
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TestResult:
+    name: str
+    title: str
+    points: int
+    doc: str
+    hidden: bool = False
+    status: str = "not run"          # "passed", "failed", "skipped" or "not run"
+    kind: str = ""                   # a failures.KINDS key when failed
+    message: str = ""
+    details: str = ""
+    duration: float = 0.0
+    seed: int = 0
+    seed_used: bool = False          # the test drew random data from its seed
+    sections: list = field(default_factory=list)   # (heading, [lines]) for the report
+
+    __test__ = False  # not a pytest test class
+
+    @property
+    def earned(self):
+        return self.points if self.status == "passed" else 0
+
+    def to_json(self):
+        return {
+            "name": self.name,
+            "title": self.title,
+            "points": self.earned,
+            "max_points": self.points,
+            "status": self.status,
+            "kind": self.kind or None,
+            "message": self.message,
+            "details": self.details,
+            "doc": self.doc,
+            "hidden": self.hidden,
+            "seed": self.seed if self.seed_used else None,
+            "time": round(self.duration, 3),
+            "sections": [{"heading": h, "lines": lines} for h, lines in self.sections],
+        }
+
+
+def total(results):
+    """(points earned, points possible) over results.
+
+    A skipped test (one this machine cannot run, e.g. without IPv6) counts
+    for nothing either way; the report says why it was skipped.
+    """
+    counted = [r for r in results if r.status != "skipped"]
+    return sum(r.earned for r in counted), sum(r.points for r in counted)
+
+
+def grader_errors(results):
+    return [r for r in results if r.kind == "grader error"]

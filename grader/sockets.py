@@ -1,0 +1,252 @@
+"""Socket helpers for tests: send in chosen pieces, receive with bounds.
+
+A Conn wraps one TCP connection. Every operation has a deadline, every
+buffer has a size bound, and everything sent and received is recorded in
+the test's transcript. Socket errors become GradeFailures that say what
+the test was doing when they happened.
+"""
+
+import random
+import socket
+import struct
+import threading
+import time
+
+from .failures import GradeFailure, TestTimeout
+from .transcripts import diff_bytes, preview
+
+DEFAULT_TIMEOUT = 3.0     # loopback replies take microseconds; valgrind scales this
+RECV_CHUNK = 65536
+
+
+def split_sizes(total, rng, max_piece):
+    """Random piece sizes (1..max_piece) that add up to total."""
+    sizes = []
+    left = total
+    while left > 0:
+        piece = min(left, rng.randint(1, max_piece))
+        sizes.append(piece)
+        left -= piece
+    return sizes
+
+
+class Conn:
+    """A TCP connection from the test to the program under test."""
+
+    def __init__(self, sock, channel, transcript, timeout=DEFAULT_TIMEOUT):
+        self.sock = sock
+        self.channel = channel
+        self.transcript = transcript
+        self.timeout = timeout
+        self.total_received = 0
+        self.sent_log = bytearray()   # what was sent, for "try it by hand"
+        self.eof = False
+
+    @classmethod
+    def open(cls, host, port, channel, transcript, timeout=DEFAULT_TIMEOUT):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect((host, port))
+        except OSError as exc:
+            sock.close()
+            transcript.add(channel, "connect failed", note=f"{host}:{port}: {exc.strerror or exc}")
+            raise _as_failure(exc, f"connecting to {host}:{port}") from exc
+        transcript.add(channel, "connected", note=f"to {host}:{port}")
+        return cls(sock, channel, transcript, timeout)
+
+    # -- sending ---------------------------------------------------------
+
+    def send(self, data, note=""):
+        """Sends all of data in one sendall call."""
+        self._sendall(data, note)
+
+    def send_pieces(self, data, sizes, pause=0.0, note=""):
+        """Sends data cut into pieces of the given sizes, pausing between."""
+        offset = 0
+        for size in sizes:
+            self._sendall(data[offset: offset + size], note)
+            offset += size
+            if pause and offset < len(data):
+                time.sleep(pause)
+        if offset < len(data):
+            self._sendall(data[offset:], note)
+
+    def send_bytewise(self, data, pause=0.0, note="one byte per send"):
+        """Sends one byte per send() call, with TCP_NODELAY so they leave apart."""
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.send_pieces(data, [1] * len(data), pause, note)
+
+    def send_random_pieces(self, data, seed, max_piece=64, note=None):
+        rng = random.Random(seed)
+        self.send_pieces(data, split_sizes(len(data), rng, max_piece),
+                         note=note or f"random pieces of 1..{max_piece} bytes, seed {seed}")
+
+    def _sendall(self, data, note):
+        self.sock.settimeout(self.timeout)
+        try:
+            self.sock.sendall(data)
+        except socket.timeout as exc:
+            self.transcript.add(self.channel, "send timed out", note=f"{len(data)} bytes")
+            raise TestTimeout(f"sending {len(data)} bytes took over {self.timeout:g} s: the "
+                              "program stopped reading from its socket") from exc
+        except OSError as exc:
+            self.transcript.add(self.channel, "send failed", note=exc.strerror or str(exc))
+            raise _as_failure(exc, "sending") from exc
+        self.transcript.add(self.channel, "sent", data, note)
+        if self.sent_log is not None:
+            self.sent_log += data
+            if len(self.sent_log) > 4096:
+                self.sent_log = None  # too long to retype by hand
+
+    def send_while_receiving(self, data, count, timeout=None, sizes=None):
+        """Sends data from a thread while receiving count bytes here.
+
+        For large transfers: a test that sends everything before reading
+        would deadlock against an echo server once the buffers fill.
+        Returns the bytes received (fewer than count if the stream ended).
+        """
+        failure = []
+
+        def sender():
+            try:
+                if sizes:
+                    self.send_pieces(data, sizes)
+                else:
+                    self._sendall(data, "")
+            except Exception as exc:  # reported below, in the test's thread
+                failure.append(exc)
+
+        thread = threading.Thread(target=sender, name="test-sender", daemon=True)
+        thread.start()
+        try:
+            got = self.recv_exactly(count, timeout, waiting_for=f"{count} bytes back")
+        finally:
+            if thread.is_alive():
+                # Unblock the sender: the test is over either way.
+                try:
+                    self.sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            thread.join(timeout=5)
+        if failure and len(got) < count:
+            raise failure[0]
+        return got
+
+    def shutdown_write(self):
+        """Half-closes: the program reads end of stream, can still reply."""
+        self.sock.shutdown(socket.SHUT_WR)
+        self.transcript.add(self.channel, "sent end of stream", note="shutdown(SHUT_WR)")
+
+    def reset(self):
+        """Closes abruptly with RST instead of FIN (SO_LINGER with 0 time)."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
+        self.transcript.add(self.channel, "reset the connection", note="RST")
+
+    def close(self):
+        if self.sock.fileno() >= 0:
+            self.sock.close()
+            self.transcript.add(self.channel, "closed")
+
+    # -- receiving -------------------------------------------------------
+
+    def _recv_once(self, deadline, waiting_for):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise self._timeout(waiting_for)
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(RECV_CHUNK)
+        except socket.timeout:
+            raise self._timeout(waiting_for) from None
+        except OSError as exc:
+            self.transcript.add(self.channel, "receive failed", note=exc.strerror or str(exc))
+            raise _as_failure(exc, f"waiting for {waiting_for}") from exc
+        if chunk:
+            self.total_received += len(chunk)
+            self.transcript.add(self.channel, "received", chunk)
+        else:
+            self.eof = True
+            self.transcript.add(self.channel, "end of stream", note="the program closed its side")
+        return chunk
+
+    def _timeout(self, waiting_for):
+        self.transcript.add(self.channel, "timed out", note=f"waiting for {waiting_for}")
+        return TestTimeout(f"waited {self.timeout:g} s for {waiting_for}; this connection "
+                           f"had received {self.total_received} bytes in all")
+
+    def recv_exactly(self, count, timeout=None, waiting_for=None):
+        """Receives exactly count bytes; fewer only if the stream ends."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        what = waiting_for or f"{count} bytes"
+        out = bytearray()
+        while len(out) < count:
+            chunk = self._recv_once(deadline, what)
+            if not chunk:
+                break
+            out += chunk
+        return bytes(out)
+
+    def recv_until(self, delimiter, limit, timeout=None):
+        """Receives until delimiter (included), end of stream, or limit bytes."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        out = bytearray()
+        while delimiter not in out and len(out) < limit:
+            chunk = self._recv_once(deadline, f"a reply ending in {preview(delimiter)}")
+            if not chunk:
+                break
+            out += chunk
+        return bytes(out)
+
+    def recv_until_eof(self, limit, timeout=None):
+        """Receives until the program closes its side (at most limit bytes)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        out = bytearray()
+        while len(out) <= limit:
+            chunk = self._recv_once(deadline, "the end of the stream (the program closing its side)")
+            if not chunk:
+                return bytes(out)
+            out += chunk
+        raise GradeFailure("extra bytes", f"received over {limit} bytes without the stream ending")
+
+    # -- checking --------------------------------------------------------
+
+    def expect(self, expected, what, timeout=None):
+        """Receives len(expected) bytes and checks they are exactly expected."""
+        got = self.recv_exactly(len(expected), timeout, waiting_for=what)
+        expect_bytes(expected, got, what, stream_ended=self.eof)
+        return got
+
+    def expect_eof(self, what="the end of the stream", timeout=None):
+        """Checks that nothing more arrives before the program closes."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        chunk = self._recv_once(deadline, what)
+        if chunk:
+            raise GradeFailure("extra bytes",
+                               f"expected {what}, but {len(chunk)} more bytes arrived: {preview(chunk)}")
+
+
+def expect_bytes(expected, got, what, stream_ended=False):
+    """Raises a GradeFailure explaining the first difference, if any."""
+    result = diff_bytes(expected, got)
+    if result is None:
+        return
+    kind, lines = result
+    if kind == "missing bytes" and stream_ended:
+        lines[0] += " (the program closed the connection)"
+    raise GradeFailure(kind, f"wrong {what}: {lines[0]}", "\n".join(lines[1:]))
+
+
+def _as_failure(exc, doing):
+    if isinstance(exc, ConnectionResetError):
+        return GradeFailure("connection reset",
+                            f"the program reset the connection (RST) while the test was {doing}")
+    if isinstance(exc, BrokenPipeError):
+        return GradeFailure("broken pipe",
+                            f"the program had closed the connection while the test was {doing}")
+    if isinstance(exc, ConnectionRefusedError):
+        return GradeFailure("connection refused", f"connection refused while {doing}: "
+                            "is the program listening on the port it announced?")
+    return GradeFailure("connection reset", f"socket error while {doing}: {exc}")

@@ -1,0 +1,51 @@
+"""The mutant catalogue: each realistic bug must lose points on the tests
+meant to catch it, so the grader's tests can never silently weaken."""
+
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import READY_LABS, ROOT, failed_tests, grade
+
+MUTANTS_DIR = ROOT / "grader" / "mutants"
+
+
+def load_mutants():
+    cases = []
+    for lab in READY_LABS:
+        path = MUTANTS_DIR / f"{lab.dir.name}.toml"
+        if not path.exists():
+            continue
+        with open(path, "rb") as f:
+            for mutant in tomllib.load(f)["mutant"]:
+                cases.append(pytest.param(lab, mutant, id=f"lab{lab.number}-{mutant['name']}"))
+    return cases
+
+
+def make_mutant_source(lab, mutant, dest):
+    """Copies the reference to dest and applies the mutant's one edit."""
+    shutil.copytree(lab.dir / "solution", dest)
+    target = Path(dest) / mutant["file"]
+    text = target.read_text()
+    count = text.count(mutant["find"])
+    assert count == 1, (f"mutant {mutant['name']}: its 'find' text occurs {count} times in "
+                        f"{mutant['file']}; the reference changed, update the catalogue")
+    target.write_text(text.replace(mutant["find"], mutant["replace"]))
+
+
+@pytest.mark.parametrize("lab,mutant", load_mutants())
+def test_mutant_is_caught(lab, mutant, tmp_path):
+    src = tmp_path / "src"
+    make_mutant_source(lab, mutant, src)
+    selection = " or ".join(mutant["caught_by"])
+    code, results, output = grade(lab, "-k", selection, src_dir=src, out_dir=tmp_path / "out",
+                                  solution=True)
+    assert results["grader_errors"] == 0, output
+    assert results["build_ok"], f"mutant {mutant['name']} does not compile:\n{output}"
+    failed = failed_tests(results)
+    missed = [name for name in mutant["caught_by"] if name not in failed]
+    assert not missed, (f"mutant {mutant['name']} ({mutant['why']}) was not caught by "
+                        f"{', '.join(missed)}:\n{output}")
+    assert code == 1, output

@@ -1,0 +1,349 @@
+"""Lab 01 graded tests: the TCP echo server and client.
+
+Each test talks to the built programs over real sockets on loopback.
+Run them with "make grade" (add T=NAME for one test); the points and the
+docs section explaining each behaviour are declared beside each test.
+"""
+
+import signal
+import socket
+import time
+
+import pytest
+
+from grader import EchoPeer, GradeFailure, describe_status, expect_bytes, graded
+
+SERVER = "echo_server"
+CLIENT = "echo_client"
+UNITS = "test_echo_util"
+MIB = 1 << 20
+
+
+@pytest.fixture
+def server(ctx):
+    return ctx.start_server(SERVER, ["-p", "0"])
+
+
+def echo_round_trip(ctx, server, data, what, **send_options):
+    """Sends data on a new connection, checks it all comes back, closes."""
+    conn = ctx.connect(server)
+    if send_options:
+        conn.send_pieces(data, **send_options)
+    else:
+        conn.send(data)
+    conn.expect(data, what)
+    conn.shutdown_write()
+    conn.expect_eof("the server to close the connection after the client's end of stream")
+    return conn
+
+
+def expect_exit(result, expected, what):
+    if result.timed_out:
+        raise GradeFailure("timeout", f"{what}: the program did not finish and was killed "
+                           "(see the note below)")
+    if result.returncode != expected:
+        raise GradeFailure("wrong exit code", f"{what}: expected exit status {expected}, "
+                           f"but the program {describe_status(result.returncode)}")
+
+
+# -- step 1: the helpers (unit tests) ------------------------------------------
+
+@graded(points=5, doc="labs/01-tcp-echo/README.md#step-1-the-helpers")
+def test_unit_parse_port(ctx):
+    """unit: parse_port accepts 0..65535 and nothing else"""
+    ctx.run_unit_tests(UNITS, "parse_port")
+
+
+@graded(points=5, doc="00-network-basics.md#printing-an-address")
+def test_unit_format_sockaddr(ctx):
+    """unit: format_sockaddr prints IPv4 and IPv6 addresses with the port"""
+    ctx.run_unit_tests(UNITS, "format_sockaddr")
+
+
+@graded(points=5, doc="01-tcp.md#writing-partial-sends")
+def test_unit_send_all(ctx):
+    """unit: send_all loops over short sends and EINTR"""
+    ctx.run_unit_tests(UNITS, "send_all")
+
+
+# -- steps 2 and 3: the server ------------------------------------------------------
+
+@graded(points=5, doc="README.md#conventions-every-lab-follows")
+def test_announce_line(ctx):
+    """server: prints 'listening on 127.0.0.1:PORT' with the real port"""
+    server = ctx.start_server(SERVER, ["-p", "0"])
+    first_line = server.process.stdout.head().split(b"\n")[0].rstrip(b"\r")
+    expected_prefix = b"listening on 127.0.0.1:"
+    if not first_line.startswith(expected_prefix):
+        raise GradeFailure("wrong output", "the first line on stdout must be "
+                           f"'listening on 127.0.0.1:PORT'; it was {first_line!r}")
+    if server.port == 0:
+        raise GradeFailure("wrong output", "the announced port is 0: print the port the kernel "
+                           "chose, read back with getsockname(), not the one you asked for")
+    conn = ctx.connect(server)
+    conn.send(b"ping\n")
+    conn.expect(b"ping\n", "the echo on the announced port")
+
+
+@graded(points=5, doc="01-tcp.md#reading-recv-and-end-of-stream")
+def test_echo_short_text(ctx, server):
+    """server: echoes a line of text and closes after the client does"""
+    echo_round_trip(ctx, server, b"hello, echo server\n", "echo of a line of text")
+
+
+@graded(points=7, doc="01-tcp.md#binary-data-and-text-encodings")
+def test_echo_binary(ctx, server):
+    """server: echoes binary data, NUL bytes and multibyte text split mid-character"""
+    conn = ctx.connect(server)
+    every_byte = bytes(range(256)) * 4
+    conn.send(every_byte)
+    conn.expect(every_byte, "echo of all 256 byte values (NUL bytes included)")
+
+    utf8 = "你好，世界\n".encode("utf-8")
+    # Cut inside the first character (3 bytes in UTF-8), pause so the
+    # halves arrive in different reads.
+    conn.send_pieces(utf8, [1, 2, len(utf8) - 3], pause=0.05,
+                     note="UTF-8 text, split inside a character")
+    conn.expect(utf8, "echo of UTF-8 text split inside a character")
+
+    gbk = "你好，世界\n".encode("gbk")
+    conn.send_pieces(gbk, [3, len(gbk) - 3], pause=0.05, note="GBK text, split inside a character")
+    conn.expect(gbk, "echo of GBK-encoded text")
+    conn.shutdown_write()
+    conn.expect_eof()
+
+
+@graded(points=5, doc="01-tcp.md#reading-recv-and-end-of-stream")
+def test_echo_one_byte_at_a_time(ctx, server):
+    """server: echoes data that arrives one byte per segment"""
+    conn = ctx.connect(server)
+    data = b"one byte at a time: \x00\xff\r\n" * 4
+    conn.send_bytewise(data, pause=0.001)
+    conn.expect(data, "echo of bytes sent one at a time")
+    conn.shutdown_write()
+    conn.expect_eof()
+
+
+@graded(points=7, doc="01-tcp.md#writing-partial-sends")
+def test_echo_large_one_write(ctx, server):
+    """server: echoes 8 MiB of random bytes sent in one write"""
+    data = ctx.rng().randbytes(8 * MIB)
+    conn = ctx.connect(server, timeout=15)
+    got = conn.send_while_receiving(data, len(data))
+    expect_bytes(data, got, f"echo of 8 MiB of random bytes (seed {ctx.seed})", conn.eof)
+    conn.shutdown_write()
+    conn.expect_eof()
+
+
+@graded(points=5, doc="01-tcp.md#server-flow")
+def test_clients_served_in_turn(ctx, server):
+    """server: a second client is served once the first leaves"""
+    first = ctx.connect(server)
+    first.send(b"first client\n")
+    first.expect(b"first client\n", "echo to the first client")
+    # The second client connects while the first is still being served:
+    # the kernel queues it (listen backlog) until the server accepts it.
+    second = ctx.connect(server)
+    second.send(b"second client\n")
+    first.shutdown_write()
+    first.expect_eof("the end of the first client's stream")
+    second.expect(b"second client\n", "echo to the second client, after the first left")
+    second.shutdown_write()
+    second.expect_eof()
+    echo_round_trip(ctx, server, b"third client\n", "echo to a third client")
+
+
+@graded(points=5, doc="01-tcp.md#connection-reset")
+def test_survives_reset_client(ctx, server):
+    """server: survives a client that resets the connection mid-stream"""
+    rude = ctx.connect(server)
+    rude.send(ctx.rng().randbytes(MIB), note="1 MiB, then a reset without reading any of the echo")
+    rude.reset()
+    time.sleep(0.1)  # let the server run into the reset before the next client
+    ctx.expect_alive(server, "after a client reset its connection")
+    echo_round_trip(ctx, server, b"still there?\n", "echo to the next client after the reset")
+
+
+@graded(points=5, doc="01-tcp.md#so_reuseaddr-and-time_wait")
+def test_restart_same_port(ctx):
+    """server: restarts on the same port at once (SO_REUSEADDR)"""
+    first = ctx.start_server(SERVER, ["-p", "0"])
+    port = first.port
+    conn = ctx.connect(first)
+    conn.send(b"before the restart\n")
+    conn.expect(b"before the restart\n", "echo before the restart")
+    # Stop the server while the connection is open: the server's side
+    # closes first, so its end of the connection goes into TIME_WAIT.
+    ctx.stop_server(first)
+    conn.recv_until_eof(limit=1024, timeout=3)
+    conn.close()
+    ctx.note(f"the first server used port {port}; after it stopped, its side of the "
+             "connection was left in TIME_WAIT, which blocks bind() without SO_REUSEADDR")
+    second = ctx.start_server(SERVER, ["-p", str(port)])
+    echo_round_trip(ctx, second, b"after the restart\n", "echo after the restart")
+
+
+@graded(points=5, doc="01-tcp.md#exiting-on-a-signal")
+def test_exits_cleanly_on_signals(ctx):
+    """server: exits with status 0 on SIGTERM and on SIGINT"""
+    for signo in (signal.SIGTERM, signal.SIGINT):
+        server = ctx.start_server(SERVER, ["-p", "0"])
+        echo_round_trip(ctx, server, b"about to stop\n", "echo before the signal")
+        code = ctx.stop_server(server, signo)
+        name = signal.Signals(signo).name
+        if code is None:
+            raise GradeFailure("timeout", f"the server was still running 3 s after {name}; "
+                               "install a handler without SA_RESTART so accept() returns EINTR")
+        if code != 0:
+            raise GradeFailure("wrong exit code", f"after {name} the server should exit with "
+                               f"status 0, but it {describe_status(code)}")
+
+
+@graded(points=3, doc="00-network-basics.md#ip-addresses")
+def test_ipv6(ctx):
+    """server: listens on IPv6 with -a ::1"""
+    probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        probe.bind(("::1", 0))
+    except OSError as exc:
+        pytest.skip(f"this machine has no IPv6 loopback (::1): {exc}")
+    finally:
+        probe.close()
+    server = ctx.start_server(SERVER, ["-a", "::1", "-p", "0"])
+    if not server.announce_line.startswith("listening on [::1]:"):
+        raise GradeFailure("wrong output", "with -a ::1 the line must read "
+                           f"'listening on [::1]:PORT'; it was '{server.announce_line}'")
+    echo_round_trip(ctx, server, b"over IPv6\n", "echo over IPv6")
+
+
+@graded(points=5, doc="README.md#conventions-every-lab-follows")
+def test_bad_arguments(ctx):
+    """both: bad arguments print a usage line and exit with status 2"""
+    cases = [
+        (SERVER, []), (SERVER, ["-p", "http"]), (SERVER, ["-p", "65536"]),
+        (SERVER, ["-p", "-1"]), (SERVER, ["-p", "0", "-x"]), (SERVER, ["-p", "0", "extra"]),
+        (SERVER, ["-a", "not-an-address", "-p", "0"]),
+        (CLIENT, []), (CLIENT, ["-h", "127.0.0.1"]), (CLIENT, ["-p", "80"]),
+        (CLIENT, ["-h", "127.0.0.1", "-p", "99999"]),
+    ]
+    # First, a valid command line must be accepted: a program that always
+    # exits 2 would otherwise pass this test.
+    ctx.start_server(SERVER, ["-p", "0"])
+    for program, args in cases:
+        result = ctx.run(program, args, timeout=2)
+        shown = " ".join([program, *args])
+        expect_exit(result, 2, f"'{shown}'")
+        if "usage" not in result.stderr_text().lower():
+            raise GradeFailure("wrong output", f"'{shown}' exited 2 but printed no usage line "
+                               "on stderr (expected a line starting with 'usage:')")
+
+
+# -- step 4: the client ---------------------------------------------------------
+
+def client_args(peer):
+    return ["-h", peer.host, "-p", str(peer.port)]
+
+
+def client_repro(ctx, size):
+    """How to rerun a client test by hand against your own echo_server."""
+    ctx.set_repro([
+        f"{ctx.display_path(SERVER)} -p 5000    # terminal 1 (any echo server will do)",
+        f"head -c {size} /dev/urandom > input    # terminal 2",
+        f"{ctx.display_path(CLIENT)} -h 127.0.0.1 -p 5000 < input > output; echo \"exit $?\"",
+        "cmp input output",
+    ])
+
+
+def run_client(ctx, peer, data, timeout, valgrind=False):
+    """Runs echo_client against peer; stops it early once it stalls."""
+
+    def progress():
+        # Bytes moved so far, in both directions.
+        return peer.received + peer.sent
+
+    result = ctx.run(CLIENT, client_args(peer), stdin_data=data, timeout=timeout,
+                     valgrind=valgrind, progress=progress)
+    ctx.note(peer.summary())
+    return result
+
+
+def check_client_copy(ctx, data, mode, timeout, what):
+    peer = EchoPeer(ctx.transcript, mode).start()
+    ctx.peers.append(peer)
+    client_repro(ctx, len(data))
+    result = run_client(ctx, peer, data, timeout)
+    expect_exit(result, 0, what)
+    expect_bytes(data, result.stdout_bytes(), f"{what}: the client's stdout")
+
+
+@graded(points=5, doc="01-tcp.md#client-flow")
+def test_client_small(ctx):
+    """client: copies a few lines to the server and the replies to stdout"""
+    check_client_copy(ctx, b"first line\nsecond line\n\xe4\xbd\xa0\xe5\xa5\xbd\n", "stream", 5,
+                      "echo_client with three lines on stdin")
+
+
+@graded(points=5, doc="01-tcp.md#deadlock-when-both-sides-only-write")
+def test_client_large_no_deadlock(ctx):
+    """client: round-trips 8 MiB of random bytes without deadlock"""
+    data = ctx.rng().randbytes(8 * MIB)
+    check_client_copy(ctx, data, "stream", 20, f"echo_client with 8 MiB of random bytes "
+                      f"(seed {ctx.seed}) on stdin")
+
+
+@graded(points=5, doc="01-tcp.md#half-close-shutdown-versus-close")
+def test_client_half_close(ctx):
+    """client: half-closes at end of input and still prints every reply"""
+    data = ctx.rng().randbytes(256 * 1024)
+    check_client_copy(ctx, data, "after_eof", 10, "echo_client against a server that replies "
+                      "only after end of stream")
+
+
+@graded(points=3, doc="01-tcp.md#client-flow")
+def test_client_connection_refused(ctx):
+    """client: says so and exits 1 when nothing listens"""
+    # A bound socket that never listens: connecting to its port is refused.
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    try:
+        port = holder.getsockname()[1]
+        result = ctx.run(CLIENT, ["-h", "127.0.0.1", "-p", str(port)], timeout=5)
+    finally:
+        holder.close()
+    expect_exit(result, 1, "echo_client to a port where nothing listens")
+    if "refused" not in result.stderr_text().lower():
+        raise GradeFailure("wrong output", "echo_client should print why it failed, e.g. "
+                           "'echo_client: connect 127.0.0.1 port 5000: Connection refused'; "
+                           f"its stderr was {result.stderr_text()[:200]!r}")
+
+
+# -- valgrind -------------------------------------------------------------------------
+
+@graded(points=5, doc="01-tcp.md#checklist-for-lab-01", timeout=60)
+def test_server_valgrind(ctx):
+    """valgrind: the server has no memory errors or leaks"""
+    server = ctx.start_server(SERVER, ["-p", "0"], valgrind=True)
+    echo_round_trip(ctx, server, b"checked by valgrind\n" * 100, "echo under valgrind")
+    rude = ctx.connect(server)
+    rude.send(b"x" * 65536)
+    rude.reset()
+    echo_round_trip(ctx, server, bytes(range(256)), "echo after a reset, under valgrind")
+    code = ctx.stop_server(server, grace=10)
+    if code != 0:
+        raise GradeFailure("wrong exit code", "under valgrind, the server should exit with "
+                           f"status 0 on SIGTERM, but it {describe_status(code)}")
+    ctx.check_valgrind(server.process)
+
+
+@graded(points=5, doc="01-tcp.md#checklist-for-lab-01", timeout=60)
+def test_client_valgrind(ctx):
+    """valgrind: the client has no memory errors or leaks"""
+    peer = EchoPeer(ctx.transcript, "stream").start()
+    ctx.peers.append(peer)
+    data = ctx.rng().randbytes(MIB)
+    client_repro(ctx, len(data))
+    result = run_client(ctx, peer, data, timeout=10, valgrind=True)
+    expect_exit(result, 0, "echo_client under valgrind")
+    expect_bytes(data, result.stdout_bytes(), "echo_client's stdout under valgrind")
+    ctx.check_valgrind(result.process)
+

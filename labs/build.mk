@@ -1,0 +1,66 @@
+# labs/build.mk - builds one lab's programs and unit tests.
+#
+# The top-level Makefile and the grader call it like this:
+#   make -f labs/build.mk LAB_DIR=labs/01-tcp-echo SRC_DIR=labs/01-tcp-echo \
+#        OUT=build/lab01
+# SRC_DIR is the lab folder (your code) or its solution/ folder (the
+# reference). Headers always come from LAB_DIR: they are provided, not
+# written by you. Each lab's lab.mk says what to build from what.
+
+ifndef LAB_DIR
+$(error LAB_DIR is not set; run "make labNN" from the top folder instead)
+endif
+
+include $(LAB_DIR)/lab.mk
+
+SRC_DIR ?= $(LAB_DIR)
+OUT ?= build/$(notdir $(LAB_DIR))
+
+WARNINGS := -Wall -Wextra -Wpedantic
+CSTD := -std=c11 -D_DEFAULT_SOURCE
+OPT ?= -O2
+SANITIZERS := -fsanitize=address,undefined
+ALL_CFLAGS := $(CSTD) $(OPT) -g $(WARNINGS) $(if $(filter 1,$(WERROR)),-Werror) \
+	$(if $(filter 1,$(SANITIZE)),$(SANITIZERS) -fno-omit-frame-pointer) \
+	-I$(SRC_DIR) -I$(LAB_DIR) $(CFLAGS)
+ALL_LDFLAGS := $(if $(filter 1,$(SANITIZE)),$(SANITIZERS)) $(LDFLAGS)
+
+HEADERS := $(wildcard $(LAB_DIR)/*.h)
+FLAGS_STAMP := $(OUT)/.build-flags
+
+# Quiet by default; "make V=1" shows the full compiler commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+src = $(addprefix $(SRC_DIR)/,$($(1)_SRCS))
+
+.PHONY: all programs unit-tests
+all: programs unit-tests
+programs: $(addprefix $(OUT)/,$(PROGRAMS))
+unit-tests: $(addprefix $(OUT)/tests/,$(UNIT_TESTS))
+
+# Rebuild everything when the compiler or its flags change (CC=clang,
+# WERROR=1): the stamp file is rewritten, and so newer, only then.
+FLAGS_TEXT := $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)
+$(shell mkdir -p $(OUT) && (echo '$(FLAGS_TEXT)' | cmp -s - $(FLAGS_STAMP) || \
+	echo '$(FLAGS_TEXT)' > $(FLAGS_STAMP)))
+
+define program_rule
+$(OUT)/$(1): $(call src,$(1)) $(HEADERS) $(FLAGS_STAMP)
+	@echo "  CC      $$@"
+	$(Q)$(CC) $(ALL_CFLAGS) -o $$@ $(call src,$(1)) $(ALL_LDFLAGS) $($(1)_LDLIBS)
+endef
+
+define unit_test_rule
+$(OUT)/tests/$(1): $(LAB_DIR)/tests/$(1).c $(call src,$(1)) $(HEADERS) $(FLAGS_STAMP)
+	@mkdir -p $$(@D)
+	@echo "  CC      $$@"
+	$(Q)$(CC) $(ALL_CFLAGS) -DUNIT_TESTING -o $$@ $(LAB_DIR)/tests/$(1).c \
+		$(call src,$(1)) $(ALL_LDFLAGS) $($(1)_LDFLAGS) -lcmocka
+endef
+
+$(foreach p,$(PROGRAMS),$(eval $(call program_rule,$(p))))
+$(foreach t,$(UNIT_TESTS),$(eval $(call unit_test_rule,$(t))))
