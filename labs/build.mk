@@ -5,7 +5,8 @@
 #        OUT=build/lab01
 # SRC_DIR is the lab folder (your code) or its solution/ folder (the
 # reference). Headers always come from LAB_DIR: they are provided, not
-# written by you. Each lab's lab.mk says what to build from what.
+# written by you. Each lab's lab.mk says what to build from what; a lab
+# that lists COMMON_SRCS also links those files of labs/common/.
 
 ifndef LAB_DIR
 $(error LAB_DIR is not set; run "make labNN" from the top folder instead)
@@ -13,6 +14,7 @@ endif
 
 include $(LAB_DIR)/lab.mk
 
+COMMON_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))/common
 SRC_DIR ?= $(LAB_DIR)
 OUT ?= build/$(notdir $(LAB_DIR))
 
@@ -22,10 +24,11 @@ OPT ?= -O2
 SANITIZERS := -fsanitize=address,undefined
 ALL_CFLAGS := $(CSTD) $(OPT) -g $(WARNINGS) $(if $(filter 1,$(WERROR)),-Werror) \
 	$(if $(filter 1,$(SANITIZE)),$(SANITIZERS) -fno-omit-frame-pointer) \
-	-I$(SRC_DIR) -I$(LAB_DIR) $(CFLAGS)
+	-I$(SRC_DIR) -I$(LAB_DIR) $(if $(COMMON_SRCS),-I$(COMMON_DIR)) $(CFLAGS)
 ALL_LDFLAGS := $(if $(filter 1,$(SANITIZE)),$(SANITIZERS)) $(LDFLAGS)
 
-HEADERS := $(wildcard $(LAB_DIR)/*.h)
+COMMON_FILES := $(addprefix $(COMMON_DIR)/,$(COMMON_SRCS))
+HEADERS := $(wildcard $(LAB_DIR)/*.h) $(if $(COMMON_SRCS),$(wildcard $(COMMON_DIR)/*.h))
 FLAGS_STAMP := $(OUT)/.build-flags
 
 # Quiet by default; "make V=1" shows the full compiler commands.
@@ -35,7 +38,7 @@ else
 Q := @
 endif
 
-src = $(addprefix $(SRC_DIR)/,$($(1)_SRCS))
+src = $(addprefix $(SRC_DIR)/,$($(1)_SRCS)) $(COMMON_FILES)
 
 .PHONY: all programs unit-tests
 all: programs unit-tests

@@ -46,3 +46,15 @@ def test_builds_without_warnings(lab, compiler, code, tmp_path):
                           f"SRC_DIR={src}", f"OUT={tmp_path}", f"CC={compiler}", "WERROR=1"],
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("compiler", ["gcc", "clang"])
+def test_common_library_unit_tests(compiler, tmp_path):
+    """labs/common, the helpers given to students from lab 02 on."""
+    run = subprocess.run(["make", "-s", "-f", "labs/build.mk", "LAB_DIR=labs/common",
+                          "SRC_DIR=labs/common", f"OUT={tmp_path}", f"CC={compiler}", "WERROR=1"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    tests = subprocess.run([str(tmp_path / "tests" / "test_net")], capture_output=True, text=True,
+                           timeout=60)
+    assert tests.returncode == 0, tests.stdout + tests.stderr

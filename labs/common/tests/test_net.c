@@ -1,0 +1,154 @@
+/*
+ * test_net.c - unit tests for the provided helpers in labs/common/net.c.
+ *
+ * send() is replaced at link time (-Wl,--wrap=send) by __wrap_send below,
+ * which takes at most a few bytes per call and fails once with EINTR.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net.h"
+
+static void test_parse_port(void **state)
+{
+	(void)state;
+	uint16_t port = 7;
+
+	assert_int_equal(net_parse_port("0", &port), 0);
+	assert_int_equal(port, 0);
+	assert_int_equal(net_parse_port("65535", &port), 0);
+	assert_int_equal(port, 65535);
+	port = 7;
+	errno = 0;
+	assert_int_equal(net_parse_port("65536", &port), -1);
+	assert_int_equal(errno, ERANGE);
+	assert_int_equal(net_parse_port("99999999999999999999999", &port), -1);
+	assert_int_equal(errno, ERANGE);
+	const char *bad[] = {"", "-1", "+1", " 1", "1 ", "x", "0x10"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		assert_int_equal(net_parse_port(bad[i], &port), -1);
+		assert_int_equal(errno, EINVAL);
+	}
+	assert_int_equal(port, 7);
+}
+
+static void test_make_and_format_addr(void **state)
+{
+	(void)state;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char text[NET_SOCKADDR_TEXT_MAX];
+
+	assert_int_equal(net_make_addr("127.0.0.1", 8080, &ss, &len), 0);
+	assert_int_equal(len, sizeof(struct sockaddr_in));
+	assert_int_equal(
+		net_format_sockaddr((struct sockaddr *)&ss, text, sizeof(text)),
+		0);
+	assert_string_equal(text, "127.0.0.1:8080");
+
+	assert_int_equal(net_make_addr("::1", 443, &ss, &len), 0);
+	assert_int_equal(len, sizeof(struct sockaddr_in6));
+	assert_int_equal(
+		net_format_sockaddr((struct sockaddr *)&ss, text, sizeof(text)),
+		0);
+	assert_string_equal(text, "[::1]:443");
+
+	errno = 0;
+	assert_int_equal(net_format_sockaddr((struct sockaddr *)&ss, text, 9),
+			 -1);
+	assert_int_equal(errno, ENOSPC);
+
+	errno = 0;
+	assert_int_equal(net_make_addr("localhost", 1, &ss, &len), -1);
+	assert_int_equal(errno, EINVAL);
+}
+
+/* Scripted send(): EINTR once, then at most 3 bytes per call. */
+static struct {
+	int calls;
+	char sent[256];
+	size_t sent_len;
+} fake;
+
+ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags);
+
+ssize_t __wrap_send(int fd, const void *buf, size_t len, int flags)
+{
+	(void)fd;
+	assert_true(flags & MSG_NOSIGNAL);
+	if (fake.calls++ == 1) {
+		errno = EINTR;
+		return -1;
+	}
+	size_t n = len < 3 ? len : 3;
+	assert_true(fake.sent_len + n <= sizeof(fake.sent));
+	memcpy(fake.sent + fake.sent_len, buf, n);
+	fake.sent_len += n;
+	return (ssize_t)n;
+}
+
+static void test_send_all(void **state)
+{
+	(void)state;
+	const char msg[] = "short sends and one EINTR";
+
+	memset(&fake, 0, sizeof(fake));
+	assert_int_equal(net_send_all(99, msg, strlen(msg)), strlen(msg));
+	assert_int_equal(fake.sent_len, strlen(msg));
+	assert_memory_equal(fake.sent, msg, strlen(msg));
+}
+
+static void test_write_all_to_pipe(void **state)
+{
+	(void)state;
+	int fds[2];
+	char buf[64];
+
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(net_write_all(fds[1], "abc\0def", 7), 7);
+	assert_int_equal(read(fds[0], buf, sizeof(buf)), 7);
+	assert_memory_equal(buf, "abc\0def", 7);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static void test_listen_reports_failed_call(void **state)
+{
+	(void)state;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const char *failed = NULL;
+
+	/* 192.0.2.1 is a documentation address: no interface has it here. */
+	assert_int_equal(net_make_addr("192.0.2.1", 0, &ss, &len), 0);
+	errno = 0;
+	assert_int_equal(net_listen(&ss, len, SOCK_STREAM, 4, &failed), -1);
+	assert_string_equal(failed, "bind");
+	assert_int_equal(errno, EADDRNOTAVAIL);
+
+	assert_int_equal(net_make_addr("127.0.0.1", 0, &ss, &len), 0);
+	int fd = net_listen(&ss, len, SOCK_STREAM, 4, &failed);
+	assert_true(fd >= 0);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_port),
+		cmocka_unit_test(test_make_and_format_addr),
+		cmocka_unit_test(test_send_all),
+		cmocka_unit_test(test_write_all_to_pipe),
+		cmocka_unit_test(test_listen_reports_failed_call),
+	};
+	return cmocka_run_group_tests_name("net", tests, NULL, NULL);
+}
