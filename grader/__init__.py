@@ -18,6 +18,7 @@ toolbox), peers (servers inside the grader), scoring, reports, labs
 (finding and building labs), plugin (pytest glue), __main__ (the CLI).
 """
 
+from .context import TCP_ANNOUNCE, UNIX_ANNOUNCE
 from .failures import GradeFailure, TestTimeout
 from .peers import EchoPeer
 from .plugin import graded
@@ -25,4 +26,4 @@ from .processes import Limits, describe_status
 from .sockets import expect_bytes, split_sizes
 
 __all__ = ["graded", "expect_bytes", "split_sizes", "GradeFailure", "TestTimeout",
-           "EchoPeer", "Limits", "describe_status"]
+           "EchoPeer", "Limits", "describe_status", "TCP_ANNOUNCE", "UNIX_ANNOUNCE"]

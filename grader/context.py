@@ -24,6 +24,8 @@ from .transcripts import Transcript
 
 # "listening on 127.0.0.1:5000" or "listening on [::1]:5000"
 TCP_ANNOUNCE = rb"^listening on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):([0-9]+)\r?$"
+# "listening on /tmp/x/lab03.sock" (Unix-domain servers)
+UNIX_ANNOUNCE = rb"^listening on (/[^\r\n]*)\r?$"
 ANNOUNCE_TIMEOUT = 3.0
 VALGRIND_SLOWDOWN = 6       # timeouts are multiplied by this under valgrind
 EXAMPLE_PORT = 5000         # the port shown in "try it by hand" commands
@@ -32,12 +34,14 @@ REPRO_MAX_BYTES = 300       # longer exchanges are not turned into a printf
 
 @dataclass
 class Server:
-    """A started server and the address it announced."""
+    """A started server and the address it announced: host and port for
+    TCP and UDP servers, path for Unix-domain ones."""
 
     process: Process
     host: str
     port: int
     announce_line: str
+    path: str = None
 
 
 @dataclass
@@ -143,13 +147,15 @@ class TestContext:
         self.repro_lines.append(" ".join([self.display_path(program), *map(shlex.quote, shown)])
                                 + "    # terminal 1")
         proc.start()
-        match = proc.wait_for_line(announce, self.scaled(timeout, valgrind),
-                                   "its 'listening on ADDR:PORT' line")
-        host = match.group(1).decode().strip("[]")
-        port = int(match.group(2))
+        unix = announce == UNIX_ANNOUNCE
+        what = "its 'listening on PATH' line" if unix else "its 'listening on ADDR:PORT' line"
+        match = proc.wait_for_line(announce, self.scaled(timeout, valgrind), what)
         line = match.group(0).decode(errors="replace").rstrip("\r")
         self.transcript.add(program, "started", note=f"announced '{line}'")
-        server = Server(proc, host, port, line)
+        if unix:
+            server = Server(proc, None, None, line, path=match.group(1).decode(errors="replace"))
+        else:
+            server = Server(proc, match.group(1).decode().strip("[]"), int(match.group(2)), line)
         self._servers.append(server)
         return server
 
@@ -159,17 +165,34 @@ class TestContext:
         self._custom_repro = True
 
     def connect(self, server, timeout=DEFAULT_TIMEOUT):
+        """Opens a stream connection to a TCP or Unix-domain server."""
         channel = f"conn {len(self.conns) + 1}"
         valgrind = server.process.valgrind_log is not None
-        conn = Conn.open(server.host, server.port, channel, self.transcript,
-                         self.scaled(timeout, valgrind))
+        if server.path is not None:
+            conn = Conn.open_unix(server.path, channel, self.transcript,
+                                  self.scaled(timeout, valgrind))
+        else:
+            conn = Conn.open(server.host, server.port, channel, self.transcript,
+                             self.scaled(timeout, valgrind))
         self.conns.append(conn)
         return conn
 
     def stop_server(self, server, signo=signal.SIGTERM, grace=3.0):
-        """Asks a server to exit; returns its exit code (None if it would not)."""
-        code = server.process.stop(signo, self.scaled(grace, server.process.valgrind_log is not None))
+        """Asks a server to exit; returns its exit code (None if it would not).
+
+        A server that checks a flag and then blocks in accept() can miss a
+        signal that lands between the two; such a server exits on a second
+        signal. That race is real but tiny, and a grade must not depend on
+        it: the signal is sent again after a second, and a note says so.
+        """
+        valgrind = server.process.valgrind_log is not None
         sig_name = signal.Signals(signo).name
+        server.process.signal_group(signo)
+        code = server.process.wait(self.scaled(1.0, valgrind))
+        if code is None:
+            self.note(f"{server.process.name} did not exit within a second of {sig_name}, so the "
+                      f"test sent {sig_name} again (see docs/01-tcp.md#exiting-on-a-signal)")
+            code = server.process.stop(signo, self.scaled(grace, valgrind))
         if code is None:
             self.transcript.add(server.process.name, f"ignored {sig_name}", note="killed it")
         else:

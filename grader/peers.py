@@ -9,6 +9,10 @@ import threading
 
 PEER_LIMIT = 64 << 20       # most bytes a peer keeps or echoes
 POLL_INTERVAL = 0.2         # how often a blocked peer checks for stop()
+# The peer's own socket buffers are pinned small: left to autotuning they
+# grow to megabytes and can hide a client that never reads until it has
+# sent everything. Setting them also turns autotuning off for them.
+PEER_BUFFER = 64 * 1024
 
 
 class EchoPeer:
@@ -35,6 +39,9 @@ class EchoPeer:
         self.error = None
         self._stop = threading.Event()
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # Accepted sockets inherit these sizes from the listener.
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, PEER_BUFFER)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, PEER_BUFFER)
         self._listener.bind(("127.0.0.1", 0))
         self._listener.listen(1)
         self._listener.settimeout(POLL_INTERVAL)

@@ -95,8 +95,9 @@ class GradePlugin:
         config.addinivalue_line(
             "markers", "grade(points, doc, timeout, hidden): a graded test (see grader/plugin.py)")
 
-    def pytest_collection_modifyitems(self, session, config, items):
-        for item in items:
+    def pytest_collection_finish(self, session):
+        # session.items is the final list, after -k deselection.
+        for item in session.items:
             mark = item.get_closest_marker("grade")
             if mark is None:
                 continue

@@ -56,6 +56,20 @@ class Conn:
         transcript.add(channel, "connected", note=f"to {host}:{port}")
         return cls(sock, channel, transcript, timeout)
 
+    @classmethod
+    def open_unix(cls, path, channel, transcript, timeout=DEFAULT_TIMEOUT):
+        """A stream connection to a Unix-domain socket at path."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(path)
+        except OSError as exc:
+            sock.close()
+            transcript.add(channel, "connect failed", note=f"{path}: {exc.strerror or exc}")
+            raise _as_failure(exc, f"connecting to {path}") from exc
+        transcript.add(channel, "connected", note=f"to {path}")
+        return cls(sock, channel, transcript, timeout)
+
     # -- sending ---------------------------------------------------------
 
     def send(self, data, note=""):
@@ -75,7 +89,8 @@ class Conn:
 
     def send_bytewise(self, data, pause=0.0, note="one byte per send"):
         """Sends one byte per send() call, with TCP_NODELAY so they leave apart."""
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.sock.family != socket.AF_UNIX:
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.send_pieces(data, [1] * len(data), pause, note)
 
     def send_random_pieces(self, data, seed, max_piece=64, note=None):

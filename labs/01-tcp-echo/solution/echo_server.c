@@ -8,10 +8,12 @@
  * listen queue is accepted. Prints "listening on ADDR:PORT" once ready.
  * Exits 0 on SIGINT or SIGTERM, 1 on a fatal error, 2 on bad arguments.
  */
+#define _GNU_SOURCE /* ppoll */
 #include "echo_util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,14 @@ struct server_config {
 
 /* Set by the SIGINT/SIGTERM handler; the accept and recv loops check it. */
 static volatile sig_atomic_t stop_requested;
+
+/*
+ * The signal mask to wait with: SIGINT and SIGTERM are blocked while the
+ * server runs and unblocked only inside ppoll(). Without this, a signal
+ * that lands after the loop has checked stop_requested but before it
+ * blocks in accept() would be missed until the next client came.
+ */
+static sigset_t wait_mask;
 
 static void usage(void)
 {
@@ -86,14 +96,23 @@ static void on_stop_signal(int signo)
 }
 
 /*
- * SIGINT and SIGTERM set stop_requested. The handler is installed without
- * SA_RESTART so that a blocked accept() or recv() returns -1 with EINTR and
- * the loop around it gets to look at the flag. SIGPIPE is ignored: a send
+ * SIGINT and SIGTERM set stop_requested. They are blocked except while
+ * wait_readable() waits, so they interrupt only that wait (with EINTR),
+ * and the loops look at the flag right after. SIGPIPE is ignored: a send
  * to a client that has gone away must fail with EPIPE, not kill us.
  */
 static int install_signal_handlers(void)
 {
 	struct sigaction sa;
+	sigset_t stop_signals;
+
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &stop_signals, &wait_mask) < 0)
+		return -1;
+	sigdelset(&wait_mask, SIGINT);
+	sigdelset(&wait_mask, SIGTERM);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop_signal;
@@ -188,6 +207,18 @@ static int announce(int listener)
 }
 
 /*
+ * Waits until fd is readable, with the stop signals unblocked for the
+ * duration of the wait only. Returns 0, or -1 with errno set (EINTR when
+ * a stop signal arrived).
+ */
+static int wait_readable(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	return ppoll(&pfd, 1, NULL, &wait_mask) < 0 ? -1 : 0;
+}
+
+/*
  * Echoes everything the client sends until it closes its side.
  * Returns 0 at end of stream or when asked to stop, -1 with errno set on
  * a receive or send error (a reset connection, for instance).
@@ -197,6 +228,11 @@ static int serve_client(int fd)
 	char buf[ECHO_BUF_SIZE];
 
 	while (!stop_requested) {
+		if (wait_readable(fd) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
 		if (n == 0)
 			return 0;
@@ -243,6 +279,12 @@ static int serve_forever(int listener)
 		socklen_t peer_len = sizeof(peer);
 		char peer_text[SOCKADDR_TEXT_MAX];
 
+		if (wait_readable(listener) < 0) {
+			if (errno == EINTR)
+				continue;
+			perror(PROG ": ppoll");
+			return -1;
+		}
 		int fd = accept(listener, (struct sockaddr *)&peer, &peer_len);
 		if (fd < 0) {
 			if (accept_error_is_transient(errno))

@@ -285,9 +285,12 @@ def test_client_small(ctx):
 
 @graded(points=5, doc="01-tcp.md#deadlock-when-both-sides-only-write")
 def test_client_large_no_deadlock(ctx):
-    """client: round-trips 8 MiB of random bytes without deadlock"""
-    data = ctx.rng().randbytes(8 * MIB)
-    check_client_copy(ctx, data, "stream", 20, f"echo_client with 8 MiB of random bytes "
+    """client: round-trips 16 MiB of random bytes without deadlock"""
+    # 16 MiB is far more than the kernel buffers between the two programs
+    # hold (the test's peer pins its own small), so a client that sends
+    # everything before reading anything is sure to deadlock.
+    data = ctx.rng().randbytes(16 * MIB)
+    check_client_copy(ctx, data, "stream", 20, f"echo_client with 16 MiB of random bytes "
                       f"(seed {ctx.seed}) on stdin")
 
 
