@@ -125,8 +125,10 @@ class TestContext:
         return path
 
     def display_path(self, program):
-        return "./" + os.path.relpath(os.path.join(self.run_info.bin_dir, program),
-                                      self.run_info.root)
+        """The program's path as you would type it from the top folder."""
+        path = os.path.abspath(os.path.join(self.run_info.bin_dir, program))
+        rel = os.path.relpath(path, self.run_info.root)
+        return path if rel.startswith("..") else "./" + rel
 
     # -- servers ---------------------------------------------------------
 

@@ -54,7 +54,7 @@ class Reporter:
     def header(self, build):
         lab = self.run.lab
         code = "the reference solution" if self.run.solution else "your code"
-        where = os.path.relpath(self.run.src_dir, self.run.root)
+        where = _shown_path(self.run.src_dir, self.run.root)
         self.say(self.style.bold(f"Grading lab {lab.number} ({lab.title}): {code} in {where}/"))
         extras = []
         if self.run.valgrind:
@@ -148,9 +148,15 @@ class Reporter:
         if errors or collection_errors:
             self.say(st.bad(f"{len(errors) + len(collection_errors)} grader error(s): these are "
                             "bugs in the grader, not in your code; please report them."))
-        self.say(f"Results: {os.path.relpath(json_path, self.run.root)}")
+        self.say(f"Results: {_shown_path(json_path, self.run.root)}")
         line = f"Score: {earned}/{possible}"
         self.say(st.good(line) if earned == possible and possible else st.bad(line))
+
+
+def _shown_path(path, root):
+    """Relative to the top folder when inside it, absolute otherwise."""
+    rel = os.path.relpath(path, root)
+    return os.path.abspath(path) if rel.startswith("..") else rel
 
 
 def compiler_diagnostics(output):

@@ -48,7 +48,7 @@ def expect_exit(result, expected, what):
 
 # -- step 1: the helpers (unit tests) ------------------------------------------
 
-@graded(points=5, doc="labs/01-tcp-echo/README.md#step-1-the-helpers")
+@graded(points=5, doc="labs/01-tcp-echo/README.md#step-1--the-helpers")
 def test_unit_parse_port(ctx):
     """unit: parse_port accepts 0..65535 and nothing else"""
     ctx.run_unit_tests(UNITS, "parse_port")
