@@ -30,6 +30,7 @@ ANNOUNCE_TIMEOUT = 3.0
 VALGRIND_SLOWDOWN = 6       # timeouts are multiplied by this under valgrind
 EXAMPLE_PORT = 5000         # the port shown in "try it by hand" commands
 REPRO_MAX_BYTES = 300       # longer exchanges are not turned into a printf
+VALGRIND_COMMAND = "valgrind --leak-check=full"
 
 
 @dataclass
@@ -124,6 +125,10 @@ class TestContext:
                                "fix the compiler errors shown at the top of the report")
         return path
 
+    def _valgrind_log(self, program):
+        name = program.replace("/", "_")
+        return os.path.join(self.tmpdir, f"valgrind-{name}-{len(self.processes)}.log")
+
     def display_path(self, program):
         """The program's path as you would type it from the top folder."""
         path = os.path.abspath(os.path.join(self.run_info.bin_dir, program))
@@ -141,13 +146,13 @@ class TestContext:
         """
         valgrind = valgrind or self.valgrind_all
         argv = [self.program_path(program), *args]
-        log = os.path.join(self.tmpdir, f"valgrind-{program}-{len(self.processes)}.log") \
-            if valgrind else None
+        log = self._valgrind_log(program) if valgrind else None
         proc = Process(program, argv, self.tmpdir, limits or Limits(), valgrind_log=log)
         self.processes.append(proc)
         shown = [str(EXAMPLE_PORT) if a == "0" else a for a in args]
-        self.repro_lines.append(" ".join([self.display_path(program), *map(shlex.quote, shown)])
-                                + "    # terminal 1")
+        prefix = [VALGRIND_COMMAND] if valgrind else []
+        self.repro_lines.append(" ".join([*prefix, self.display_path(program),
+                                          *map(shlex.quote, shown)]) + "    # terminal 1")
         proc.start()
         unix = announce == UNIX_ANNOUNCE
         what = "its 'listening on PATH' line" if unix else "its 'listening on ADDR:PORT' line"
@@ -226,7 +231,7 @@ class TestContext:
             with open(stdin_path, "wb") as f:
                 f.write(stdin_data)
         stdout_path = os.path.join(self.tmpdir, f"stdout-{index}")
-        log = os.path.join(self.tmpdir, f"valgrind-{program}-{index}.log") if valgrind else None
+        log = self._valgrind_log(program) if valgrind else None
         argv = [self.program_path(program), *args]
         stdin = open(stdin_path, "rb") if stdin_path else None
         try:
@@ -238,7 +243,9 @@ class TestContext:
             if stdin is not None:
                 stdin.close()
         if not self._custom_repro:
-            self.repro_lines.append(" ".join([self.display_path(program), *map(shlex.quote, args)]))
+            prefix = [VALGRIND_COMMAND] if valgrind else []
+            self.repro_lines.append(" ".join([*prefix, self.display_path(program),
+                                              *map(shlex.quote, args)]))
         code, stalled = self._wait_with_progress(proc, self.scaled(timeout, valgrind),
                                                  progress, self.scaled(stall_after, valgrind))
         timed_out = code is None
@@ -313,6 +320,24 @@ class TestContext:
         raise GradeFailure("valgrind errors",
                            f"valgrind found {n_errors} error(s) and {n_lost} bytes definitely lost "
                            f"in {proc.name}", first_valgrind_report(log))
+
+    def check_valgrind_all(self):
+        """In VALGRIND=1 mode, after a test: stop each program still running
+        (SIGTERM, so that valgrind can write its leak report) and check the
+        log of every program that ended by itself or by that signal."""
+        for proc in self.processes:
+            if proc.valgrind_log is None or proc.popen is None or proc.killed_by_grader:
+                continue
+            if proc.alive():
+                proc.signal_group(signal.SIGTERM)
+                if proc.wait(self.scaled(1.0, True)) is None:
+                    proc.signal_group(signal.SIGTERM)   # see stop_server()
+                    if proc.wait(self.scaled(3.0, True)) is None:
+                        proc.kill()
+                        raise GradeFailure("timeout", f"{proc.name} did not exit on SIGTERM, "
+                                           "so valgrind could not check it for leaks")
+            if proc.popen.returncode is not None and proc.popen.returncode >= 0:
+                self.check_valgrind(proc)
 
     # -- reporting ------------------------------------------------------------
 

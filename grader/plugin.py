@@ -136,7 +136,11 @@ class GradePlugin:
             budget *= 4
         item.grader_started = time.monotonic()
         with _Watchdog(budget):
-            yield
+            outcome = yield
+            ctx = getattr(item, "grader_ctx", None)
+            if self.run_info.valgrind and outcome.excinfo is None and ctx is not None:
+                # Raised here, a failure counts as the test's own.
+                ctx.check_valgrind_all()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):

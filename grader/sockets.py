@@ -44,30 +44,26 @@ class Conn:
 
     @classmethod
     def open(cls, host, port, channel, transcript, timeout=DEFAULT_TIMEOUT):
+        """A TCP connection to host:port (IPv4 or IPv6)."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        try:
-            sock.connect((host, port))
-        except OSError as exc:
-            sock.close()
-            transcript.add(channel, "connect failed", note=f"{host}:{port}: {exc.strerror or exc}")
-            raise _as_failure(exc, f"connecting to {host}:{port}") from exc
-        transcript.add(channel, "connected", note=f"to {host}:{port}")
-        return cls(sock, channel, transcript, timeout)
+        return cls._open(family, (host, port), f"{host}:{port}", channel, transcript, timeout)
 
     @classmethod
     def open_unix(cls, path, channel, transcript, timeout=DEFAULT_TIMEOUT):
         """A stream connection to a Unix-domain socket at path."""
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        return cls._open(socket.AF_UNIX, path, path, channel, transcript, timeout)
+
+    @classmethod
+    def _open(cls, family, address, label, channel, transcript, timeout):
+        sock = socket.socket(family, socket.SOCK_STREAM)
         sock.settimeout(timeout)
         try:
-            sock.connect(path)
+            sock.connect(address)
         except OSError as exc:
             sock.close()
-            transcript.add(channel, "connect failed", note=f"{path}: {exc.strerror or exc}")
-            raise _as_failure(exc, f"connecting to {path}") from exc
-        transcript.add(channel, "connected", note=f"to {path}")
+            transcript.add(channel, "connect failed", note=f"{label}: {exc.strerror or exc}")
+            raise _as_failure(exc, f"connecting to {label}") from exc
+        transcript.add(channel, "connected", note=f"to {label}")
         return cls(sock, channel, transcript, timeout)
 
     # -- sending ---------------------------------------------------------
