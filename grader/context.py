@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 
 from .failures import GradeFailure, TestTimeout
-from .processes import Limits, Process, describe_signal, describe_status
+from .processes import Limits, Process, describe_signal, describe_status, reap_strays
 from .sockets import Conn, DEFAULT_TIMEOUT
 from .transcripts import Transcript
 
@@ -382,6 +382,12 @@ class TestContext:
         for proc in self.processes:
             if proc.popen is not None:
                 proc.kill()
+        # Anything left is a descendant that left its process group
+        # (setsid) and was handed to us, the subreaper, when its parent died.
+        strays = reap_strays()
+        if strays:
+            self.note(f"{len(strays)} process(es) started by the program had left its process "
+                      "group (setsid?) and were still running; the grader killed them")
         shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 

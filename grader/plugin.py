@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import pytest
 
 from .context import TestContext
+from .processes import become_subreaper
 from .failures import GradeFailure, TestTimeout, classify
 from .scoring import TestResult
 
@@ -92,6 +93,7 @@ class GradePlugin:
     # -- configuration -----------------------------------------------------
 
     def pytest_configure(self, config):
+        become_subreaper()
         config.addinivalue_line(
             "markers", "grade(points, doc, timeout, hidden): a graded test (see grader/plugin.py)")
 

@@ -12,9 +12,13 @@ ifndef LAB_DIR
 $(error LAB_DIR is not set; run "make labNN" from the top folder instead)
 endif
 
+# This file's own folder (labs/), read before lab.mk is included: after the
+# include, the last makefile read is the lab's lab.mk.
+LABS_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
+
 include $(LAB_DIR)/lab.mk
 
-COMMON_DIR := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))/common
+COMMON_DIR := $(LABS_DIR)/common
 SRC_DIR ?= $(LAB_DIR)
 OUT ?= build/$(notdir $(LAB_DIR))
 

@@ -1,0 +1,19 @@
+/*
+ * A working echo server whose child leaves the process group (setsid)
+ * and sleeps: killing the group does not reach it.
+ */
+#include "tiny_echo.h"
+
+int main(void)
+{
+	int listener = tiny_listen_and_announce();
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		setsid();
+		close(listener);
+		sleep(600);
+		_exit(0);
+	}
+	tiny_echo_forever(listener);
+}

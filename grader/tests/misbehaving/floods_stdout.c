@@ -1,0 +1,13 @@
+/* Announces, then writes to stdout without end and serves nobody. */
+#include "tiny_echo.h"
+
+int main(void)
+{
+	static char line[65536];
+
+	tiny_listen_and_announce();
+	memset(line, 'x', sizeof(line));
+	for (;;)
+		if (fwrite(line, 1, sizeof(line), stdout) != sizeof(line))
+			return 1;
+}
