@@ -13,6 +13,7 @@ import time
 import traceback
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -104,8 +105,11 @@ class GradePlugin:
             if mark is None:
                 continue
             doc = (item.function.__doc__ or item.name).strip().splitlines()[0]
+            # Tests in a tests/hidden/ folder are instructors' only: left
+            # out of handouts, shown to students after the due date.
+            hidden = mark.kwargs.get("hidden", False) or "hidden" in Path(str(item.fspath)).parts
             result = TestResult(name=item.name, title=doc, points=mark.kwargs["points"],
-                                doc=mark.kwargs["doc"], hidden=mark.kwargs.get("hidden", False),
+                                doc=mark.kwargs["doc"], hidden=hidden,
                                 seed=self.run_info.seed_for(item.name))
             self.results.append(result)
             self._by_id[item.nodeid] = result
