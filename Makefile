@@ -22,7 +22,7 @@ solution_arg = $(if $(filter command line environment,$(origin SOLUTION)),--solu
 GRADER_PYTHON := grader/python
 DEPS := grader/deps
 
-.PHONY: help deps check-deps check-test-deps grade test clean $(addprefix lab,$(LAB_NUMBERS))
+.PHONY: help deps check-deps check-test-deps grade test handout clean $(addprefix lab,$(LAB_NUMBERS))
 
 help:
 	@echo "Labs: $(notdir $(LAB_DIRS))"
@@ -36,6 +36,7 @@ help:
 	@echo "      SOLUTION=1             grade the reference instead of your code"
 	@echo "  make deps                  install the Debian packages the labs need"
 	@echo "  make test                  maintainers' self-check of every lab"
+	@echo "  make handout OUT=DIR [WEEK=N|LAB=NN]   publish a student repository"
 	@echo "  make clean                 remove build/"
 
 # lab01, lab02, ...: build one lab and remember it as the current lab.
@@ -61,7 +62,17 @@ grade: check-deps
 		$(if $(filter 1,$(VALGRIND)),--valgrind)
 
 test: check-test-deps
+	@if [ ! -d grader/tests ]; then \
+		echo "make test is the course maintainers' self-check and is not part of this handout; use make grade."; \
+		exit 2; \
+	fi
 	@$(GRADER_PYTHON) -m pytest -p no:cacheprovider -q -n 4 grader/tests
+
+# Instructors: write or update a student repository (see docs/instructors.md).
+handout:
+	@if [ -z "$(OUT)" ]; then echo "usage: make handout OUT=DIR [WEEK=N | LAB=NN]" >&2; exit 2; fi
+	@$(GRADER_PYTHON) -m grader handout --out "$(OUT)" \
+		$(if $(WEEK),--week $(WEEK)) $(if $(filter-out all,$(LAB)),--lab $(LAB))
 
 deps:
 	@$(DEPS) install

@@ -16,6 +16,7 @@ import sys
 import pytest
 
 from . import labs
+from .manifest import modified_files
 from .plugin import GradePlugin, RunInfo
 from .reports import Reporter, write_json
 from .scoring import grader_errors, total
@@ -36,6 +37,12 @@ def parse_args(argv):
     # For maintainers: grade a copy of the code kept elsewhere (mutants).
     grade.add_argument("--src-dir", help=argparse.SUPPRESS)
     grade.add_argument("--out-dir", help=argparse.SUPPRESS)
+
+    handout = sub.add_parser("handout", help="write or update a student repository")
+    handout.add_argument("--out", required=True, help="the folder to write")
+    which = handout.add_mutually_exclusive_group()
+    which.add_argument("--week", type=int, help="publish the labs released by this week")
+    which.add_argument("--lab", help="publish labs up to and including this one")
     return parser.parse_args(argv)
 
 
@@ -61,11 +68,13 @@ def grade_one(lab, solution, args):
                   root=str(labs.ROOT), valgrind=args.valgrind, seed=args.seed)
     reporter = Reporter(run)
     build = labs.build(lab, src_dir, bin_dir)
-    reporter.header(build)
+    modified = modified_files(labs.ROOT)
+    reporter.header(build, modified)
 
     plugin = GradePlugin(run, on_result=reporter.live)
     pytest_args = [str(lab.dir / "tests"), "-p", "no:terminal", "-p", "no:cacheprovider",
-                   "--rootdir", str(labs.ROOT), "-o", "python_files=test_*.py"]
+                   "--rootdir", str(labs.ROOT), "-o", "python_files=test_*.py",
+                   "--junitxml", os.path.join(bin_dir, "junit.xml"), "-o", "junit_family=xunit2"]
     if args.select:
         pytest_args += ["-k", args.select]
     code = pytest.main(pytest_args, plugins=[plugin])
@@ -75,7 +84,8 @@ def grade_one(lab, solution, args):
 
     reporter.failures(results)
     json_path = os.path.join(run.bin_dir, "results.json")
-    write_json(json_path, run, results, labs.grader_version(), build, plugin.collection_errors)
+    write_json(json_path, run, results, labs.grader_version(), build, plugin.collection_errors,
+               modified)
     reporter.summary(results, json_path, plugin.collection_errors)
 
     if grader_errors(results) or plugin.collection_errors:
@@ -117,9 +127,25 @@ def grade_all(solution, args):
     return worst
 
 
+def publish_handout(args):
+    from .handout import LeakError, build_handout  # instructors only: not in handouts
+    try:
+        summary = build_handout(args.out, week=args.week, up_to_lab=args.lab)
+    except LeakError as exc:
+        print(f"handout: NOT SAFE TO PUBLISH: {exc}", file=sys.stderr)
+        return 1
+    published = ", ".join(summary["published"]) or "none"
+    print(f"handout: wrote {args.out}; labs published: {published}")
+    for rel in summary["kept"]:
+        print(f"handout: kept the existing {rel} (a student's file)")
+    return 0
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
+        if args.command == "handout":
+            return publish_handout(args)
         lab_name, solution = resolve_target(args)
         if lab_name == "all":
             return grade_all(solution, args)

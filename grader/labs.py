@@ -41,7 +41,7 @@ class Lab:
         return base / "solution" if solution else base
 
 
-def _read_make_vars(path):
+def read_make_vars(path):
     """The simple NAME := value lines of a lab.mk."""
     values = {}
     for line in path.read_text().splitlines():
@@ -56,7 +56,7 @@ def find_labs():
     for d in sorted(LABS_DIR.glob("[0-9][0-9]-*")):
         lab = Lab(d.name[:2], d)
         if lab.ready:
-            values = _read_make_vars(d / "lab.mk")
+            values = read_make_vars(d / "lab.mk")
             lab.title = values.get("LAB_TITLE", d.name)
             lab.programs = values.get("PROGRAMS", "").split()
             lab.unit_tests = values.get("UNIT_TESTS", "").split()

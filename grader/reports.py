@@ -51,7 +51,7 @@ class Reporter:
     def say(self, text=""):
         print(text, file=self.out, flush=True)
 
-    def header(self, build):
+    def header(self, build, modified=()):
         lab = self.run.lab
         code = "the reference solution" if self.run.solution else "your code"
         where = _shown_path(self.run.src_dir, self.run.root)
@@ -62,6 +62,11 @@ class Reporter:
         extras.append(f"seed {self.run.seed}" if self.run.seed is not None
                       else "seeds: fixed per test (SEED=N to change)")
         self.say(self.style.dim("  " + "; ".join(extras)))
+        if modified:
+            self.say(self.style.bad("  Unofficial score:") + " these files differ from the "
+                     f"published handout: {', '.join(modified[:5])}"
+                     f"{' ...' if len(modified) > 5 else ''}. Official grading uses the "
+                     "course's own copy of the tests.")
         diagnostics = compiler_diagnostics(build.output)
         if diagnostics:
             self.say("Compiler output:")
@@ -165,7 +170,7 @@ def compiler_diagnostics(output):
             if line.strip() and not line.startswith(("  CC ", "make: ", "make["))]
 
 
-def write_json(path, run, results, version, build, collection_errors):
+def write_json(path, run, results, version, build, collection_errors, modified=()):
     earned, possible = total(results)
     data = {
         "lab": run.lab.number,
@@ -173,6 +178,8 @@ def write_json(path, run, results, version, build, collection_errors):
         "code": "solution" if run.solution else "student",
         "source_dir": os.path.relpath(run.src_dir, run.root),
         "grader_version": version,
+        "official": not modified,
+        "modified_files": list(modified),
         "seed": run.seed,
         "valgrind": run.valgrind,
         "build_ok": build.ok,

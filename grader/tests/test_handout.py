@@ -1,0 +1,113 @@
+"""make handout: what students get holds no solution, no hidden test and
+no mutant (checked by content), builds and grades on its own, and
+re-publishing keeps the student's work."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import READY_LABS, ROOT
+from grader import course, handout
+
+
+def publish(out, *args):
+    run = subprocess.run([sys.executable, "-m", "grader", "handout", "--out", str(out), *args],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run.stdout
+
+
+def files_of(tree):
+    return [p for p in Path(tree).rglob("*") if p.is_file()]
+
+
+@pytest.fixture(scope="module")
+def full_handout(tmp_path_factory):
+    out = tmp_path_factory.mktemp("handout")
+    publish(out, "--week", "99")
+    return out
+
+
+def test_no_solution_hidden_test_or_mutant_by_content(full_handout):
+    secret = {}
+    for lab in READY_LABS:
+        for path in [*(lab.dir / "solution").rglob("*"), *(lab.dir / "tests" / "hidden").rglob("*")]:
+            provided_twin = lab.dir / path.name
+            if path.parent.name == "solution" and provided_twin.exists() and \
+                    handout.sha256(provided_twin) == handout.sha256(path):
+                continue  # a provided file mirrored for the reference build
+            if path.is_file():
+                secret[handout.sha256(path)] = path
+    for path in (ROOT / "grader" / "mutants").glob("*"):
+        secret[handout.sha256(path)] = path
+    hidden_names = set()
+    for lab in READY_LABS:
+        for path in (lab.dir / "tests" / "hidden").glob("*.py"):
+            hidden_names.update(line.split("(")[0][4:] for line in path.read_text().splitlines()
+                                if line.startswith("def test_"))
+    for path in files_of(full_handout):
+        rel = path.relative_to(full_handout)
+        assert "solution" not in rel.parts and "hidden" not in rel.parts, rel
+        assert handout.sha256(path) not in secret, f"{rel} is a copy of {secret[handout.sha256(path)]}"
+        text = path.read_text(errors="replace")
+        for name in hidden_names:
+            assert name not in text, f"{rel} names the hidden test {name}"
+
+
+def test_no_open_lab_answers_in_any_week(tmp_path):
+    plan = course.load()
+    for week in range(1, max(lab.week for lab in plan.labs) + 1):
+        out = tmp_path / f"week{week}"
+        publish(out, "--week", str(week))   # exits non-zero on a leak
+        open_labs = [lab for lab in READY_LABS
+                     if next(p.due_week for p in plan.labs if p.number == lab.number) > week]
+        assert handout.find_leaks(out, open_labs) == []
+
+
+def test_a_planted_leak_is_found(tmp_path):
+    lab = READY_LABS[0]
+    publish(tmp_path, "--lab", lab.number)
+    solution = next((lab.dir / "solution").glob("*.c"))
+    shutil.copy(solution, tmp_path / "docs" / "notes.txt")
+    assert ("docs/notes.txt", lab.number) in handout.find_leaks(tmp_path, [lab])
+
+
+def test_handout_builds_and_grades_without_grader_errors(full_handout):
+    env = dict(os.environ, NO_COLOR="1")
+    for lab in READY_LABS:
+        run = subprocess.run(["make", "-s", "grade", f"LAB={lab.number}"], cwd=full_handout,
+                             capture_output=True, text=True, env=env, timeout=600)
+        assert run.returncode != 0, run.stdout + run.stderr   # points lost (make reports 2)
+        results = json.loads((full_handout / "build" / f"lab{lab.number}" / "results.json").read_text())
+        assert results["grader_errors"] == 0, run.stdout
+        assert results["official"] is True
+        assert not any(t["hidden"] for t in results["tests"])
+
+
+def test_republishing_keeps_student_work(tmp_path):
+    first = READY_LABS[0]
+    publish(tmp_path, "--lab", first.number)
+    student_file = next(p for p in (tmp_path / first.dir.relative_to(ROOT)).glob("*.c"))
+    student_file.write_text("/* the student's work */\n")
+    output = publish(tmp_path, "--week", "99")
+    assert student_file.read_text() == "/* the student's work */\n"
+    assert "kept the existing" in output
+    for lab in READY_LABS:
+        assert (tmp_path / lab.dir.relative_to(ROOT) / "lab.mk").exists()
+
+
+def test_edited_tests_make_the_score_unofficial(tmp_path):
+    lab = READY_LABS[0]
+    publish(tmp_path, "--lab", lab.number)
+    test_file = next((tmp_path / lab.dir.relative_to(ROOT) / "tests").glob("test_*.py"))
+    test_file.write_text(test_file.read_text() + "\n# edited\n")
+    run = subprocess.run(["make", "-s", "grade", f"LAB={lab.number}", "T=unit"], cwd=tmp_path,
+                         capture_output=True, text=True, env=dict(os.environ, NO_COLOR="1"))
+    assert "Unofficial score" in run.stdout, run.stdout
+    results = json.loads((tmp_path / "build" / f"lab{lab.number}" / "results.json").read_text())
+    assert results["official"] is False
