@@ -22,7 +22,7 @@ solution_arg = $(if $(filter command line environment,$(origin SOLUTION)),--solu
 GRADER_PYTHON := grader/python
 DEPS := grader/deps
 
-.PHONY: help deps check-deps check-test-deps grade test handout clean $(addprefix lab,$(LAB_NUMBERS))
+.PHONY: help deps check-deps check-test-deps grade test handout gradescope clean $(addprefix lab,$(LAB_NUMBERS))
 
 help:
 	@echo "Labs: $(notdir $(LAB_DIRS))"
@@ -37,6 +37,7 @@ help:
 	@echo "  make deps                  install the Debian packages the labs need"
 	@echo "  make test                  maintainers' self-check of every lab"
 	@echo "  make handout OUT=DIR [WEEK=N|LAB=NN]   publish a student repository"
+	@echo "  make gradescope LAB=NN     build dist/labNN-autograder.zip"
 	@echo "  make clean                 remove build/"
 
 # lab01, lab02, ...: build one lab and remember it as the current lab.
@@ -83,5 +84,10 @@ check-deps:
 check-test-deps:
 	@$(DEPS) check test
 
+# Instructors: dist/labNN-autograder.zip for Gradescope (docs/instructors.md).
+gradescope:
+	@if [ -z "$(LAB)" ] || [ "$(LAB)" = all ]; then echo "usage: make gradescope LAB=NN" >&2; exit 2; fi
+	@$(GRADER_PYTHON) -m grader gradescope --lab $(LAB)
+
 clean:
-	rm -rf build
+	rm -rf build dist

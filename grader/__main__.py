@@ -43,6 +43,13 @@ def parse_args(argv):
     which = handout.add_mutually_exclusive_group()
     which.add_argument("--week", type=int, help="publish the labs released by this week")
     which.add_argument("--lab", help="publish labs up to and including this one")
+    package = sub.add_parser("gradescope", help="build dist/labNN-autograder.zip")
+    package.add_argument("--lab", required=True)
+    package.add_argument("--out", default=str(labs.ROOT / "dist"))
+    gs_run = sub.add_parser("gradescope-run", help="inside Gradescope: grade /autograder/submission")
+    gs_run.add_argument("--lab", required=True)
+    gs_run.add_argument("--submission", required=True)
+    gs_run.add_argument("--results", required=True)
     return parser.parse_args(argv)
 
 
@@ -83,6 +90,9 @@ def grade_one(lab, solution, args):
         raise labs.UsageError(f"no test of lab {lab.number} matches '{args.select}'")
 
     reporter.failures(results)
+    for result in results:
+        if result.status == "failed":
+            result.report = reporter.failure_text(result)
     json_path = os.path.join(run.bin_dir, "results.json")
     write_json(json_path, run, results, labs.grader_version(), build, plugin.collection_errors,
                modified)
@@ -146,6 +156,13 @@ def main(argv=None):
     try:
         if args.command == "handout":
             return publish_handout(args)
+        if args.command in ("gradescope", "gradescope-run"):
+            from . import gradescope  # instructors only: not in handouts
+            if args.command == "gradescope-run":
+                return gradescope.run_on_submission(args.lab, args.submission, args.results)
+            target = gradescope.build_package(gradescope.check_lab(args.lab), args.out)
+            print(f"gradescope: wrote {os.path.relpath(target)}")
+            return 0
         lab_name, solution = resolve_target(args)
         if lab_name == "all":
             return grade_all(solution, args)

@@ -103,7 +103,7 @@ def build(lab, src_dir, out):
                           text=True, errors="replace")
     out = Path(out)
     wanted = [out / p for p in lab.programs] + [out / "tests" / t for t in lab.unit_tests]
-    missing = [os.path.relpath(p, ROOT) for p in wanted if not os.access(p, os.X_OK)]
+    missing = [str(p.relative_to(out)) for p in wanted if not os.access(p, os.X_OK)]
     return BuildResult(proc.returncode == 0, proc.stdout, missing)
 
 

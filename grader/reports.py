@@ -6,6 +6,7 @@ the transcript, the program's stderr, the docs section, how to rerun),
 then the score table and the final "Score: X/Y" line.
 """
 
+import io
 import json
 import os
 import sys
@@ -109,6 +110,13 @@ class Reporter:
         if failed:
             self.say(RULE)
 
+    def failure_text(self, r):
+        """One failure's report as plain text (for JSON and Gradescope)."""
+        buffer = io.StringIO()
+        plain = Reporter(self.run, buffer)
+        plain._failure(r)
+        return buffer.getvalue()
+
     def _repeat(self, r, first):
         self.say(self.style.bad("FAIL ") + self.style.bold(r.title) +
                  f"  ({r.name}, 0/{r.points}): same failure as {first.name} above")
@@ -165,9 +173,11 @@ def _shown_path(path, root):
 
 
 def compiler_diagnostics(output):
-    """The compiler's own lines, without make's progress chatter."""
+    """The compiler's and make's messages, without progress chatter."""
+    chatter = ("  CC ", "make: Nothing to be done", "make[1]: Nothing to be done",
+               "make: Entering", "make: Leaving", "make[1]: Entering", "make[1]: Leaving")
     return [line for line in output.rstrip().splitlines()
-            if line.strip() and not line.startswith(("  CC ", "make: ", "make["))]
+            if line.strip() and not line.startswith(chatter)]
 
 
 def write_json(path, run, results, version, build, collection_errors, modified=()):

@@ -22,6 +22,7 @@ class TestResult:
     seed: int = 0
     seed_used: bool = False          # the test drew random data from its seed
     sections: list = field(default_factory=list)   # (heading, [lines]) for the report
+    report: str = ""                 # the failure report as printed, for other tools
 
     __test__ = False  # not a pytest test class
 
@@ -44,6 +45,7 @@ class TestResult:
             "seed": self.seed if self.seed_used else None,
             "time": round(self.duration, 3),
             "sections": [{"heading": h, "lines": lines} for h, lines in self.sections],
+            "report": self.report,
         }
 
 

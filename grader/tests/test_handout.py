@@ -72,9 +72,15 @@ def test_no_open_lab_answers_in_any_week(tmp_path):
 def test_a_planted_leak_is_found(tmp_path):
     lab = READY_LABS[0]
     publish(tmp_path, "--lab", lab.number)
-    solution = next((lab.dir / "solution").glob("*.c"))
-    shutil.copy(solution, tmp_path / "docs" / "notes.txt")
-    assert ("docs/notes.txt", lab.number) in handout.find_leaks(tmp_path, [lab])
+    biggest = max((lab.dir / "solution").glob("*.c"), key=lambda p: p.stat().st_size)
+    shutil.copy(biggest, tmp_path / "labs" / "notes.c")
+    text = "\n".join(f"    {line}" for line in
+                     b"".join(p.read_bytes() for p in (lab.dir / "solution").glob("*.c"))
+                     .decode().splitlines())
+    (tmp_path / "docs" / "appendix.md").write_text("Example:\n\n" + text + "\n")
+    leaks = handout.find_leaks(tmp_path, [lab])
+    assert ("labs/notes.c", lab.number) in leaks
+    assert ("docs/appendix.md", lab.number) in leaks
 
 
 def test_handout_builds_and_grades_without_grader_errors(full_handout):

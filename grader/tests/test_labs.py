@@ -58,3 +58,13 @@ def test_common_library_unit_tests(compiler, tmp_path):
     tests = subprocess.run([str(tmp_path / "tests" / "test_net")], capture_output=True, text=True,
                            timeout=60)
     assert tests.returncode == 0, tests.stdout + tests.stderr
+
+
+def test_lab_declares_its_student_files(lab):
+    """STUDENT_FILES (lab.mk) names what students edit and submit: each a
+    skeleton at the lab's root with a reference of the same name."""
+    from grader.handout import student_files
+    names = student_files(lab)
+    assert names, f"{lab.dir.name}/lab.mk has no STUDENT_FILES"
+    for name in names:
+        assert (lab.dir / name).is_file() and (lab.dir / "solution" / name).is_file(), name

@@ -2,6 +2,9 @@
 # the lab folder for your code, solution/ for the reference.
 LAB_TITLE := TCP echo server and client
 
+# The files students edit (and submit); the reference has the same names.
+STUDENT_FILES := echo_util.c echo_server.c echo_client.c
+
 PROGRAMS := echo_server echo_client
 echo_server_SRCS := echo_server.c echo_util.c
 echo_client_SRCS := echo_client.c echo_util.c

@@ -1,0 +1,194 @@
+"""Gradescope: build an autograder package, and run it on a submission.
+
+    make gradescope LAB=05       ->  dist/lab05-autograder.zip
+
+The zip holds, at its root, Gradescope's two required files (setup.sh and
+run_autograder) and the course tree needed to grade one lab: the grader,
+the lab's skeleton, headers and tests, hidden tests included, and never a
+solution. Gradescope unpacks it into /autograder/source; for each
+submission, run_autograder calls "python -m grader gradescope-run", which
+puts the student's files into a fresh copy of the lab, grades it with the
+course's own tests (never with tests from the submission), and writes
+/autograder/results/results.json. AUTOGRADER_ROOT replaces /autograder
+for testing.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from .handout import excluded, student_files, uses_common
+from .labs import ROOT, UsageError, get_lab
+
+GRADING_TIMEOUT = 20 * 60   # seconds for one submission, whatever happens
+SHARED = ["Makefile", "labs/build.mk", "grader"]
+# The instructor-only parts of the grader that grading does not need.
+NOT_PACKAGED = ("grader/tests", "grader/bench", "grader/templates", "grader/mutants")
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder image.
+set -euo pipefail
+cd "$(dirname "$0")"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \\
+    $(grep -v '^#' grader/packages.txt)
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for each submission.
+root=${{AUTOGRADER_ROOT:-/autograder}}
+cd "$root/source" || exit 1
+exec sh grader/python -m grader gradescope-run --lab {lab} \\
+    --submission "$root/submission" --results "$root/results/results.json"
+"""
+
+
+def _packaged(rel):
+    if any(rel == p or rel.startswith(p + "/") for p in NOT_PACKAGED):
+        return False
+    parts = Path(rel).parts
+    return "solution" not in parts and "__pycache__" not in parts
+
+
+def package_files(lab):
+    """Paths (relative to the top folder) that go into the package."""
+    files = []
+    trees = [*SHARED, str(lab.dir.relative_to(ROOT))]
+    if uses_common(lab):
+        trees.append("labs/common")
+    for entry in trees:
+        path = ROOT / entry
+        candidates = [path] if path.is_file() else sorted(path.rglob("*"))
+        for item in candidates:
+            rel = str(item.relative_to(ROOT))
+            if item.is_file() and _packaged(rel):
+                files.append(rel)
+    return files
+
+
+def build_package(lab_number, dist):
+    lab = get_lab(lab_number)
+    dist = Path(dist)
+    dist.mkdir(parents=True, exist_ok=True)
+    target = dist / f"lab{lab.number}-autograder.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        for rel in package_files(lab):
+            zf.write(ROOT / rel, rel)
+        _add_script(zf, "setup.sh", SETUP_SH)
+        _add_script(zf, "run_autograder", RUN_AUTOGRADER.format(lab=lab.number))
+    return target
+
+
+def _add_script(zf, name, text):
+    info = zipfile.ZipInfo(name)
+    info.external_attr = 0o755 << 16   # executable once unpacked
+    zf.writestr(info, text)
+
+
+# -- running on a submission ---------------------------------------------------
+
+def find_in_submission(submission, lab, name):
+    """The submitted file for one of the lab's student files, or None.
+
+    Students may upload the bare files or a whole repository; a file under
+    the lab's own folder wins over one found elsewhere.
+    """
+    matches = sorted(Path(submission).rglob(name))
+    preferred = [m for m in matches if m.parent.name == lab.dir.name]
+    chosen = preferred or matches
+    return chosen[0] if chosen else None
+
+
+def stage_submission(submission, lab, workdir):
+    """A copy of the lab with the student's files in place; (src, notes)."""
+    src = Path(workdir) / "src"
+    src.mkdir(parents=True)
+    notes = []
+    for name in student_files(lab):
+        found = find_in_submission(submission, lab, name)
+        if found is None:
+            shutil.copy(lab.dir / name, src / name)
+            notes.append(f"{name} was not in the submission: the skeleton's version was graded.")
+        else:
+            shutil.copy(found, src / name)
+    return src, notes
+
+
+def grade_submission(lab, src, workdir):
+    """Runs the grader on src in a child process; returns its results."""
+    out = Path(workdir) / "out"
+    private_tmp = Path(workdir) / "tmp"
+    private_tmp.mkdir()
+    env = dict(os.environ, TMPDIR=str(private_tmp), NO_COLOR="1")
+    cmd = [sys.executable, "-m", "grader", "grade", "--lab", lab.number, "--solution", "0",
+           "--src-dir", str(src), "--out-dir", str(out)]
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, errors="replace",
+                              timeout=GRADING_TIMEOUT)
+        log = proc.stdout
+    except subprocess.TimeoutExpired as exc:
+        log = (exc.stdout or "") + f"\ngrading stopped after {GRADING_TIMEOUT} s"
+    try:
+        return json.loads((out / "results.json").read_text()), log
+    except (OSError, ValueError):
+        return None, log
+
+
+def to_gradescope(results, notes, elapsed):
+    """Gradescope's results.json from the grader's own results."""
+    tests = []
+    for number, t in enumerate(results["tests"], start=1):
+        tests.append({
+            "name": t["title"],
+            "number": str(number),
+            "score": t["points"],
+            "max_score": t["max_points"],
+            "status": "passed" if t["status"] == "passed" else "failed",
+            "output": t["report"] or ("skipped: " + t["message"] if t["status"] == "skipped" else ""),
+            "visibility": "after_due_date" if t["hidden"] else "visible",
+        })
+    summary = [f"Score: {results['score']}/{results['max_score']}",
+               f"grader {results['grader_version']}, seed {results['seed'] or 'fixed per test'}"]
+    if not results["build_ok"]:
+        summary.append("The build failed; not built: " + ", ".join(results["not_built"]))
+    return {
+        "score": results["score"],
+        "execution_time": int(elapsed),
+        "output": "\n".join(notes + summary),
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+
+
+def run_on_submission(lab_number, submission, results_path):
+    lab = get_lab(lab_number)
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="gradescope-") as workdir:
+        src, notes = stage_submission(submission, lab, workdir)
+        results, log = grade_submission(lab, src, workdir)
+    print(log)
+    if results is None:
+        data = {"score": 0, "output": "The grader could not finish; the course staff has "
+                "been shown its log.", "stdout_visibility": "hidden", "tests": []}
+    else:
+        data = to_gradescope(results, notes, time.monotonic() - start)
+    path = Path(results_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n")
+    return 0 if results is not None else 1
+
+
+def check_lab(lab_number):
+    if lab_number in (None, "", "all"):
+        raise UsageError("name the lab: make gradescope LAB=NN")
+    return lab_number
+
+
+__all__ = ["build_package", "run_on_submission", "check_lab", "excluded"]
