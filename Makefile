@@ -22,7 +22,7 @@ solution_arg = $(if $(filter command line environment,$(origin SOLUTION)),--solu
 GRADER_PYTHON := grader/python
 DEPS := grader/deps
 
-.PHONY: help deps check-deps check-test-deps grade test handout gradescope clean $(addprefix lab,$(LAB_NUMBERS))
+.PHONY: help deps check-deps check-test-deps grade test handout gradescope batch clean $(addprefix lab,$(LAB_NUMBERS))
 
 help:
 	@echo "Labs: $(notdir $(LAB_DIRS))"
@@ -38,6 +38,7 @@ help:
 	@echo "  make test                  maintainers' self-check of every lab"
 	@echo "  make handout OUT=DIR [WEEK=N|LAB=NN]   publish a student repository"
 	@echo "  make gradescope LAB=NN     build dist/labNN-autograder.zip"
+	@echo "  make batch LAB=NN SUBS=DIR grade a folder of submissions into a CSV"
 	@echo "  make clean                 remove build/"
 
 # lab01, lab02, ...: build one lab and remember it as the current lab.
@@ -88,6 +89,12 @@ check-test-deps:
 gradescope:
 	@if [ -z "$(LAB)" ] || [ "$(LAB)" = all ]; then echo "usage: make gradescope LAB=NN" >&2; exit 2; fi
 	@$(GRADER_PYTHON) -m grader gradescope --lab $(LAB)
+
+# Instructors: grade a folder of submissions (one folder per student).
+batch:
+	@if [ -z "$(LAB)" ] || [ -z "$(SUBS)" ]; then echo "usage: make batch LAB=NN SUBS=DIR [JOBS=N] [OUT=DIR]" >&2; exit 2; fi
+	@$(GRADER_PYTHON) -m grader batch --lab $(LAB) --subs "$(SUBS)" \
+		$(if $(JOBS),--jobs $(JOBS)) $(if $(OUT),--out "$(OUT)")
 
 clean:
 	rm -rf build dist

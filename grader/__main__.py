@@ -50,6 +50,11 @@ def parse_args(argv):
     gs_run.add_argument("--lab", required=True)
     gs_run.add_argument("--submission", required=True)
     gs_run.add_argument("--results", required=True)
+    batch = sub.add_parser("batch", help="grade a folder of submissions")
+    batch.add_argument("--lab", required=True)
+    batch.add_argument("--subs", required=True, help="one folder per student")
+    batch.add_argument("--jobs", type=int, help="submissions graded at once (default: cores)")
+    batch.add_argument("--out", help="output folder (default: batch-labNN)")
     return parser.parse_args(argv)
 
 
@@ -156,6 +161,9 @@ def main(argv=None):
     try:
         if args.command == "handout":
             return publish_handout(args)
+        if args.command == "batch":
+            from .batch import run_batch  # instructors only: not in handouts
+            return run_batch(args.lab, args.subs, args.jobs, args.out)
         if args.command in ("gradescope", "gradescope-run"):
             from . import gradescope  # instructors only: not in handouts
             if args.command == "gradescope-run":

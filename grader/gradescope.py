@@ -14,19 +14,14 @@ for testing.
 """
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import zipfile
 from pathlib import Path
 
-from .handout import excluded, student_files, uses_common
+from .handout import uses_common
 from .labs import ROOT, UsageError, get_lab
-
-GRADING_TIMEOUT = 20 * 60   # seconds for one submission, whatever happens
+from .submissions import grade_submission, stage_submission
 SHARED = ["Makefile", "labs/build.mk", "grader"]
 # The instructor-only parts of the grader that grading does not need.
 NOT_PACKAGED = ("grader/tests", "grader/bench", "grader/templates", "grader/mutants")
@@ -93,54 +88,6 @@ def _add_script(zf, name, text):
 
 # -- running on a submission ---------------------------------------------------
 
-def find_in_submission(submission, lab, name):
-    """The submitted file for one of the lab's student files, or None.
-
-    Students may upload the bare files or a whole repository; a file under
-    the lab's own folder wins over one found elsewhere.
-    """
-    matches = sorted(Path(submission).rglob(name))
-    preferred = [m for m in matches if m.parent.name == lab.dir.name]
-    chosen = preferred or matches
-    return chosen[0] if chosen else None
-
-
-def stage_submission(submission, lab, workdir):
-    """A copy of the lab with the student's files in place; (src, notes)."""
-    src = Path(workdir) / "src"
-    src.mkdir(parents=True)
-    notes = []
-    for name in student_files(lab):
-        found = find_in_submission(submission, lab, name)
-        if found is None:
-            shutil.copy(lab.dir / name, src / name)
-            notes.append(f"{name} was not in the submission: the skeleton's version was graded.")
-        else:
-            shutil.copy(found, src / name)
-    return src, notes
-
-
-def grade_submission(lab, src, workdir):
-    """Runs the grader on src in a child process; returns its results."""
-    out = Path(workdir) / "out"
-    private_tmp = Path(workdir) / "tmp"
-    private_tmp.mkdir()
-    env = dict(os.environ, TMPDIR=str(private_tmp), NO_COLOR="1")
-    cmd = [sys.executable, "-m", "grader", "grade", "--lab", lab.number, "--solution", "0",
-           "--src-dir", str(src), "--out-dir", str(out)]
-    try:
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, errors="replace",
-                              timeout=GRADING_TIMEOUT)
-        log = proc.stdout
-    except subprocess.TimeoutExpired as exc:
-        log = (exc.stdout or "") + f"\ngrading stopped after {GRADING_TIMEOUT} s"
-    try:
-        return json.loads((out / "results.json").read_text()), log
-    except (OSError, ValueError):
-        return None, log
-
-
 def to_gradescope(results, notes, elapsed):
     """Gradescope's results.json from the grader's own results."""
     tests = []
@@ -191,4 +138,4 @@ def check_lab(lab_number):
     return lab_number
 
 
-__all__ = ["build_package", "run_on_submission", "check_lab", "excluded"]
+__all__ = ["build_package", "run_on_submission", "check_lab"]

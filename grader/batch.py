@@ -1,0 +1,97 @@
+"""Batch mode: grade a folder of submissions, several at a time.
+
+    python -m grader batch --lab 05 --subs SUBS [--jobs N] [--out DIR]
+
+SUBS holds one folder per student (any layout inside: the lab's files are
+found by name, as on Gradescope). Each submission is graded in its own
+child process and temporary folder, with the course's own tests. The
+output folder gets results.csv (one row per student: score, course
+points, and the points of every test) and, per student, the grader's
+report and its results.json.
+"""
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from . import course as course_plan
+from .labs import UsageError, get_lab
+from .submissions import grade_submission, stage_submission
+
+
+def grade_one(lab, student_dir, out_dir):
+    """Grades one student's folder; returns (student, results or None, seconds)."""
+    start = time.monotonic()
+    student = student_dir.name
+    with tempfile.TemporaryDirectory(prefix=f"batch-{student[:20]}-") as workdir:
+        src, notes = stage_submission(student_dir, lab, workdir)
+        results, log = grade_submission(lab, src, workdir)
+    target = out_dir / student
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "report.txt").write_text("\n".join(notes + [log]))
+    if results is not None:
+        (target / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    return student, results, time.monotonic() - start
+
+
+def lab_weight(lab):
+    try:
+        return course_plan.load().lab(lab.number).points
+    except UsageError:
+        return None
+
+
+def write_csv(path, lab, rows, weight):
+    test_names = []
+    for _, results, _ in rows:
+        if results:
+            test_names = [t["name"] for t in results["tests"]]
+            break
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", "lab", "score", "max_score", "course_points", "status",
+                         "grader_version", "seed", *test_names])
+        for student, results, _ in rows:
+            if results is None:
+                writer.writerow([student, lab.number, 0, "", 0, "grading failed", "", ""])
+                continue
+            points = {t["name"]: t["points"] for t in results["tests"]}
+            scaled = ""
+            if weight is not None and results["max_score"]:
+                scaled = round(weight * results["score"] / results["max_score"], 2)
+            status = "grader error" if results["grader_errors"] else "ok"
+            writer.writerow([student, lab.number, results["score"], results["max_score"], scaled,
+                             status, results["grader_version"], results["seed"] or "per test",
+                             *[points.get(name, "") for name in test_names]])
+
+
+def run_batch(lab_number, subs, jobs=None, out=None):
+    lab = get_lab(lab_number)
+    subs = Path(subs)
+    students = sorted(p for p in subs.iterdir() if p.is_dir()) if subs.is_dir() else []
+    if not students:
+        raise UsageError(f"{subs} has no submission folders (one folder per student)")
+    out_dir = Path(out or f"batch-lab{lab.number}")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    jobs = jobs or os.cpu_count() or 1
+    start = time.monotonic()
+    rows = []
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = [pool.submit(grade_one, lab, student, out_dir) for student in students]
+        for done, future in enumerate(futures, start=1):
+            student, results, seconds = future.result()
+            rows.append((student, results, seconds))
+            score = f"{results['score']}/{results['max_score']}" if results else "grading failed"
+            print(f"[{done}/{len(students)}] {student}: {score} ({seconds:.1f} s)", flush=True)
+    write_csv(out_dir / "results.csv", lab, rows, lab_weight(lab))
+    elapsed = time.monotonic() - start
+    print(f"batch: {len(students)} submissions of lab {lab.number} graded in {elapsed:.0f} s "
+          f"with {jobs} at a time; results in {out_dir / 'results.csv'}")
+    return 0
