@@ -69,6 +69,12 @@ def test_no_open_lab_answers_in_any_week(tmp_path):
         assert handout.find_leaks(out, open_labs) == []
 
 
+def test_student_readme_links_resolve(full_handout):
+    from test_docs import check_links
+    check_links(full_handout / "README.md", full_handout)
+    assert "{" not in (full_handout / "README.md").read_text()
+
+
 def test_a_planted_leak_is_found(tmp_path):
     lab = READY_LABS[0]
     publish(tmp_path, "--lab", lab.number)
