@@ -33,6 +33,7 @@ help:
 	@echo "      T=NAME                 only tests whose name contains NAME"
 	@echo "      SEED=N                 fix the seed of the random tests"
 	@echo "      VALGRIND=1             run every server test under valgrind"
+	@echo "      SANITIZE=1             run every program built with ASan and UBSan"
 	@echo "      SOLUTION=1             grade the reference instead of your code"
 	@echo "  make deps                  install the Debian packages the labs need"
 	@echo "  make test                  maintainers' self-check of every lab"
@@ -61,7 +62,7 @@ grade: check-deps
 	@$(GRADER_PYTHON) -m grader grade \
 		$(if $(LAB),--lab $(LAB)) $(solution_arg) \
 		$(if $(T),-k '$(T)') $(if $(SEED),--seed $(SEED)) \
-		$(if $(filter 1,$(VALGRIND)),--valgrind)
+		$(if $(filter 1,$(VALGRIND)),--valgrind) $(if $(filter 1,$(SANITIZE)),--sanitize)
 
 test: check-test-deps
 	@if [ ! -d grader/tests ]; then \

@@ -34,6 +34,8 @@ def parse_args(argv):
     grade.add_argument("-k", dest="select", help="only tests whose name contains this")
     grade.add_argument("--seed", type=int, help="seed for every random test")
     grade.add_argument("--valgrind", action="store_true", help="run every server under valgrind")
+    grade.add_argument("--sanitize", action="store_true",
+                       help="run every program from the AddressSanitizer/UBSan build")
     # For maintainers: grade a copy of the code kept elsewhere (mutants).
     grade.add_argument("--src-dir", help=argparse.SUPPRESS)
     grade.add_argument("--out-dir", help=argparse.SUPPRESS)
@@ -77,7 +79,8 @@ def grade_one(lab, solution, args):
     src_dir = args.src_dir or str(lab.src_dir(solution))
     bin_dir = args.out_dir or str(lab.out_dir(solution))
     run = RunInfo(lab=lab, solution=solution, src_dir=src_dir, bin_dir=bin_dir,
-                  root=str(labs.ROOT), valgrind=args.valgrind, seed=args.seed)
+                  root=str(labs.ROOT), valgrind=args.valgrind, sanitize=args.sanitize,
+                  seed=args.seed)
     reporter = Reporter(run)
     build = labs.build(lab, src_dir, bin_dir)
     modified = modified_files(labs.ROOT)
@@ -122,6 +125,8 @@ def grade_all(solution, args):
             cmd += ["--seed", str(args.seed)]
         if args.valgrind:
             cmd.append("--valgrind")
+        if args.sanitize:
+            cmd.append("--sanitize")
         if args.select:
             cmd += ["-k", args.select]
         code = subprocess.call(cmd, cwd=labs.ROOT)

@@ -99,6 +99,7 @@ class TestContext:
         self.notes = []           # extra lines for the failure report
         self.repro_lines = []     # commands to reproduce by hand
         self.valgrind_all = run.valgrind
+        self.sanitize_all = getattr(run, "sanitize", False)
         self.used_seed = False     # set by rng(): the rerun command then pins SEED
         self.quiet = False         # True: the failure message says it all
         self._custom_repro = False
@@ -118,8 +119,9 @@ class TestContext:
     def note(self, line):
         self.notes.append(line)
 
-    def program_path(self, program):
-        path = os.path.join(self.run_info.bin_dir, program)
+    def program_path(self, program, sanitized=False):
+        folder = os.path.join(self.run_info.bin_dir, "asan") if sanitized else self.run_info.bin_dir
+        path = os.path.join(folder, program)
         if not os.access(path, os.X_OK):
             raise GradeFailure("not built", f"{program} was not built, so this test cannot run: "
                                "fix the compiler errors shown at the top of the report")
@@ -138,20 +140,24 @@ class TestContext:
     # -- servers ---------------------------------------------------------
 
     def start_server(self, program, args=(), valgrind=False, limits=None,
-                     announce=TCP_ANNOUNCE, timeout=ANNOUNCE_TIMEOUT):
-        """Starts a server and waits for its announce line.
+                     announce=TCP_ANNOUNCE, timeout=ANNOUNCE_TIMEOUT, sanitize=False):
+        """Starts a server and waits for its announce line. With valgrind,
+        it runs under valgrind; with sanitize, from the ASan/UBSan build.
 
         Raises GradeFailure("did not start") or TestTimeout when the line
         does not come.
         """
         valgrind = valgrind or self.valgrind_all
-        argv = [self.program_path(program), *args]
+        sanitize = (sanitize or self.sanitize_all) and not valgrind
+        argv = [self.program_path(program, sanitize), *args]
         log = self._valgrind_log(program) if valgrind else None
-        proc = Process(program, argv, self.tmpdir, limits or Limits(), valgrind_log=log)
+        proc = Process(program, argv, self.tmpdir, limits or Limits(), valgrind_log=log,
+                       sanitized=sanitize)
         self.processes.append(proc)
         shown = [str(EXAMPLE_PORT) if a == "0" else a for a in args]
         prefix = [VALGRIND_COMMAND] if valgrind else []
-        self.repro_lines.append(" ".join([*prefix, self.display_path(program),
+        shown_program = self.display_path(os.path.join("asan", program) if sanitize else program)
+        self.repro_lines.append(" ".join([*prefix, shown_program,
                                           *map(shlex.quote, shown)]) + "    # terminal 1")
         proc.start()
         unix = announce == UNIX_ANNOUNCE
@@ -217,7 +223,7 @@ class TestContext:
     # -- commands run to completion ---------------------------------------
 
     def run(self, program, args=(), stdin_data=None, stdin_path=None, timeout=10.0,
-            valgrind=False, limits=None, progress=None, stall_after=3.0):
+            valgrind=False, limits=None, progress=None, stall_after=3.0, sanitize=False):
         """Runs a program to completion with stdin from bytes or a file.
 
         With progress (a function returning a number that grows while
@@ -232,11 +238,13 @@ class TestContext:
                 f.write(stdin_data)
         stdout_path = os.path.join(self.tmpdir, f"stdout-{index}")
         log = self._valgrind_log(program) if valgrind else None
-        argv = [self.program_path(program), *args]
+        # Unit tests are not built with the sanitizers (cmocka's --wrap).
+        sanitize = (sanitize or self.sanitize_all) and not valgrind and "/" not in program
+        argv = [self.program_path(program, sanitize), *args]
         stdin = open(stdin_path, "rb") if stdin_path else None
         try:
             proc = Process(program, argv, self.tmpdir, limits or Limits(), stdin=stdin,
-                           stdout_path=stdout_path, valgrind_log=log)
+                           stdout_path=stdout_path, valgrind_log=log, sanitized=sanitize)
             self.processes.append(proc)
             proc.start()
         finally:
@@ -244,8 +252,8 @@ class TestContext:
                 stdin.close()
         if not self._custom_repro:
             prefix = [VALGRIND_COMMAND] if valgrind else []
-            self.repro_lines.append(" ".join([*prefix, self.display_path(program),
-                                              *map(shlex.quote, args)]))
+            shown_program = self.display_path(os.path.join("asan", program) if sanitize else program)
+            self.repro_lines.append(" ".join([*prefix, shown_program, *map(shlex.quote, args)]))
         code, stalled = self._wait_with_progress(proc, self.scaled(timeout, valgrind),
                                                  progress, self.scaled(stall_after, valgrind))
         timed_out = code is None
@@ -338,6 +346,31 @@ class TestContext:
                                            "so valgrind could not check it for leaks")
             if proc.popen.returncode is not None and proc.popen.returncode >= 0:
                 self.check_valgrind(proc)
+
+    def check_sanitizer(self, proc):
+        """Fails if the program's stderr holds a sanitizer report."""
+        report = proc.sanitizer_report()
+        if report:
+            raise GradeFailure("sanitizer errors", f"{proc.name}: {report[0].strip()}",
+                               "\n".join(report[1:]))
+
+    def check_sanitizers_all(self):
+        """In SANITIZE=1 mode, after a test: stop what still runs with
+        SIGTERM (LeakSanitizer checks at exit) and read every report."""
+        for proc in self.processes:
+            if not proc.sanitized or proc.popen is None or proc.killed_by_grader:
+                continue
+            if proc.alive():
+                proc.signal_group(signal.SIGTERM)
+                if proc.wait(1.0) is None:
+                    proc.signal_group(signal.SIGTERM)   # see stop_server()
+                    proc.wait(3.0)
+                proc.stderr.join(timeout=2)
+            self.check_sanitizer(proc)
+
+    def sanitizer_sections(self):
+        return [(proc.name, proc.sanitizer_report()) for proc in self.processes
+                if proc.sanitized and proc.sanitizer_report()]
 
     # -- reporting ------------------------------------------------------------
 

@@ -25,6 +25,7 @@ KINDS = {
     "wrong exit code": "the program exited with another status than expected",
     "wrong output": "the program printed something other than expected",
     "valgrind errors": "valgrind found memory errors or leaks",
+    "sanitizer errors": "AddressSanitizer or UBSan found a memory error, undefined behaviour or a leak",
     "unit test failed": "a unit test of your helper functions failed",
     "grader error": "the grader itself failed: this is not your fault, please report it",
 }

@@ -94,11 +94,13 @@ class BuildResult:
 
 
 def build(lab, src_dir, out):
-    """Builds a lab with make -k, so one broken program does not stop the rest."""
+    """Builds a lab with make -k, so one broken program does not stop the
+    rest: its programs, its unit tests, and the programs again with
+    AddressSanitizer and UBSan (in OUT/asan/)."""
     cmd = ["make", "--no-print-directory", "-k", "-f", "labs/build.mk",
            f"LAB_DIR={os.path.relpath(lab.dir, ROOT)}",
            f"SRC_DIR={os.path.abspath(src_dir)}",
-           f"OUT={os.path.abspath(out)}"]
+           f"OUT={os.path.abspath(out)}", "SANITIZE=0", "all", "asan"]
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, errors="replace")
     out = Path(out)

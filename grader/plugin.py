@@ -35,6 +35,7 @@ class RunInfo:
     bin_dir: str              # where it is built
     root: str
     valgrind: bool = False
+    sanitize: bool = False    # every program from the ASan/UBSan build
     seed: int = None          # None: each test derives its own from its name
 
     def seed_for(self, test_name):
@@ -50,6 +51,8 @@ class RunInfo:
             parts.append("SOLUTION=1")
         if self.valgrind:
             parts.append("VALGRIND=1")
+        if self.sanitize:
+            parts.append("SANITIZE=1")
         return " ".join(parts)
 
 
@@ -144,9 +147,12 @@ class GradePlugin:
         with _Watchdog(budget):
             outcome = yield
             ctx = getattr(item, "grader_ctx", None)
-            if self.run_info.valgrind and outcome.excinfo is None and ctx is not None:
+            if outcome.excinfo is None and ctx is not None:
                 # Raised here, a failure counts as the test's own.
-                ctx.check_valgrind_all()
+                if self.run_info.valgrind:
+                    ctx.check_valgrind_all()
+                if self.run_info.sanitize:
+                    ctx.check_sanitizers_all()
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item, call):
@@ -197,7 +203,12 @@ class GradePlugin:
         if ctx is None:
             return sections
         crashes = ctx.crash_lines()
-        if crashes and result.kind not in ("crash", "grader error"):
+        reports = ctx.sanitizer_sections()
+        if reports and result.kind not in ("sanitizer errors", "grader error"):
+            name, report = reports[0]
+            result.message = f"{name}: {report[0].strip()} (the test saw: {result.message})"
+            result.kind = "sanitizer errors"
+        elif crashes and result.kind not in ("crash", "grader error"):
             # The crash is the real story; the symptom the test saw comes second.
             result.message = f"{crashes[0]} (the test saw: {result.message})"
             result.kind = "crash"
@@ -208,8 +219,12 @@ class GradePlugin:
         transcript = ctx.transcript.lines()
         if transcript:
             sections.append(("what happened (the test's view of the wire)", transcript))
+        for name, report in reports:
+            sections.append((f"{name}: the sanitizer's first report", report))
+        reported = {name for name, _ in reports}
         for name, tail in ctx.stderr_sections():
-            sections.append((f"last lines {name} wrote to stderr", tail))
+            if name not in reported:
+                sections.append((f"last lines {name} wrote to stderr", tail))
         repro = ctx.repro()
         if repro:
             sections.append(("try it by hand", repro))

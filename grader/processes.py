@@ -23,6 +23,14 @@ KEEP_HEAD = 64 * 1024    # bytes of output kept from the start
 KEEP_TAIL = 64 * 1024    # bytes of output kept from the end
 STDERR_TAIL_LINES = 12   # lines of stderr shown in a failure report
 
+# Stop at the first error, with a stack trace, and check leaks at exit.
+SANITIZER_ENV = dict(
+    os.environ,
+    ASAN_OPTIONS="abort_on_error=1:halt_on_error=1:detect_leaks=1:symbolize=1",
+    UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1",
+)
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
 SIGNAL_MEANINGS = {
     signal.SIGSEGV: "segmentation fault: an access to memory the program does not own",
     signal.SIGABRT: "abort: a failed assert(), a double free caught by malloc, or a sanitizer report",
@@ -119,13 +127,14 @@ class Limits:
     file_bytes: int = 256 << 20
 
     def prlimit_argv(self, under_valgrind=False):
+        """prlimit's arguments; under valgrind or a sanitizer (which reserve
+        huge address ranges), without the memory limit."""
         argv = ["prlimit",
                 f"--cpu={self.cpu_seconds}:{self.cpu_seconds + 1}",
                 f"--nproc={self.processes}",
                 f"--nofile={self.open_files}",
                 f"--fsize={self.file_bytes}",
                 "--core=0"]
-        # Valgrind and the sanitizers reserve huge address ranges.
         if not under_valgrind:
             argv.append(f"--as={self.memory_bytes}")
         return argv + ["--"]
@@ -190,12 +199,13 @@ class Process:
     """One program under test, started in its own process group."""
 
     def __init__(self, name, argv, workdir, limits=None, stdin=None,
-                 stdout_path=None, valgrind_log=None):
+                 stdout_path=None, valgrind_log=None, sanitized=False):
         self.name = name
         self.argv = list(argv)
         self.workdir = workdir
         self.limits = limits or Limits()
         self.valgrind_log = valgrind_log
+        self.sanitized = sanitized
         self.stdin = stdin
         self.stdout_path = stdout_path
         self.popen = None
@@ -209,7 +219,7 @@ class Process:
         return " ".join(self.argv)
 
     def start(self):
-        full = self.limits.prlimit_argv(self.valgrind_log is not None)
+        full = self.limits.prlimit_argv(self.valgrind_log is not None or self.sanitized)
         if self.valgrind_log is not None:
             full += ["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite",
                      "--show-leak-kinds=definite", f"--log-file={self.valgrind_log}"]
@@ -221,7 +231,7 @@ class Process:
             self.popen = subprocess.Popen(
                 full, stdin=self.stdin if self.stdin is not None else subprocess.DEVNULL,
                 stdout=stdout, stderr=subprocess.PIPE, start_new_session=True,
-                cwd=self.workdir, close_fds=True)
+                cwd=self.workdir, close_fds=True, env=SANITIZER_ENV if self.sanitized else None)
         except OSError as exc:
             raise GradeFailure("not built", f"could not start {self.name}: {exc}") from exc
         finally:
@@ -297,6 +307,17 @@ class Process:
             return []
         text = self.stderr.tail().decode("utf-8", "replace")
         return text.splitlines()[-lines:]
+
+    def sanitizer_report(self, max_lines=25):
+        """The first sanitizer report in stderr, as lines, or []."""
+        if self.stderr is None:
+            return []
+        lines = self.stderr.tail().decode("utf-8", "replace").splitlines()
+        start = next((i for i, line in enumerate(lines)
+                      if any(marker in line for marker in SANITIZER_MARKERS)), None)
+        if start is None:
+            return []
+        return lines[start: start + max_lines]
 
     def wait_for_line(self, pattern, timeout, what):
         """Waits for a stdout line matching pattern; returns the match.

@@ -60,6 +60,8 @@ class Reporter:
         extras = []
         if self.run.valgrind:
             extras.append("every server under valgrind")
+        if self.run.sanitize:
+            extras.append("every program built with AddressSanitizer and UBSan")
         extras.append(f"seed {self.run.seed}" if self.run.seed is not None
                       else "seeds: fixed per test (SEED=N to change)")
         self.say(self.style.dim("  " + "; ".join(extras)))
@@ -192,6 +194,7 @@ def write_json(path, run, results, version, build, collection_errors, modified=(
         "modified_files": list(modified),
         "seed": run.seed,
         "valgrind": run.valgrind,
+        "sanitize": run.sanitize,
         "build_ok": build.ok,
         "not_built": build.missing,
         "score": earned,

@@ -44,10 +44,16 @@ endif
 
 src = $(addprefix $(SRC_DIR)/,$($(1)_SRCS)) $(COMMON_FILES)
 
-.PHONY: all programs unit-tests
+.PHONY: all programs unit-tests asan
 all: programs unit-tests
 programs: $(addprefix $(OUT)/,$(PROGRAMS))
 unit-tests: $(addprefix $(OUT)/tests/,$(UNIT_TESTS))
+
+# The same programs built with AddressSanitizer and UBSan, for the tests
+# that run them so (make grade SANITIZE=1, and one graded test per lab).
+asan:
+	@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) LAB_DIR=$(LAB_DIR) \
+		SRC_DIR=$(SRC_DIR) OUT=$(OUT)/asan SANITIZE=1 OPT=-O1 programs
 
 # Rebuild everything when the compiler or its flags change (CC=clang,
 # WERROR=1): the stamp file is rewritten, and so newer, only then.

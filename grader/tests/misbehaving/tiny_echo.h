@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 /* Listens on 127.0.0.1 with a kernel-chosen port and announces it. */
-static int tiny_listen_and_announce(void)
+static inline int tiny_listen_and_announce(void)
 {
 	struct sockaddr_in addr;
 	socklen_t len = sizeof(addr);
@@ -38,7 +38,7 @@ static int tiny_listen_and_announce(void)
 }
 
 /* Echoes one client until it closes; returns when it does. */
-static void tiny_echo_client(int client)
+static inline void tiny_echo_client(int client)
 {
 	char buf[4096];
 	ssize_t n;
@@ -49,7 +49,7 @@ static void tiny_echo_client(int client)
 	close(client);
 }
 
-static void tiny_echo_forever(int listener)
+static inline void tiny_echo_forever(int listener)
 {
 	for (;;) {
 		int client = accept(listener, NULL, NULL);

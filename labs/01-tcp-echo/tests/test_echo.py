@@ -91,7 +91,7 @@ def test_echo_short_text(ctx, server):
     echo_round_trip(ctx, server, b"hello, echo server\n", "echo of a line of text")
 
 
-@graded(points=7, doc="01-tcp.md#binary-data-and-text-encodings")
+@graded(points=6, doc="01-tcp.md#binary-data-and-text-encodings")
 def test_echo_binary(ctx, server):
     """server: echoes binary data, NUL bytes and multibyte text split mid-character"""
     conn = ctx.connect(server)
@@ -124,7 +124,7 @@ def test_echo_one_byte_at_a_time(ctx, server):
     conn.expect_eof()
 
 
-@graded(points=7, doc="01-tcp.md#writing-partial-sends")
+@graded(points=5, doc="01-tcp.md#writing-partial-sends")
 def test_echo_large_one_write(ctx, server):
     """server: echoes 8 MiB of random bytes sent in one write"""
     data = ctx.rng().randbytes(8 * MIB)
@@ -338,7 +338,7 @@ def test_server_valgrind(ctx):
     ctx.check_valgrind(server.process)
 
 
-@graded(points=5, doc="01-tcp.md#checklist-for-lab-01", timeout=60)
+@graded(points=3, doc="01-tcp.md#checklist-for-lab-01", timeout=60)
 def test_client_valgrind(ctx):
     """valgrind: the client has no memory errors or leaks"""
     peer = EchoPeer(ctx.transcript, "stream").start()
@@ -350,3 +350,27 @@ def test_client_valgrind(ctx):
     expect_bytes(data, result.stdout_bytes(), "echo_client's stdout under valgrind")
     ctx.check_valgrind(result.process)
 
+
+
+@graded(points=5, doc="01-tcp.md#checklist-for-lab-01", timeout=60)
+def test_server_sanitizers(ctx):
+    """sanitizers: the server runs clean under AddressSanitizer and UBSan"""
+    # ASan sees what valgrind cannot, such as a write one byte past the
+    # end of a buffer on the stack. Full buffers and a reset exercise the
+    # edges; LeakSanitizer checks for leaks when the server exits.
+    server = ctx.start_server(SERVER, ["-p", "0"], sanitize=True)
+    data = ctx.rng().randbytes(4 * MIB)
+    conn = ctx.connect(server, timeout=10)
+    got = conn.send_while_receiving(data, len(data))
+    expect_bytes(data, got, "echo of 4 MiB under the sanitizers", conn.eof)
+    conn.shutdown_write()
+    conn.expect_eof()
+    rude = ctx.connect(server)
+    rude.send(b"x" * 65536)
+    rude.reset()
+    echo_round_trip(ctx, server, b"after a reset\n", "echo after a reset, under the sanitizers")
+    code = ctx.stop_server(server)
+    ctx.check_sanitizer(server.process)
+    if code != 0:
+        raise GradeFailure("wrong exit code", "built with the sanitizers, the server should exit "
+                           f"with status 0 on SIGTERM, but it {describe_status(code)}")
