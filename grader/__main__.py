@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -113,23 +114,16 @@ def grade_one(lab, solution, args):
 
 
 def grade_all(solution, args):
-    """Grades each ready lab in its own process, then sums up."""
+    """Grades every ready lab, several at once (each in its own process),
+    printing each lab's report whole, in lab order, then the totals."""
+    ready = [lab for lab in labs.find_labs() if lab.ready]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        runs = [pool.submit(_grade_lab_in_child, lab, solution, args) for lab in ready]
+        outcomes = [run.result() for run in runs]
     worst = EXIT_FULL
     rows = []
-    for lab in labs.find_labs():
-        if not lab.ready:
-            continue
-        cmd = [sys.executable, "-m", "grader", "grade", "--lab", lab.number,
-               "--solution", "1" if solution else "0"]
-        if args.seed is not None:
-            cmd += ["--seed", str(args.seed)]
-        if args.valgrind:
-            cmd.append("--valgrind")
-        if args.sanitize:
-            cmd.append("--sanitize")
-        if args.select:
-            cmd += ["-k", args.select]
-        code = subprocess.call(cmd, cwd=labs.ROOT)
+    for lab, (code, output) in zip(ready, outcomes):
+        print(output)
         worst = max(worst, code)
         try:
             with open(lab.out_dir(solution) / "results.json") as f:
@@ -137,14 +131,27 @@ def grade_all(solution, args):
             rows.append((lab.number, lab.title, data["score"], data["max_score"]))
         except (OSError, ValueError, KeyError):
             rows.append((lab.number, lab.title, 0, 0))
-        print()
     print("All labs:")
     for number, title, score, max_score in rows:
         print(f"  lab {number}  {score:>4}/{max_score:<4} {title}")
-    earned = sum(r[2] for r in rows)
-    possible = sum(r[3] for r in rows)
-    print(f"Score: {earned}/{possible}")
+    print(f"Score: {sum(r[2] for r in rows)}/{sum(r[3] for r in rows)}")
     return worst
+
+
+def _grade_lab_in_child(lab, solution, args):
+    cmd = [sys.executable, "-m", "grader", "grade", "--lab", lab.number,
+           "--solution", "1" if solution else "0"]
+    if args.seed is not None:
+        cmd += ["--seed", str(args.seed)]
+    if args.valgrind:
+        cmd.append("--valgrind")
+    if args.sanitize:
+        cmd.append("--sanitize")
+    if args.select:
+        cmd += ["-k", args.select]
+    proc = subprocess.run(cmd, cwd=labs.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, errors="replace")
+    return proc.returncode, proc.stdout
 
 
 def publish_handout(args):

@@ -2,7 +2,7 @@
 # grade-times.sh - how long grading a lab's reference takes, and whether
 # the score is the same every time.
 #
-#   grader/bench/grade-times.sh [LAB] [RUNS]     (defaults: 01, 20)
+#   grader/bench/grade-times.sh [LAB] [RUNS]     (defaults: 01, 20; LAB may be "all")
 #
 # Each run starts from a clean build of the reference, so a run's time is
 # "build plus every test", valgrind tests included. Prints one line per
@@ -12,12 +12,12 @@ cd "$(dirname "$0")/../.."
 
 lab=${1:-01}
 runs=${2:-20}
-out="build/lab$lab/solution"
+if [ "$lab" = all ]; then out="build/lab*/solution"; else out="build/lab$lab/solution"; fi
 times=()
 scores=()
 
 for i in $(seq 1 "$runs"); do
-	rm -rf "$out"
+	rm -rf $out
 	start=$(date +%s.%N)
 	status=0
 	make --no-print-directory grade LAB="$lab" SOLUTION=1 >/tmp/grade-times.$$ 2>&1 || status=$?

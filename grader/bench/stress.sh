@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# stress.sh - grade every lab's reference again and again while both CPU
+# cores are busy with other work; every run must give full marks.
+#
+#   grader/bench/stress.sh [RUNS]      (default 50)
+#
+# The load is two busy loops, each stopped by `timeout` after the runs
+# (and at most after two hours), so nothing is left running. Prints one
+# line per run and a summary; exits 1 if any run lost a point.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+runs=${1:-50}
+max_load_seconds=7200
+cores=$(nproc)
+pids=()
+for _ in $(seq 1 "$cores"); do
+	timeout "$max_load_seconds" sh -c 'while :; do :; done' &
+	pids+=("$!")
+done
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+
+failures=0
+start=$(date +%s)
+for i in $(seq 1 "$runs"); do
+	t0=$(date +%s.%N)
+	status=0
+	make --no-print-directory grade LAB=all SOLUTION=1 >/tmp/stress.$$ 2>&1 || status=$?
+	t1=$(date +%s.%N)
+	score=$(grep -o 'Score: [0-9]*/[0-9]*' /tmp/stress.$$ | tail -1 | cut -d' ' -f2)
+	earned=${score%/*}
+	possible=${score#*/}
+	verdict=ok
+	if [ "$status" -ne 0 ] || [ -z "$score" ] || [ "$earned" != "$possible" ]; then
+		verdict=LOST
+		failures=$((failures + 1))
+		cp /tmp/stress.$$ "/tmp/stress-run-$i.log"
+	fi
+	awk -v i="$i" -v a="$t0" -v b="$t1" -v s="$score" -v v="$verdict" \
+		'BEGIN { printf "run %2d  %6.1f s  score %s  %s\n", i, b - a, s, v }'
+done
+rm -f /tmp/stress.$$
+echo "stress: $runs runs of every lab's reference with $cores busy loops in" \
+	"$(( $(date +%s) - start )) s; runs that lost points: $failures" \
+	"$([ "$failures" -gt 0 ] && echo '(logs in /tmp/stress-run-N.log)')"
+[ "$failures" -eq 0 ]
