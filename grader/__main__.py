@@ -85,7 +85,8 @@ def grade_one(lab, solution, args):
     reporter = Reporter(run)
     build = labs.build(lab, src_dir, bin_dir)
     modified = modified_files(labs.ROOT)
-    reporter.header(build, modified)
+    version = labs.grader_version()
+    reporter.header(build, modified, version)
 
     plugin = GradePlugin(run, on_result=reporter.live)
     pytest_args = [str(lab.dir / "tests"), "-p", "no:terminal", "-p", "no:cacheprovider",
@@ -103,8 +104,7 @@ def grade_one(lab, solution, args):
         if result.status == "failed":
             result.report = reporter.failure_text(result)
     json_path = os.path.join(run.bin_dir, "results.json")
-    write_json(json_path, run, results, labs.grader_version(), build, plugin.collection_errors,
-               modified)
+    write_json(json_path, run, results, version, build, plugin.collection_errors, modified)
     reporter.summary(results, json_path, plugin.collection_errors)
 
     if grader_errors(results) or plugin.collection_errors:

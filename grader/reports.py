@@ -9,6 +9,7 @@ then the score table and the final "Score: X/Y" line.
 import io
 import json
 import os
+import re
 import sys
 import textwrap
 
@@ -52,12 +53,12 @@ class Reporter:
     def say(self, text=""):
         print(text, file=self.out, flush=True)
 
-    def header(self, build, modified=()):
+    def header(self, build, modified=(), version="unknown"):
         lab = self.run.lab
         code = "the reference solution" if self.run.solution else "your code"
         where = _shown_path(self.run.src_dir, self.run.root)
         self.say(self.style.bold(f"Grading lab {lab.number} ({lab.title}): {code} in {where}/"))
-        extras = []
+        extras = [f"grader {version}"]
         if self.run.valgrind:
             extras.append("every server under valgrind")
         if self.run.sanitize:
@@ -174,12 +175,13 @@ def _shown_path(path, root):
     return os.path.abspath(path) if rel.startswith("..") else rel
 
 
+MAKE_CHATTER = re.compile(r"^(  CC |make(\[\d+\])?: (Nothing to be done|Entering|Leaving))")
+
+
 def compiler_diagnostics(output):
     """The compiler's and make's messages, without progress chatter."""
-    chatter = ("  CC ", "make: Nothing to be done", "make[1]: Nothing to be done",
-               "make: Entering", "make: Leaving", "make[1]: Entering", "make[1]: Leaving")
     return [line for line in output.rstrip().splitlines()
-            if line.strip() and not line.startswith(chatter)]
+            if line.strip() and not MAKE_CHATTER.match(line)]
 
 
 def write_json(path, run, results, version, build, collection_errors, modified=()):
