@@ -42,7 +42,11 @@ else
 Q := @
 endif
 
-src = $(addprefix $(SRC_DIR)/,$($(1)_SRCS)) $(COMMON_FILES)
+# A program's sources: NAME_SRCS from the folder being built (your code or
+# the reference), NAME_PROVIDED_SRCS from the lab folder whichever is built
+# (complete files given to students), and the common library.
+src = $(addprefix $(SRC_DIR)/,$($(1)_SRCS)) \
+	$(addprefix $(LAB_DIR)/,$($(1)_PROVIDED_SRCS)) $(COMMON_FILES)
 
 .PHONY: all programs unit-tests asan
 all: programs unit-tests
