@@ -177,6 +177,10 @@ class TestContext:
         self.repro_lines = list(lines)
         self._custom_repro = True
 
+    @property
+    def has_custom_repro(self):
+        return self._custom_repro
+
     def connect(self, server, timeout=DEFAULT_TIMEOUT):
         """Opens a stream connection to a TCP or Unix-domain server."""
         channel = f"conn {len(self.conns) + 1}"
@@ -395,13 +399,17 @@ class TestContext:
         """Commands that reproduce the test's exchange by hand."""
         lines = list(dict.fromkeys(self.repro_lines))
         if self._servers and not self._custom_repro:
-            host = self._servers[0].host
+            server = self._servers[0]
+            if server.path is not None:
+                target = f"-U {shlex.quote(server.path)}"
+            elif ":" in server.host:
+                target = f"[{server.host}] {EXAMPLE_PORT}"
+            else:
+                target = f"{server.host} {EXAMPLE_PORT}"
             for conn in self.conns[:2]:
                 sent = conn.sent_log
                 if sent is not None and 0 < len(sent) <= REPRO_MAX_BYTES:
-                    target = f"[{host}]" if ":" in host else host
-                    lines.append(f"{shell_printf(sent)} | nc -N {target} {EXAMPLE_PORT} | od -c"
-                                 "    # terminal 2")
+                    lines.append(f"{shell_printf(sent)} | nc -N {target} | od -c    # terminal 2")
         return lines
 
     def cleanup(self):

@@ -334,6 +334,10 @@ class Process:
         if match:
             return match
         code = self.wait(0.2)
+        if code is not None:
+            # It has exited: let the collectors drain what it wrote last.
+            self.stderr.join(timeout=2)
+            self.stdout.join(timeout=2)
         got = self.stdout.head()[:200]
         seen = f"; its stdout so far: {got!r}" if got else "; it printed nothing on stdout"
         if code is not None:

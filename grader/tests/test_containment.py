@@ -20,19 +20,21 @@ FIXTURES = Path(__file__).parent / "misbehaving"
 LAB01 = labs.get_lab("01")
 
 # fixture, lab test it runs, expected kind (None: the test passes), words
-# the diagnosis must contain, most seconds the test itself may cost (the
-# waits are 3 s; the rest is margin for a loaded machine)
+# the diagnosis must contain, most seconds the test itself may cost. The
+# grader's own waits are 3 s (8 s for the two SIGTERM waits); the bounds
+# leave room for a heavily loaded machine: they prove "seconds, not
+# minutes", and grader/bench/README.md records the figures measured.
 CASES = [
-    ("never_announces", "test_echo_short_text", "timeout", "did not print", 8),
-    ("spins", "test_echo_short_text", "timeout", "did not print", 8),
-    ("exits_at_once", "test_echo_short_text", "did not start", "exited with status 0", 5),
-    ("crashes_on_data", "test_echo_short_text", "crash", "SIGSEGV (segmentation fault", 5),
-    ("aborts_on_data", "test_echo_short_text", "crash", "SIGABRT", 5),
-    ("floods_stdout", "test_echo_short_text", "timeout", "waited", 8),
-    ("fills_disk", "test_echo_short_text", "crash", "SIGXFSZ (file size limit", 8),
-    ("ignores_sigterm", "test_exits_cleanly_on_signals", "timeout", "still running", 12),
-    ("forks_children", "test_echo_short_text", None, "", 5),
-    ("escapes_group", "test_echo_short_text", None, "", 5),
+    ("never_announces", "test_echo_short_text", "timeout", "did not print", 15),
+    ("spins", "test_echo_short_text", "timeout", "did not print", 15),
+    ("exits_at_once", "test_echo_short_text", "did not start", "exited with status 0", 10),
+    ("crashes_on_data", "test_echo_short_text", "crash", "SIGSEGV (segmentation fault", 10),
+    ("aborts_on_data", "test_echo_short_text", "crash", "SIGABRT", 10),
+    ("floods_stdout", "test_echo_short_text", "timeout", "waited", 15),
+    ("fills_disk", "test_echo_short_text", "crash", "SIGXFSZ (file size limit", 15),
+    ("ignores_sigterm", "test_exits_cleanly_on_signals", "timeout", "still running", 25),
+    ("forks_children", "test_echo_short_text", None, "", 10),
+    ("escapes_group", "test_echo_short_text", None, "", 10),
 ]
 WHOLE_GRADE_LIMIT = 120   # build included: only catches a grader that hangs
 

@@ -220,6 +220,10 @@ static int wait_readable(int fd)
 
 /*
  * Echoes everything the client sends until it closes its side.
+ * A stop signal that arrives while send_all() is blocked (a client that
+ * sends but never reads) stays pending until that send completes or
+ * fails; the server then stops at its next wait. Lab 06 serves such
+ * clients without blocking.
  * Returns 0 at end of stream or when asked to stop, -1 with errno set on
  * a receive or send error (a reset connection, for instance).
  */
