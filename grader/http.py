@@ -1,0 +1,238 @@
+"""HTTP helpers for the labs' tests (lab 05 on).
+
+HttpReader reads the responses of a program under test through h11, an
+independent and strict HTTP/1.1 parser: any framing or syntax mistake in
+a response fails the test with h11's own words. HttpPeer is a server
+inside the grader that answers one request with a scripted response, cut
+into chosen pieces, for testing HTTP clients.
+"""
+
+import socket
+import threading
+import time
+
+from .failures import GradeFailure, TestTimeout
+from .transcripts import preview
+
+try:
+    import h11
+except ImportError:  # reported by the tests that need it
+    h11 = None
+
+H11_MISSING = "python3-h11 is not installed; run make deps"
+RESPONSE_LIMIT = 256 << 20
+POLL_INTERVAL = 0.2
+
+
+class HttpResponse:
+    """One response as h11 parsed it."""
+
+    def __init__(self, status, reason, version, headers, body):
+        self.status = status
+        self.reason = reason
+        self.version = version
+        self.headers = headers          # [(lowercase name, value)] as str
+        self.body = body
+
+    def header(self, name):
+        """The value of the first header called name (any case), or None."""
+        name = name.lower()
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    def header_values(self, name):
+        name = name.lower()
+        return [value for key, value in self.headers if key == name]
+
+    def status_line(self):
+        return f"HTTP/{self.version} {self.status} {self.reason}"
+
+    def describe(self):
+        lines = [self.status_line()] + [f"{k}: {v}" for k, v in self.headers]
+        return "\n".join(lines) + f"\n(body: {len(self.body)} bytes: {preview(self.body)})"
+
+
+class HttpReader:
+    """Reads the responses arriving on a Conn, checking them with h11.
+
+    Tell it about each request as it is sent (request()), then read its
+    response (response()). Pipelined requests: call request() for the
+    next one only after reading the previous response.
+    """
+
+    def __init__(self, conn):
+        if h11 is None:
+            raise GradeFailure("grader error", H11_MISSING)
+        self.conn = conn
+        self.h11 = h11.Connection(our_role=h11.CLIENT, max_incomplete_event_size=64 << 10)
+        self.count = 0
+
+    def request(self, method, close=False):
+        """Records (for h11) that a request with this method was sent."""
+        if self.count > 0:
+            try:
+                self.h11.start_next_cycle()
+            except h11.LocalProtocolError as exc:
+                raise GradeFailure("wrong output", "the previous response ended the "
+                                   f"connection (Connection: close) but another request "
+                                   f"was expected to be answered: {exc}") from exc
+        headers = [("Host", "lab05")]
+        if close:
+            headers.append(("Connection", "close"))
+        if method in ("POST", "PUT"):
+            headers.append(("Content-Length", "0"))
+        self.h11.send(h11.Request(method=method, target="/", headers=headers))
+        self.h11.send(h11.EndOfMessage())
+        self.count += 1
+
+    def _event(self, deadline, what):
+        while True:
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise GradeFailure("wrong output", f"{what}: the response is not valid "
+                                   f"HTTP/1.1, says the strict parser h11: {exc}",
+                                   "see the transcript below for the bytes received") from exc
+            if event is not h11.NEED_DATA:
+                return event
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise self.conn._timeout(what)
+            chunk = self.conn._recv_once(deadline, what)
+            self.h11.receive_data(chunk)
+
+    def response(self, what="the response", timeout=None):
+        """Reads one complete response (interim 1xx ones are skipped)."""
+        deadline = time.monotonic() + (timeout or self.conn.timeout)
+        body = bytearray()
+        head = None
+        while True:
+            event = self._event(deadline, what)
+            if isinstance(event, h11.InformationalResponse):
+                continue
+            if isinstance(event, h11.Response):
+                head = event
+            elif isinstance(event, h11.Data):
+                body += event.data
+                if len(body) > RESPONSE_LIMIT:
+                    raise GradeFailure("extra bytes", f"{what}: the body is over "
+                                       f"{RESPONSE_LIMIT} bytes")
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            elif isinstance(event, h11.ConnectionClosed):
+                raise GradeFailure("missing bytes", f"{what}: the connection closed "
+                                   "before a complete response arrived")
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers]
+        return HttpResponse(head.status_code, head.reason.decode("latin-1"),
+                            head.http_version.decode(), headers, bytes(body))
+
+    def expect_close(self, what):
+        """Checks that the server closes the connection, sending nothing more."""
+        leftover = self.h11.trailing_data[0]
+        if leftover:
+            raise GradeFailure("extra bytes", f"expected the server to close the connection "
+                               f"after {what}, but more bytes came: {preview(leftover)}")
+        self.conn.expect_eof(f"the server to close the connection after {what}")
+
+
+class HttpPeer:
+    """Answers one HTTP request with a scripted response, then closes.
+
+    pieces: the response, as a list of byte strings each sent with its own
+    send() (TCP_NODELAY, pause seconds between them), so that a client
+    sees them in separate reads.
+    """
+
+    def __init__(self, transcript, pieces, pause=0.005, channel="test server",
+                 close=True):
+        self.transcript = transcript
+        self.pieces = pieces
+        self.pause = pause
+        self.channel = channel
+        self.close_after = close
+        self.request = bytearray()
+        self.received = 0
+        self.sent = 0
+        self.error = None
+        self._stop = threading.Event()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(1)
+        self._listener.settimeout(POLL_INTERVAL)
+        self.host, self.port = self._listener.getsockname()
+        self._thread = threading.Thread(target=self._serve, name="http-peer", daemon=True)
+
+    def url(self, path="/"):
+        return f"http://{self.host}:{self.port}{path}"
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+    def summary(self):
+        return (f"the test's HTTP server received {self.received} bytes and sent "
+                f"{self.sent} of the {sum(map(len, self.pieces))} bytes of its response")
+
+    def _serve(self):
+        conn = None
+        while conn is None and not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+        if conn is None:
+            return
+        self.transcript.add(self.channel, "accepted a connection")
+        try:
+            conn.settimeout(POLL_INTERVAL)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._read_request(conn)
+            for i, piece in enumerate(self.pieces):
+                if self._stop.is_set():
+                    return
+                if i > 0 and self.pause:
+                    time.sleep(self.pause)
+                conn.settimeout(5)
+                conn.sendall(piece)
+                self.sent += len(piece)
+                self.transcript.add(self.channel, "sent", piece)
+            if self.close_after:
+                self.transcript.add(self.channel, "closed the connection")
+        except OSError as exc:
+            self.error = exc
+            self.transcript.add(self.channel, "error", note=str(exc))
+        finally:
+            conn.close()
+
+    def _read_request(self, conn):
+        deadline = time.monotonic() + 10
+        while b"\r\n\r\n" not in self.request and len(self.request) < 65536:
+            if self._stop.is_set() or time.monotonic() > deadline:
+                return
+            try:
+                chunk = conn.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                return
+            self.received += len(chunk)
+            self.request += chunk
+            self.transcript.add(self.channel, "received", chunk)
+
+
+def wait_until(condition, timeout, what):
+    """Polls condition() until true; raises TestTimeout after timeout s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TestTimeout(f"waited {timeout:g} s for {what}")
+        time.sleep(0.02)

@@ -1,0 +1,119 @@
+/*
+ * http_parse.h - HTTP/1.1 message parsing for lab 05 (you write
+ * http_parse.c).
+ *
+ * The parsers work on a buffer you own and never allocate: every name,
+ * value, method or target they return points into that buffer. Call them
+ * again, from the start of the buffer, each time more bytes arrive:
+ *
+ *   > 0                  the message head is complete; that many bytes
+ *                        (request or status line, header lines and the
+ *                        blank line) belong to it
+ *   HTTP_PARSE_PARTIAL   the bytes so far are a valid beginning: read more
+ *   HTTP_PARSE_ERROR     the bytes are not HTTP: answer 400 and close
+ *   HTTP_PARSE_TOO_MANY  more than HTTP_MAX_HEADERS header lines
+ *
+ * See docs/05-http.md, "The request, byte by byte".
+ */
+#ifndef HTTP_PARSE_H
+#define HTTP_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define HTTP_PARSE_ERROR (-1)
+#define HTTP_PARSE_PARTIAL (-2)
+#define HTTP_PARSE_TOO_MANY (-3)
+
+/* Most header lines one message may have. */
+#define HTTP_MAX_HEADERS 64
+
+/* One header line, "Name: value", as two views into the buffer. */
+struct http_header {
+	const char *name;
+	size_t name_len;
+	const char *value; /* without the spaces or tabs around it */
+	size_t value_len;
+};
+
+/* A parsed request head. */
+struct http_request {
+	const char *method; /* "GET", case as received */
+	size_t method_len;
+	const char *target; /* "/path?query", as received */
+	size_t target_len;
+	int major; /* HTTP/1.1 -> major 1, minor 1 */
+	int minor;
+	size_t num_headers;
+	struct http_header headers[HTTP_MAX_HEADERS];
+};
+
+/* A parsed response head. */
+struct http_response {
+	int major;
+	int minor;
+	int status; /* 100..999 */
+	const char *reason; /* may be empty */
+	size_t reason_len;
+	size_t num_headers;
+	struct http_header headers[HTTP_MAX_HEADERS];
+};
+
+/*
+ * Parses a request head at the start of buf[0..len): request line
+ * "METHOD SP target SP HTTP/d.d CRLF", header lines, blank line. Empty
+ * lines before the request line are skipped. A lone LF is accepted as a
+ * line end. Returns the head's length, or one of the HTTP_PARSE_ codes.
+ */
+int http_parse_request(const char *buf, size_t len, struct http_request *req);
+
+/*
+ * Parses a response head at the start of buf[0..len): status line
+ * "HTTP/d.d SP 3DIGIT SP reason CRLF", header lines, blank line.
+ * Returns the head's length, or one of the HTTP_PARSE_ codes.
+ */
+int http_parse_response(const char *buf, size_t len, struct http_response *res);
+
+/*
+ * Finds the first header named name (compared without regard to case).
+ * Returns it, or NULL when there is none.
+ */
+const struct http_header *http_find_header(const struct http_header *headers,
+					   size_t count, const char *name);
+
+/*
+ * Reads a Content-Length value: digits only, no sign, no spaces, at most
+ * HTTP_MAX_CONTENT_LENGTH. Returns 0 and sets *out, or -1 with errno EINVAL
+ * (not a number) or ERANGE (too large).
+ */
+#define HTTP_MAX_CONTENT_LENGTH ((uint64_t)1 << 50)
+int http_parse_content_length(const char *value, size_t len, uint64_t *out);
+
+/*
+ * Does a comma-separated header value (like Connection's "keep-alive,
+ * Upgrade") contain token, compared without regard to case? 1 or 0.
+ */
+int http_has_token(const char *value, size_t len, const char *token);
+
+/*
+ * The chunked transfer coding decoder's state; zero it (= {0}) before the
+ * first call for each message.
+ */
+struct http_chunked {
+	int state;
+	uint64_t chunk_left; /* data bytes left in the current chunk */
+	int size_digits;     /* hex digits read of the current size line */
+};
+
+/*
+ * Decodes chunked data in place. On entry buf[0..*len) holds the next
+ * bytes received; on return buf[0..*len) holds the body bytes they
+ * contained. Returns HTTP_PARSE_PARTIAL when the body continues in more
+ * input, HTTP_PARSE_ERROR when the coding is malformed, or >= 0 once the
+ * last chunk and trailer section are complete: that many bytes after the
+ * message follow the body bytes, at buf[*len].
+ */
+ssize_t http_decode_chunked(struct http_chunked *dec, char *buf, size_t *len);
+
+#endif /* HTTP_PARSE_H */
