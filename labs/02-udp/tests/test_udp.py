@@ -1,0 +1,466 @@
+"""Lab 02 graded tests: the UDP echo server and the retransmitting client.
+
+Server tests talk to udp_server with the test's own UDP sockets. Client
+tests run udp_client against a UDP echo server inside the grader, most of
+them through a relay that drops, duplicates, delays or reorders chosen
+datagrams, so that what the client must cope with happens on cue. Run
+them with "make grade" (T=NAME for one test, SEED=N to fix the random
+ones); the points and the docs section for each behaviour are declared
+beside each test.
+"""
+
+import signal
+import socket
+
+import pytest
+
+from grader import GradeFailure, describe_status, expect_bytes, graded
+from grader.udp import REPLY, REQUEST, open_dgram, start_relay, start_udp_peer
+
+SERVER = "udp_server"
+CLIENT = "udp_client"
+UNITS = "test_udp_proto"
+MAX_IPV4_PAYLOAD = 65507
+DOC = "02-udp.md"
+README = "labs/02-udp/README.md"
+
+
+@pytest.fixture
+def server(ctx):
+    return ctx.start_server(SERVER, ["-p", "0"])
+
+
+def server_repro(ctx, sock):
+    line = sock.repro_line(5000)    # the port of the server line above
+    if line:
+        ctx.repro_lines.append(line)
+
+
+def round_trip(ctx, server, data, what, sock=None):
+    """Sends one datagram, checks that the same bytes come back as one."""
+    sock = sock or open_dgram(ctx, server)
+    sock.send(data)
+    server_repro(ctx, sock)
+    sock.expect(data, what)
+    return sock
+
+
+def expect_exit(result, expected, what):
+    if result.timed_out:
+        raise GradeFailure("timeout", f"{what}: the program did not finish and was killed "
+                           "(see the note below)")
+    if result.returncode != expected:
+        raise GradeFailure("wrong exit code", f"{what}: expected exit status {expected}, "
+                           f"but the program {describe_status(result.returncode)}")
+
+
+# -- step 1: the header and helpers (unit tests) --------------------------------
+
+@graded(points=5, doc="labs/02-udp/README.md#step-1--the-request-header")
+def test_unit_encode(ctx):
+    """unit: udp_proto_encode writes the sequence number big-endian, then the body"""
+    ctx.run_unit_tests(UNITS, "encode")
+
+
+@graded(points=5, doc="labs/02-udp/README.md#step-1--the-request-header")
+def test_unit_decode(ctx):
+    """unit: udp_proto_decode reads the header back and rejects short datagrams"""
+    ctx.run_unit_tests(UNITS, "decode")
+
+
+@graded(points=3, doc="labs/02-udp/README.md#step-1--the-request-header")
+def test_unit_parse_count(ctx):
+    """unit: udp_parse_count accepts whole numbers in range and nothing else"""
+    ctx.run_unit_tests(UNITS, "parse_count")
+
+
+# -- step 2: the server -------------------------------------------------------------
+
+@graded(points=4, doc="02-udp.md#server-flow")
+def test_announce_and_echo(ctx):
+    """server: prints 'listening on 127.0.0.1:PORT' and echoes a datagram there"""
+    server = ctx.start_server(SERVER, ["-p", "0"])
+    if not server.announce_line.startswith("listening on 127.0.0.1:"):
+        raise GradeFailure("wrong output", "the first line on stdout must be "
+                           f"'listening on 127.0.0.1:PORT'; it was '{server.announce_line}'")
+    if server.port == 0:
+        raise GradeFailure("wrong output", "the announced port is 0: print the port the kernel "
+                           "chose (net_announce() reads it back with getsockname())")
+    round_trip(ctx, server, b"hello, udp\n", "echo of a line of text")
+
+
+@graded(points=5, doc="02-udp.md#empty-datagrams")
+def test_empty_datagram(ctx, server):
+    """server: answers an empty datagram with an empty datagram"""
+    sock = round_trip(ctx, server, b"", "reply to an empty (0-byte) datagram")
+    round_trip(ctx, server, b"after the empty one", "echo of the next datagram", sock)
+
+
+@graded(points=5, doc="02-udp.md#maximum-sizes")
+def test_sizes_up_to_65507(ctx, server):
+    """server: echoes datagrams of every size up to 65507 bytes whole"""
+    rng = ctx.rng()
+    sock = open_dgram(ctx, server)
+    # Just past the buffer sizes people pick, and the largest IPv4 payload.
+    for size in (1, 1025, 4097, 8193, 16385, 32769, 65000, MAX_IPV4_PAYLOAD):
+        data = rng.randbytes(size)
+        round_trip(ctx, server, data, f"echo of a {size}-byte datagram of random bytes "
+                   f"(seed {ctx.seed})", sock)
+
+
+@graded(points=4, doc="02-udp.md#sendto-and-recvfrom")
+def test_binary_bytes(ctx, server):
+    """server: echoes NUL bytes and all 256 byte values unchanged"""
+    sock = open_dgram(ctx, server)
+    round_trip(ctx, server, b"\x00starts with NUL", "echo of a datagram that starts with NUL",
+               sock)
+    round_trip(ctx, server, bytes(range(256)), "echo of all 256 byte values", sock)
+    round_trip(ctx, server, "你好，世界".encode("utf-8"), "echo of UTF-8 text", sock)
+
+
+@graded(points=5, doc="02-udp.md#message-boundaries")
+def test_boundaries_kept(ctx, server):
+    """server: three datagrams sent back to back come back as three"""
+    sock = open_dgram(ctx, server)
+    messages = [b"one", b"two two", b"three three three"]
+    for data in messages:
+        sock.send(data, note="before reading any reply")
+    server_repro(ctx, sock)
+    for i, data in enumerate(messages, 1):
+        sock.expect(data, f"reply {i} of 3, one datagram per datagram sent")
+    sock.expect_nothing(0.2, "three datagrams were sent and three replies came")
+
+
+@graded(points=6, doc="02-udp.md#many-clients-one-socket")
+def test_two_clients_interleaved(ctx, server):
+    """server: two clients at once each get their own replies"""
+    first, second = open_dgram(ctx, server), open_dgram(ctx, server)
+    why = "(replies go to the address each datagram came from)"
+    # Turn by turn: each datagram arrives after the other client's reply.
+    for i in range(1, 3):
+        round_trip(ctx, server, b"first client, turn %d" % i,
+                   f"reply to the first client's turn {i} {why}", first)
+        round_trip(ctx, server, b"second client, turn %d" % i,
+                   f"reply to the second client's turn {i} {why}", second)
+    # All at once: the datagrams of both wait in the server's queue together.
+    for i in range(1, 4):
+        first.send(b"first client, message %d" % i)
+        second.send(b"second client, message %d" % i)
+    for i in range(1, 4):
+        first.expect(b"first client, message %d" % i, f"reply {i} to the first client {why}")
+        second.expect(b"second client, message %d" % i, f"reply {i} to the second client {why}")
+
+
+@graded(points=5, doc="02-udp.md#icmp-errors-and-a-vanished-client")
+def test_survives_vanished_clients(ctx, server):
+    """server: survives clients that vanish before their reply arrives"""
+    for i in range(5):
+        # A client that is answered once, then sends again and is gone
+        # before the second reply: that reply bounces (ICMP port unreachable).
+        gone = open_dgram(ctx, server)
+        round_trip(ctx, server, b"hello from client %d" % i, f"reply to vanishing client {i}",
+                   gone)
+        gone.send(b"goodbye from client %d" % i, note="and closed at once")
+        gone.stop()
+    for i in range(20):
+        burst = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        burst.sendto(b"reply to nobody %d" % i, (server.host, server.port))
+        burst.close()
+    ctx.transcript.add("test", "20 more sockets sent a datagram each and closed at once")
+    sock = open_dgram(ctx, server)
+    for i in range(3):
+        round_trip(ctx, server, b"still there? %d" % i,
+                   "echo to a new client after 25 clients vanished", sock)
+    ctx.expect_alive(server, "after clients vanished before their replies")
+
+
+@graded(points=4, doc="02-udp.md#exiting-on-a-signal-without-a-race")
+def test_exits_cleanly_on_signals(ctx):
+    """server: exits with status 0 on SIGTERM and on SIGINT"""
+    for signo in (signal.SIGTERM, signal.SIGINT):
+        server = ctx.start_server(SERVER, ["-p", "0"])
+        round_trip(ctx, server, b"about to stop", "echo before the signal")
+        code = ctx.stop_server(server, signo)
+        name = signal.Signals(signo).name
+        if code is None:
+            raise GradeFailure("timeout", f"the server was still running 3 s after {name}; "
+                               "install the handler without SA_RESTART (net_install_stop_handlers "
+                               "does) and wait with ppoll so the wait ends with EINTR")
+        if code != 0:
+            raise GradeFailure("wrong exit code", f"after {name} the server should exit with "
+                               f"status 0, but it {describe_status(code)}")
+
+
+@graded(points=3, doc="00-network-basics.md#ip-addresses")
+def test_ipv6(ctx):
+    """server: works on IPv6 with -a ::1"""
+    probe = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        probe.bind(("::1", 0))
+    except OSError as exc:
+        pytest.skip(f"this machine has no IPv6 loopback (::1): {exc}")
+    finally:
+        probe.close()
+    server = ctx.start_server(SERVER, ["-a", "::1", "-p", "0"])
+    if not server.announce_line.startswith("listening on [::1]:"):
+        raise GradeFailure("wrong output", "with -a ::1 the line must read "
+                           f"'listening on [::1]:PORT'; it was '{server.announce_line}'")
+    round_trip(ctx, server, b"over IPv6", "echo over IPv6")
+
+
+@graded(points=5, doc="README.md#conventions-every-lab-follows")
+def test_bad_arguments(ctx):
+    """both: bad arguments print a usage line and exit with status 2"""
+    host = ["-h", "127.0.0.1"]
+    cases = [
+        (SERVER, []), (SERVER, ["-p", "http"]), (SERVER, ["-p", "65536"]),
+        (SERVER, ["-p", "-1"]), (SERVER, ["-p", "0", "-x"]), (SERVER, ["-p", "0", "extra"]),
+        (SERVER, ["-a", "not-an-address", "-p", "0"]),
+        (CLIENT, []), (CLIENT, host), (CLIENT, ["-p", "5000"]),
+        (CLIENT, [*host, "-p", "99999"]), (CLIENT, [*host, "-p", "5000", "-t", "0"]),
+        (CLIENT, [*host, "-p", "5000", "-t", "fast"]), (CLIENT, [*host, "-p", "5000", "-t", "-5"]),
+        (CLIENT, [*host, "-p", "5000", "-r", "-1"]), (CLIENT, [*host, "-p", "5000", "-r", "x"]),
+        (CLIENT, [*host, "-p", "5000", "extra"]),
+    ]
+    # First, a valid command line must be accepted: a program that always
+    # exits 2 would otherwise pass this test.
+    ctx.start_server(SERVER, ["-p", "0"])
+    for program, args in cases:
+        result = ctx.run(program, args, stdin_data=b"", timeout=2)
+        shown = " ".join([program, *args])
+        expect_exit(result, 2, f"'{shown}'")
+        if "usage" not in result.stderr_text().lower():
+            raise GradeFailure("wrong output", f"'{shown}' exited 2 but printed no usage line "
+                               "on stderr (expected a line starting with 'usage:')")
+
+
+# -- steps 3 to 5: the client -----------------------------------------------------
+
+def lines_of(lines):
+    return b"".join(line + b"\n" for line in lines)
+
+
+def client_repro(ctx, extra_args=()):
+    ctx.set_repro([
+        f"{ctx.display_path(SERVER)} -p 5000    # terminal 1 (your own server will do)",
+        "printf 'first\\n\\nthird\\n' > input    # terminal 2",
+        " ".join([ctx.display_path(CLIENT), "-h 127.0.0.1 -p 5000", *extra_args,
+                  "< input > output; echo \"exit $?\""]),
+        "cat output    # the replies, one per line",
+        "(a lossy network is harder to make by hand: `tc qdisc add dev lo root netem loss 30%` "
+        "needs root; the grader's relay does the same without it)",
+    ])
+
+
+def run_client(ctx, target, stdin, extra_args=(), timeout=10, valgrind=False):
+    """Runs udp_client against target (a peer or a relay); stops it early
+    if it stalls (no datagram moves for a while)."""
+    def progress():
+        return getattr(target, "counts", {}).get(REQUEST, 0) + getattr(target, "received", 0)
+
+    client_repro(ctx, extra_args)
+    args = ["-h", target.host, "-p", str(target.port), *extra_args]
+    return ctx.run(CLIENT, args, stdin_data=stdin, timeout=timeout, valgrind=valgrind,
+                   progress=progress, stall_after=3.0)
+
+
+def check_replies(ctx, result, lines, what, notes=()):
+    for note in notes:
+        ctx.note(note)
+    expect_exit(result, 0, what)
+    expected = lines_of(lines)
+    got = result.stdout_bytes()
+    if got != expected:
+        got_lines = got.split(b"\n")
+        extra = len(got_lines) - 1 - len(lines)
+        if extra > 0:
+            ctx.note(f"the client printed {extra} line(s) more than it was given: a reply "
+                     "printed twice, or a stale reply taken for the current one")
+    expect_bytes(expected, got, f"{what}: the client's stdout (one reply per line, in order)")
+
+
+def check_requests(peer, lines):
+    """Each request datagram must carry one line (after the client's header)."""
+    for i, (line, (_, data)) in enumerate(zip(lines, peer.datagrams), 1):
+        if not data.endswith(line):
+            raise GradeFailure("wrong bytes", f"request {i} should be one datagram holding line "
+                               f"{i} ({len(line)} bytes, without its newline) after your header; "
+                               f"the test's server received {len(data)} bytes: "
+                               f"{data[:60]!r}{'...' if len(data) > 60 else ''}")
+
+
+@graded(points=6, doc="labs/02-udp/README.md#step-3--the-client-one-request-one-reply")
+def test_client_replies_in_order(ctx):
+    """client: sends one datagram per line and prints each reply on its own line"""
+    peer = start_udp_peer(ctx)
+    lines = [b"first line", b"", "你好，世界".encode("utf-8"), b"tab\tand  spaces ", b"last line"]
+    result = run_client(ctx, peer, lines_of(lines))
+    check_replies(ctx, result, lines, "udp_client with five lines (one empty) on stdin",
+                  [peer.summary()])
+    received = peer.settled_count(len(lines))
+    if received != len(lines):
+        raise GradeFailure("wrong output", f"{len(lines)} lines should make {len(lines)} "
+                           f"request datagrams when nothing is lost, but the test's server "
+                           f"received {received}")
+    check_requests(peer, lines)
+
+
+@graded(points=3, doc="02-udp.md#maximum-sizes")
+def test_client_binary_and_long_lines(ctx):
+    """client: handles NUL bytes in a line and a 60000-byte line"""
+    peer = start_udp_peer(ctx)
+    rng = ctx.rng()
+    long_line = bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(60000))
+    lines = [b"a \x00 NUL byte inside", long_line, b"short again"]
+    result = run_client(ctx, peer, lines_of(lines))
+    check_replies(ctx, result, lines, "udp_client with a NUL byte in a line and a "
+                  f"60000-byte line (seed {ctx.seed})", [peer.summary()])
+    check_requests(peer, lines)
+
+
+@graded(points=7, doc="02-udp.md#retransmission")
+def test_client_retransmits(ctx):
+    """client: resends a request when the request or its reply is lost"""
+    peer = start_udp_peer(ctx)
+
+    def fate(direction, index, data):
+        if (direction, index) in ((REQUEST, 1), (REPLY, 2)):
+            return []                # lose line 1's request, then line 2's reply
+        return [0.0]
+
+    relay = start_relay(ctx, peer, fate, description="drops request #1 and reply #2")
+    lines = [b"line one", b"line two", b"line three"]
+    result = run_client(ctx, relay, lines_of(lines), ["-t", "200"])
+    check_replies(ctx, result, lines, "udp_client -t 200 when the first request and the second "
+                  "reply are lost", [relay.summary(), peer.summary()])
+    if relay.counts[REQUEST] < 5:
+        raise GradeFailure("wrong output", "with two datagrams lost, three lines need at least "
+                           f"5 requests, but the client sent {relay.counts[REQUEST]}")
+
+
+@graded(points=6, doc="02-udp.md#why-sequence-numbers-are-needed")
+def test_client_ignores_duplicate_replies(ctx):
+    """client: prints a reply once even when it arrives twice"""
+    peer = start_udp_peer(ctx)
+
+    def fate(direction, index, data):
+        # A reply's second copy comes 10 ms after the first, while the
+        # next request is still on its way (30 ms): a client that takes
+        # any datagram as the answer prints the copy as the next reply.
+        return [0.0, 0.01] if direction == REPLY else [0.03]
+
+    relay = start_relay(ctx, peer, fate, description="every reply twice; requests 30 ms late")
+    lines = [b"alpha", b"bravo", b"charlie", b"delta"]
+    result = run_client(ctx, relay, lines_of(lines))
+    check_replies(ctx, result, lines, "udp_client when every reply arrives twice",
+                  [relay.summary(), peer.summary()])
+
+
+@graded(points=6, doc="02-udp.md#why-sequence-numbers-are-needed")
+def test_client_ignores_late_replies(ctx):
+    """client: never prints a late reply to an earlier line as the current one"""
+    peer = start_udp_peer(ctx)
+
+    def fate(direction, index, data):
+        if (direction, index) == (REPLY, 1):
+            return [0.3]             # line 1's first reply, after the resend's reply
+        if (direction, index) == (REQUEST, 3):
+            return [0.5]             # line 2's first request, slow too
+        return [0.0]
+
+    relay = start_relay(ctx, peer, fate, description="reply #1 300 ms late, request #3 500 ms "
+                        "late")
+    lines = [b"first", b"second", b"third"]
+    result = run_client(ctx, relay, lines_of(lines), ["-t", "200"])
+    check_replies(ctx, result, lines, "udp_client -t 200 when line 1's first reply arrives "
+                  "while it waits for line 2's", [relay.summary(), peer.summary()])
+
+
+@graded(points=6, doc="02-udp.md#retransmission")
+def test_client_gives_up(ctx):
+    """client: sends 1 + RETRIES times, then says so on stderr and exits 1"""
+    peer = start_udp_peer(ctx, "silent")
+    result = run_client(ctx, peer, b"anybody there?\nsecond line\n", ["-t", "100", "-r", "2"])
+    ctx.note(peer.summary())
+    expect_exit(result, 1, "udp_client -t 100 -r 2 against a server that never answers")
+    received = peer.settled_count(3)
+    if received != 3:
+        raise GradeFailure("wrong output", "with -r 2 the client should send the first line 3 "
+                           "times (once, then 2 retries) and then give up, but the test's "
+                           f"server received {received} datagrams")
+    if result.stdout_bytes():
+        raise GradeFailure("wrong output", "no reply came, so nothing should be printed on "
+                           f"stdout, but the client printed {result.stdout_bytes()[:80]!r}")
+    if not result.stderr_text().strip():
+        raise GradeFailure("wrong output", "the client gave up without a word: print on stderr "
+                           "why it exits (no reply from HOST port PORT after N tries)")
+
+
+@graded(points=3, doc="labs/02-udp/README.md#step-4--timeouts-and-retransmission")
+def test_client_defaults(ctx):
+    """client: waits 500 ms per try and retries 5 times by default"""
+    peer = start_udp_peer(ctx, "silent")
+    result = run_client(ctx, peer, b"one\n", ["-t", "30"])
+    expect_exit(result, 1, "udp_client -t 30 (default retries) against a silent server")
+    received = peer.settled_count(6)
+    if received != 6:
+        raise GradeFailure("wrong output", "by default the client should retry 5 times (6 "
+                           f"sends), but the test's server received {received} datagrams")
+    peer = start_udp_peer(ctx, "silent")
+    result = run_client(ctx, peer, b"one\n", ["-r", "1"])
+    expect_exit(result, 1, "udp_client -r 1 (default timeout) against a silent server")
+    received = peer.settled_count(2)
+    gaps = peer.gaps()
+    if received != 2 or not 0.35 <= gaps[0] <= 1.5:
+        shown = f"{gaps[0] * 1000:.0f} ms apart" if gaps else "no resend"
+        raise GradeFailure("wrong output", "with -r 1 and the default timeout the client should "
+                           "send twice, about 500 ms apart; the test's server received "
+                           f"{received} datagram(s), {shown}")
+
+
+@graded(points=10, doc="02-udp.md#testing-with-a-lossy-relay", timeout=40)
+def test_client_lossy_relay(ctx):
+    """client: every reply once and in order through 30% loss, duplicates and reordering"""
+    peer = start_udp_peer(ctx)
+    relay = start_relay(ctx, peer, seed=ctx.seed, drop=0.3, duplicate=0.1, max_delay=0.01,
+                        reorder=0.1, hold=0.08)
+    rng = ctx.rng()
+    lines = [b"line %02d: " % i + bytes(rng.choice(b"abcdefghij klmnop") for _ in
+                                        range(rng.randint(0, 40)))
+             for i in range(1, 21)]
+    result = run_client(ctx, relay, lines_of(lines), ["-t", "60", "-r", "25"], timeout=30)
+    check_replies(ctx, result, lines, "udp_client -t 60 -r 25 through the lossy relay",
+                  [relay.summary(), peer.summary()])
+
+
+# -- valgrind -------------------------------------------------------------------------
+
+@graded(points=4, doc="02-udp.md#checklist-for-lab-02", timeout=60)
+def test_server_valgrind(ctx):
+    """valgrind: the server has no memory errors or leaks"""
+    server = ctx.start_server(SERVER, ["-p", "0"], valgrind=True)
+    sock = open_dgram(ctx, server)
+    round_trip(ctx, server, b"checked by valgrind", "echo under valgrind", sock)
+    round_trip(ctx, server, b"", "reply to an empty datagram under valgrind", sock)
+    round_trip(ctx, server, ctx.rng().randbytes(MAX_IPV4_PAYLOAD),
+               "echo of 65507 bytes under valgrind", sock)
+    code = ctx.stop_server(server, grace=10)
+    if code != 0:
+        raise GradeFailure("wrong exit code", "under valgrind, the server should exit with "
+                           f"status 0 on SIGTERM, but it {describe_status(code)}")
+    ctx.check_valgrind(server.process)
+
+
+@graded(points=4, doc="02-udp.md#checklist-for-lab-02", timeout=60)
+def test_client_valgrind(ctx):
+    """valgrind: the client has no memory errors or leaks"""
+    peer = start_udp_peer(ctx)
+
+    def fate(direction, index, data):
+        return [] if (direction, index) == (REQUEST, 2) else [0.0]
+
+    relay = start_relay(ctx, peer, fate, description="drops request #2")
+    lines = [b"checked", b"by", b"valgrind"]
+    result = run_client(ctx, relay, lines_of(lines), ["-t", "300"], timeout=30, valgrind=True)
+    check_replies(ctx, result, lines, "udp_client under valgrind", [relay.summary()])
+    ctx.check_valgrind(result.process)
