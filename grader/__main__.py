@@ -32,7 +32,8 @@ def parse_args(argv):
     grade.add_argument("--lab", help="lab number (01..06) or 'all'; default: the last built")
     grade.add_argument("--solution", choices=["0", "1"],
                        help="1: grade the reference solution; 0: your code")
-    grade.add_argument("-k", dest="select", help="only tests whose name contains this")
+    grade.add_argument("-k", dest="select",
+                       help="only tests whose name contains this (several: 'a or b')")
     grade.add_argument("--seed", type=int, help="seed for every random test")
     grade.add_argument("--valgrind", action="store_true", help="run every server under valgrind")
     grade.add_argument("--sanitize", action="store_true",
@@ -88,12 +89,10 @@ def grade_one(lab, solution, args):
     version = labs.grader_version()
     reporter.header(build, modified, version)
 
-    plugin = GradePlugin(run, on_result=reporter.live)
+    plugin = GradePlugin(run, on_result=reporter.live, select=args.select)
     pytest_args = [str(lab.dir / "tests"), "-p", "no:terminal", "-p", "no:cacheprovider",
                    "--rootdir", str(labs.ROOT), "-o", "python_files=test_*.py",
                    "--junitxml", os.path.join(bin_dir, "junit.xml"), "-o", "junit_family=xunit2"]
-    if args.select:
-        pytest_args += ["-k", args.select]
     code = pytest.main(pytest_args, plugins=[plugin])
     results = plugin.results
     if code == pytest.ExitCode.NO_TESTS_COLLECTED or (not results and not plugin.collection_errors):

@@ -6,6 +6,7 @@ the test's transcript. Socket errors become GradeFailures that say what
 the test was doing when they happened.
 """
 
+import errno
 import random
 import socket
 import struct
@@ -17,6 +18,7 @@ from .transcripts import diff_bytes, preview
 
 DEFAULT_TIMEOUT = 3.0     # loopback replies take microseconds; valgrind scales this
 RECV_CHUNK = 65536
+SENDER_GRACE = 2.0        # seconds a finished transfer's sender may take to return
 
 
 def split_sizes(total, rng, max_piece):
@@ -134,20 +136,27 @@ class Conn:
         try:
             got = self.recv_exactly(count, timeout, waiting_for=f"{count} bytes back")
         finally:
+            # Once everything came back the sender has finished or is about
+            # to: give it a moment before deciding that it is stuck.
+            thread.join(timeout=SENDER_GRACE)
             if thread.is_alive():
-                # Unblock the sender: the test is over either way.
+                # Stuck in a send: unblock it, the test is over either way.
                 try:
                     self.sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
-            thread.join(timeout=5)
+                thread.join(timeout=SENDER_GRACE)
         if failure and len(got) < count:
             raise failure[0]
         return got
 
     def shutdown_write(self):
         """Half-closes: the program reads end of stream, can still reply."""
-        self.sock.shutdown(socket.SHUT_WR)
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            self.transcript.add(self.channel, "end of stream failed", note=exc.strerror or str(exc))
+            raise _as_failure(exc, "sending the end of the stream") from exc
         self.transcript.add(self.channel, "sent end of stream", note="shutdown(SHUT_WR)")
 
     def reset(self):
@@ -260,4 +269,7 @@ def _as_failure(exc, doing):
     if isinstance(exc, ConnectionRefusedError):
         return GradeFailure("connection refused", f"connection refused while {doing}: "
                             "is the program listening on the port it announced?")
+    if exc.errno == errno.ENOTCONN:
+        return GradeFailure("connection reset", f"the connection was already gone while the "
+                            f"test was {doing}: the program had reset or closed it")
     return GradeFailure("connection reset", f"socket error while {doing}: {exc}")
