@@ -1,0 +1,862 @@
+"""Lab 04 graded tests: message framing over TCP (sticky packets).
+
+Each server test talks to the built frame_server over loopback, sends
+messages cut and glued in chosen ways, and checks the replies one by one:
+message n of a connection must come back as one message "n:<payload>".
+
+The server under test is frame_server unless the environment variable
+FRAME_SERVER names another program of the lab. Step 1 of the handout
+runs the sticky tests against the provided naive_server like this:
+
+    make lab04 && make grade LAB=04 T=test_sticky FRAME_SERVER=naive_server
+"""
+
+import os
+import select
+import signal
+import socket
+import struct
+import threading
+import time
+
+from grader import GradeFailure, describe_status, graded
+from grader.transcripts import preview
+
+SERVER = os.environ.get("FRAME_SERVER") or "frame_server"
+CLIENT = "frame_client"
+UNITS = "test_frame"
+DOC = "04-sticky-packets.md"
+README = "labs/04-sticky-packets/README.md"
+KIB = 1 << 10
+MIB = 1 << 20
+LEN_MAX = MIB          # payload limit of the length-prefixed framing
+LINE_MAX = 64 * KIB    # payload limit of the line framing
+HEADER = 4
+REPLY_SLACK = 32       # "<n>:" or "ERR " before a reply's payload
+MODES = ("len", "line")
+MEMORY_GROWTH = 32 * MIB  # how much the server may grow while a client does not read
+MEMORY_SENT_CAP = 160 * MIB
+
+
+def frame(mode, payload):
+    """payload as one message on the wire."""
+    if mode == "len":
+        return struct.pack(">I", len(payload)) + payload
+    assert b"\n" not in payload
+    return payload + b"\n"
+
+
+def frames(mode, payloads):
+    return b"".join(frame(mode, p) for p in payloads)
+
+
+def numbered(payloads, first=1):
+    """The replies the server owes: b"1:..." , b"2:..." ..."""
+    return [b"%d:%s" % (first + i, p) for i, p in enumerate(payloads)]
+
+
+def start(ctx, mode, **kwargs):
+    args = ["-p", "0"] + (["-m", mode] if mode != "len" else [])
+    return ctx.start_server(SERVER, args, **kwargs)
+
+
+def sticky_hint():
+    return ("A reply that holds several of your messages glued together, or a piece "
+            "of one, means the server took what one recv() returned to be one message: "
+            "TCP keeps no boundaries between sends (sticky and half packets).")
+
+
+class ReplyReader:
+    """Reads a server's reply stream one message at a time.
+
+    Keeps what it read past the current message for the next call, and
+    the decoded replies so far, to show them when something is wrong.
+    """
+
+    def __init__(self, conn, mode):
+        self.conn = conn
+        self.mode = mode
+        self.buf = bytearray()
+        self.replies = []
+
+    def _fill(self, deadline, what):
+        chunk = self.conn._recv_once(deadline, what)
+        self.buf += chunk
+        return bool(chunk)
+
+    def next(self, longest, what, timeout=None):
+        """The next reply's payload, or None if the stream ended first.
+
+        longest bounds the payload the test will accept: a reply that
+        announces (or runs) longer is reported at once, not waited for.
+        """
+        deadline = time.monotonic() + (timeout or self.conn.timeout)
+        if self.mode == "len":
+            while len(self.buf) < HEADER:
+                if not self._fill(deadline, what):
+                    return self._end(what)
+            size = struct.unpack(">I", bytes(self.buf[:HEADER]))[0]
+            if size > longest:
+                raise GradeFailure(
+                    "wrong bytes", f"{what}: the reply's header {bytes(self.buf[:HEADER]).hex(' ')} "
+                    f"announces {size} bytes, but the expected reply is at most {longest} "
+                    "bytes; the reply starts "
+                    f"{preview(bytes(self.buf[HEADER:HEADER + 2 * longest]))}. Is the length "
+                    "big-endian (htonl), and the length of this one reply's payload?",
+                    self.context())
+            while len(self.buf) < HEADER + size:
+                if not self._fill(deadline, what):
+                    return self._end(what)
+            payload = bytes(self.buf[HEADER:HEADER + size])
+            del self.buf[:HEADER + size]
+        else:
+            while b"\n" not in self.buf:
+                if len(self.buf) > longest:
+                    raise GradeFailure(
+                        "wrong bytes", f"{what}: over {longest} bytes arrived without the "
+                        f"'\\n' that ends a reply: {preview(bytes(self.buf))}", self.context())
+                if not self._fill(deadline, what):
+                    return self._end(what)
+            end = self.buf.index(b"\n")
+            payload = bytes(self.buf[:end])
+            del self.buf[:end + 1]
+        self.replies.append(payload)
+        return payload
+
+    def _end(self, what):
+        if self.buf:
+            raise GradeFailure("missing bytes", f"{what}: the server closed the connection in "
+                               f"the middle of a reply: {preview(bytes(self.buf))}",
+                               self.context())
+        return None
+
+    def context(self, wanted=None):
+        """The last replies, decoded, for a failure's details."""
+        lines = []
+        if wanted is not None:
+            lines.append(f"expected: {preview(wanted)}")
+        shown = self.replies[-6:]
+        first = len(self.replies) - len(shown) + 1
+        if shown:
+            lines.append(f"the replies as the test decoded them ({self.mode} framing):")
+            for i, reply in enumerate(shown):
+                lines.append(f"  reply {first + i}: {preview(reply)}")
+        lines.append(sticky_hint())
+        return "\n".join(lines)
+
+    def expect(self, wanted, what, timeout=None):
+        got = self.next(len(wanted) + REPLY_SLACK, what, timeout)
+        number = len(self.replies)
+        if got is None:
+            raise GradeFailure("missing bytes", f"{what}: the server closed the connection "
+                               f"after {len(self.replies)} replies; expected "
+                               f"{preview(wanted)}", self.context())
+        if got != wanted:
+            raise GradeFailure("wrong bytes", f"{what}: reply {number} should be "
+                               f"{preview(wanted)}, but it was {preview(got)}",
+                               self.context(wanted))
+
+    def expect_all(self, wanted_list, what, timeout=None):
+        for i, wanted in enumerate(wanted_list):
+            self.expect(wanted, f"{what} (reply {i + 1} of {len(wanted_list)})", timeout)
+
+    def expect_error_and_close(self, what, timeout=None):
+        """An "ERR <reason>" reply, then the end of the connection."""
+        try:
+            got = self.next(LEN_MAX, what, timeout)
+        except GradeFailure as exc:
+            if exc.kind != "connection reset":
+                raise
+            got = None
+        if got is None:
+            raise GradeFailure("missing bytes", f"{what}: expected one message 'ERR <reason>' "
+                               "before the server closed the connection; none came",
+                               self.context())
+        if not got.startswith(b"ERR "):
+            raise GradeFailure("wrong bytes", f"{what}: expected a message 'ERR <reason>', "
+                               f"got {preview(got)}", self.context())
+        self.expect_closed(f"{what}: after the ERR message")
+        self.conn.close()   # a server that lingers after the ERR may stop now
+        return got
+
+    def expect_closed(self, what):
+        """End of stream (a reset is accepted too) and nothing more."""
+        if self.buf:
+            raise GradeFailure("extra bytes", f"{what}, expected the connection to close, but "
+                               f"more bytes came: {preview(bytes(self.buf))}")
+        try:
+            self.conn.expect_eof(what)
+        except GradeFailure as exc:
+            if exc.kind != "connection reset":
+                raise
+
+
+class BackgroundSender:
+    """Sends data on conn from a thread while the test reads replies.
+
+    finish() waits for the last byte to be handed to the kernel; abort()
+    unblocks and ends the thread when the test has already failed.
+    """
+
+    def __init__(self, conn, data, sizes=None, note=""):
+        self.conn = conn
+        self.failure = []
+        self.thread = threading.Thread(target=self._run, args=(data, sizes, note),
+                                       name="test-sender", daemon=True)
+        self.thread.start()
+
+    def _run(self, data, sizes, note):
+        try:
+            if sizes:
+                self.conn.send_pieces(data, sizes, note=note)
+            else:
+                self.conn.send(data, note=note)
+        except Exception as exc:  # reported by finish() or abort()
+            self.failure.append(exc)
+
+    def finish(self, timeout=10):
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            self.abort()
+            raise GradeFailure("timeout", f"the test could not send all its data within "
+                               f"{timeout} s: the server stopped reading")
+        if self.failure:
+            raise self.failure[0]
+
+    def abort(self):
+        """Ends the sender (if it is blocked, by shutting the socket down)."""
+        if self.thread.is_alive():
+            try:
+                self.conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.thread.join(timeout=5)
+        return self.failure[0] if self.failure else None
+
+
+def half_close(conn):
+    """shutdown(SHUT_WR), as a failure of the program if it reset the connection."""
+    try:
+        conn.shutdown_write()
+    except OSError as exc:
+        conn.transcript.add(conn.channel, "shutdown failed", note=exc.strerror or str(exc))
+        raise GradeFailure("connection reset", "the program had already reset or closed the "
+                           "connection when the test ended its stream (shutdown(SHUT_WR) "
+                           f"failed: {exc.strerror or exc})") from exc
+
+
+def round_trip(ctx, server, mode, payloads, what, **connect_args):
+    conn = ctx.connect(server, **connect_args)
+    reader = ReplyReader(conn, mode)
+    conn.send(frames(mode, payloads))
+    reader.expect_all(numbered(payloads), what)
+    half_close(conn)
+    reader.expect_closed(f"{what}: after the client's end of stream")
+    return conn
+
+
+def text_payloads(rng, count, longest, mode):
+    """count random payloads of 0..longest bytes (any bytes but '\\n' for lines)."""
+    out = []
+    for _ in range(count):
+        n = rng.randint(0, longest)
+        data = rng.randbytes(n)
+        if mode == "line":
+            data = data.replace(b"\n", b".")
+        out.append(data)
+    return out
+
+
+def expect_exit(result, expected, what):
+    if result.timed_out:
+        raise GradeFailure("timeout", f"{what}: the program did not finish and was killed")
+    if result.returncode != expected:
+        raise GradeFailure("wrong exit code", f"{what}: expected exit status {expected}, "
+                           f"but the program {describe_status(result.returncode)}")
+
+
+# -- unit tests of frame.c ------------------------------------------------------
+
+@graded(points=7, doc=f"{DOC}#a-length-header")
+def test_unit_len_decoder(ctx):
+    """unit: length-prefixed decoder: glued, split at every point, zero-length"""
+    ctx.run_unit_tests(UNITS, "len")
+
+
+@graded(points=7, doc=f"{DOC}#an-end-marker")
+def test_unit_line_decoder(ctx):
+    """unit: line decoder: glued, split at every point, empty lines, \\r kept"""
+    ctx.run_unit_tests(UNITS, "line")
+
+
+@graded(points=6, doc=f"{DOC}#maximum-sizes")
+def test_unit_limits(ctx):
+    """unit: limits and protocol errors in both framings"""
+    ctx.run_unit_tests(UNITS, "limits")
+
+
+@graded(points=5, doc=f"{DOC}#keeping-memory-bounded")
+def test_unit_buffer(ctx):
+    """unit: frame_wrap, space/commit, long random streams in a minimal buffer"""
+    ctx.run_unit_tests(UNITS, "buffer")
+
+
+# -- the server ---------------------------------------------------------------------
+
+@graded(points=4, doc=f"{README}#the-protocol")
+def test_round_trip(ctx):
+    """server: announces itself and numbers the messages, in both framings"""
+    for mode in MODES:
+        server = start(ctx, mode)
+        if server.port == 0:
+            raise GradeFailure("wrong output", "the announced port is 0: print the port the "
+                               "kernel chose (net_announce does)")
+        round_trip(ctx, server, mode, [b"hello"], f"{mode} framing: the reply to one message")
+        round_trip(ctx, server, mode, [b"first", b"second"],
+                   f"{mode} framing: a new connection counts from 1 again")
+
+
+@graded(points=8, doc=f"{DOC}#sticky-packets-and-half-packets")
+def test_sticky_many_in_one_write(ctx):
+    """server: many messages glued in one write get one reply each"""
+    for mode in MODES:
+        server = start(ctx, mode)
+        payloads = [b"alpha", b"beta", b"", b"gamma delta", b"\x00\x01\xff" if mode == "len"
+                    else b"tab\there", b"last"] * 5
+        conn = ctx.connect(server)
+        reader = ReplyReader(conn, mode)
+        conn.send(frames(mode, payloads), note=f"{len(payloads)} messages in one write")
+        reader.expect_all(numbered(payloads), f"{mode} framing, {len(payloads)} messages "
+                          "sent in one write")
+        half_close(conn)
+        reader.expect_closed(f"{mode} framing: after the client's end of stream")
+
+
+@graded(points=7, doc=f"{DOC}#sticky-packets-and-half-packets")
+def test_sticky_one_byte_writes(ctx):
+    """server: a message sent one byte per write gets one reply"""
+    for mode in MODES:
+        server = start(ctx, mode)
+        payload = b"one byte at a time \x01" if mode == "len" else b"one byte at a time"
+        conn = ctx.connect(server)
+        reader = ReplyReader(conn, mode)
+        conn.send_bytewise(frame(mode, payload), pause=0.002)
+        # Half a second message, then the rest: the first reply must be
+        # out before the second message is complete.
+        second = frame(mode, b"second")
+        conn.send_bytewise(second[:3], pause=0.002)
+        reader.expect(b"1:" + payload, f"{mode} framing: the reply to a message sent "
+                      "one byte per write")
+        conn.send_bytewise(second[3:], pause=0.002)
+        reader.expect(b"2:second", f"{mode} framing: the reply to a second message, "
+                      "also sent bytewise")
+        half_close(conn)
+        reader.expect_closed(f"{mode} framing: after the client's end of stream")
+
+
+def random_split_round(ctx, mode, count, longest, salt):
+    server = start(ctx, mode)
+    rng = ctx.rng(salt)
+    payloads = text_payloads(rng, count, longest, mode)
+    data = frames(mode, payloads)
+    sizes = []
+    left = len(data)
+    while left > 0:
+        size = min(left, rng.randint(1, 3 * longest))
+        sizes.append(size)
+        left -= size
+    expected = numbered(payloads)
+    conn = ctx.connect(server, timeout=10)
+    conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    ctx.note(f"{mode} framing: {count} messages of 0..{longest} random bytes "
+             f"(seed {ctx.seed}), sent in {len(sizes)} random pieces of 1..{3 * longest} bytes")
+    reader = ReplyReader(conn, mode)
+    # Send from a thread while checking the replies here, one by one, so
+    # that the first wrong reply ends the test at once.
+    sender = BackgroundSender(conn, data, sizes, note=f"random pieces (seed {ctx.seed})")
+    try:
+        for i, wanted in enumerate(expected):
+            reader.expect(wanted, f"{mode} framing, random splits (seed {ctx.seed}), "
+                          f"reply {i + 1} of {count}")
+    except GradeFailure as exc:
+        failure = sender.abort()
+        if exc.kind == "timeout" and failure is not None:
+            raise failure from exc  # the replies stopped because sending failed
+        raise
+    sender.finish()
+    half_close(conn)
+    reader.expect_closed(f"{mode} framing: after the client's end of stream")
+
+
+@graded(points=8, doc=f"{DOC}#a-decoder-as-a-state-machine")
+def test_sticky_random_splits(ctx):
+    """server: thousands of messages cut at random points, checked reply by reply"""
+    random_split_round(ctx, "len", 3000, 120, salt=1)
+    random_split_round(ctx, "line", 2000, 120, salt=2)
+
+
+@graded(points=6, doc=f"{DOC}#maximum-sizes")
+def test_large_message(ctx):
+    """server: answers a 1 MiB message and a 64 KiB line (the limits)"""
+    rng = ctx.rng()
+    for mode, size in (("len", LEN_MAX), ("line", LINE_MAX)):
+        server = start(ctx, mode)
+        payload = rng.randbytes(size)
+        if mode == "line":
+            payload = payload.replace(b"\n", b" ")
+        conn = ctx.connect(server, timeout=10)
+        reader = ReplyReader(conn, mode)
+        sender = BackgroundSender(conn, frame(mode, payload))
+        try:
+            reader.expect(b"1:" + payload, f"{mode} framing: the reply to a message of "
+                          f"exactly the limit, {size} random bytes (seed {ctx.seed})")
+        except GradeFailure:
+            sender.abort()
+            raise
+        sender.finish()
+        half_close(conn)
+        reader.expect_closed(f"{mode} framing: after the client's end of stream")
+
+
+@graded(points=4, doc=f"{README}#the-protocol")
+def test_zero_length(ctx):
+    """server: answers zero-length messages and empty lines"""
+    for mode in MODES:
+        server = start(ctx, mode)
+        round_trip(ctx, server, mode, [b""], f"{mode} framing: a zero-length message alone")
+        round_trip(ctx, server, mode, [b"x", b"", b"", b"y", b""],
+                   f"{mode} framing: zero-length messages among others")
+
+
+@graded(points=6, doc=f"{DOC}#protocol-errors-and-closing-politely")
+def test_length_over_limit(ctx):
+    """server: a length over 1 MiB gets 'ERR ...' and the connection closed"""
+    server = start(ctx, "len")
+    for header in (LEN_MAX + 1, 0xFFFFFFFF, 0x80000000):
+        conn = ctx.connect(server)
+        reader = ReplyReader(conn, "len")
+        conn.send(frame("len", b"fine"))
+        reader.expect(b"1:fine", "the reply to a valid message before the bad one")
+        conn.send(struct.pack(">I", header), note=f"a header announcing {header} bytes, "
+                  "and no payload")
+        reader.expect_error_and_close(f"after a header announcing {header} bytes (the limit "
+                                      f"is {LEN_MAX}); the server must not wait for the "
+                                      "payload")
+    round_trip(ctx, server, "len", [b"still there?"], "the next connection after the errors")
+
+
+@graded(points=5, doc=f"{DOC}#maximum-sizes")
+def test_line_over_limit(ctx):
+    """server: a line over 64 KiB gets 'ERR ...' and the connection closed"""
+    server = start(ctx, "line")
+    conn = ctx.connect(server)
+    reader = ReplyReader(conn, "line")
+    conn.send(frame("line", b"fine"))
+    reader.expect(b"1:fine", "the reply to a valid line before the long one")
+    conn.send(b"L" * (LINE_MAX + 1), note=f"{LINE_MAX + 1} bytes and no '\\n'")
+    reader.expect_error_and_close(f"after {LINE_MAX + 1} bytes without a '\\n' (the limit "
+                                  f"is {LINE_MAX}); the server must not wait for the end of "
+                                  "the line")
+    round_trip(ctx, server, "line", [b"still there?"], "the next connection after the error")
+
+
+@graded(points=3, doc=f"{DOC}#protocol-errors-and-closing-politely")
+def test_truncated_message(ctx):
+    """server: a message cut short by the end of stream gets 'ERR ...'"""
+    for mode, partial in (("len", b"\x00\x00\x00\x10half"), ("line", b"no newline")):
+        server = start(ctx, mode)
+        conn = ctx.connect(server)
+        reader = ReplyReader(conn, mode)
+        conn.send(frame(mode, b"whole") + partial, note="a whole message, then part of one")
+        reader.expect(b"1:whole", f"{mode} framing: the reply to the whole message")
+        half_close(conn)
+        reader.expect_error_and_close(f"{mode} framing: the client ended its stream in the "
+                                      f"middle of a message ({preview(partial)})")
+
+
+@graded(points=5, doc=f"{DOC}#half-close-after-the-last-message")
+def test_half_close(ctx):
+    """server: all replies arrive after the client half-closes"""
+    rng = ctx.rng()
+    for mode in MODES:
+        server = start(ctx, mode)
+        payloads = text_payloads(rng, 200, 300, mode)
+        conn = ctx.connect(server, timeout=5)
+        reader = ReplyReader(conn, mode)
+        conn.send(frames(mode, payloads), note="200 messages")
+        half_close(conn)
+        reader.expect_all(numbered(payloads), f"{mode} framing: 200 messages, then end of "
+                          f"stream at once (seed {ctx.seed})")
+        reader.expect_closed(f"{mode} framing: after the last reply")
+
+
+def memory_kib(pid, field):
+    """A memory figure of a process from /proc/PID/status, in KiB:
+    VmRSS (resident now) or VmHWM (the peak of VmRSS)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise GradeFailure("grader error", f"no {field} in /proc/{pid}/status")
+
+
+def send_until_stalled(sock, data, stall, cap):
+    """Sends data without blocking until no byte goes out for stall seconds
+    (or cap bytes are sent, or 20 stalls' time has passed).
+
+    Returns the number of bytes sent.
+    """
+    sock.setblocking(False)
+    view = memoryview(data)
+    sent = 0
+    deadline = time.monotonic() + 20 * stall
+    try:
+        while sent < cap and time.monotonic() < deadline:
+            _, writable, _ = select.select([], [sock], [], stall)
+            if not writable:
+                break
+            try:
+                sent += sock.send(view[sent % len(data):])
+            except BlockingIOError:
+                continue
+    finally:
+        sock.setblocking(True)
+    return sent
+
+
+@graded(points=6, doc=f"{DOC}#keeping-memory-bounded", timeout=40)
+def test_slow_reader_memory(ctx):
+    """server: memory stays bounded while a client sends a lot and reads nothing"""
+    server = start(ctx, "len")
+    # Measured from after a first exchange, so that what the program
+    # needs anyway (and valgrind, with VALGRIND=1) is not counted.
+    round_trip(ctx, server, "len", [b"warm-up"], "the reply before the test")
+    baseline = memory_kib(server.process.pid, "VmRSS") * KIB
+    rng = ctx.rng()
+    payload = rng.randbytes(64 * KIB)
+    message = frame("len", payload)
+    # Enough whole messages that the sender can loop over them.
+    block = message * 16
+    conn = ctx.connect(server, timeout=15)
+    sent = send_until_stalled(conn.sock, block, stall=1.0, cap=MEMORY_SENT_CAP)
+    conn.transcript.add(conn.channel, "sent", note=f"{sent} bytes of 64 KiB messages, "
+                        "without reading any reply")
+    peak = memory_kib(server.process.pid, "VmHWM") * KIB
+    growth = max(0, peak - baseline)
+    ctx.note(f"the test sent {sent} bytes ({sent // len(message)} messages of 64 KiB) "
+             "without reading, until the server stopped taking them for 1 s; the server's "
+             f"resident memory was {baseline // KIB} KiB before, and peaked at {peak // KIB} KiB "
+             "(VmRSS and VmHWM in /proc/PID/status)")
+    if sent >= MEMORY_SENT_CAP or growth > MEMORY_GROWTH:
+        raise GradeFailure("wrong output", f"while the client read nothing, the server took "
+                           f"{sent // MIB} MiB and grew by {growth // MIB} MiB (allowed: "
+                           f"{MEMORY_GROWTH // MIB} MiB): it keeps replies (or input) in memory "
+                           "without bound. Stop reading while a reply cannot be sent: the "
+                           "kernel's buffers then push back on the client.")
+    # Now read: every message started must be answered, in order.
+    started = -(-sent // len(message))
+    rest = started * len(message) - sent
+    tail = message[len(message) - rest:] if rest else b""
+    expected = frames("len", [b"%d:%s" % (i + 1, payload) for i in range(started)])
+    sender = BackgroundSender(conn, tail) if tail else None
+    try:
+        got = conn.recv_exactly(len(expected), timeout=20)
+    except GradeFailure:
+        if sender is not None:
+            sender.abort()
+        raise
+    if sender is not None:
+        sender.finish()
+    if got != expected:
+        reader = ReplyReader(conn, "len")
+        reader.buf = bytearray(got)
+        for i in range(started):
+            reader.expect(b"%d:%s" % (i + 1, payload), "after the client started reading")
+    half_close(conn)
+    conn.expect_eof("the end of the stream after the last reply")
+
+
+@graded(points=4, doc=f"{README}#step-4--the-server")
+def test_misbehaving_clients(ctx):
+    """server: survives resets, silent and half-sent clients; counts per connection"""
+    server = start(ctx, "len")
+    rude = ctx.connect(server)
+    rude.send(b"\x00\x00\x10\x00" + b"r" * 100, note="part of a 4 KiB message, then a reset")
+    rude.reset()
+    silent = ctx.connect(server)
+    silent.close()
+    reset_mid_reply = ctx.connect(server)
+    reset_mid_reply.send(frames("len", [b"y" * 1000] * 200), note="200 messages")
+    reset_mid_reply.reset()
+    # The server takes connections in turn: this client is answered only
+    # after the server has run into the resets above.
+    round_trip(ctx, server, "len", [b"a", b"b", b"c"], "a well-behaved client after the "
+               "rude ones (its count starts at 1)")
+    ctx.expect_alive(server, "after serving the clients")
+
+
+@graded(points=3, doc=f"{README}#build-run-and-grade")
+def test_bad_arguments(ctx):
+    """both: bad arguments print a usage line and exit with status 2"""
+    cases = [
+        (SERVER, []), (SERVER, ["-p", "http"]), (SERVER, ["-p", "65536"]),
+        (SERVER, ["-p", "0", "-m", "xml"]), (SERVER, ["-p", "0", "-m"]),
+        (SERVER, ["-p", "0", "extra"]), (SERVER, ["-a", "nowhere", "-p", "0"]),
+        (CLIENT, []), (CLIENT, ["-h", "127.0.0.1"]), (CLIENT, ["-p", "80"]),
+        (CLIENT, ["-h", "127.0.0.1", "-p", "80", "-m", "lines"]),
+    ]
+    start(ctx, "line")   # a valid command line must be accepted
+    for program, args in cases:
+        result = ctx.run(program, args, timeout=2)
+        shown = " ".join([program, *args])
+        expect_exit(result, 2, f"'{shown}'")
+        if "usage" not in result.stderr_text().lower():
+            raise GradeFailure("wrong output", f"'{shown}' exited 2 but printed no usage line "
+                               "on stderr (expected a line starting with 'usage:')")
+
+
+@graded(points=3, doc="01-tcp.md#exiting-on-a-signal")
+def test_exits_cleanly_on_signals(ctx):
+    """server: exits with status 0 on SIGTERM and SIGINT, even mid-message"""
+    for signo in (signal.SIGTERM, signal.SIGINT):
+        server = start(ctx, "len")
+        conn = ctx.connect(server)
+        reader = ReplyReader(conn, "len")
+        conn.send(frame("len", b"before the signal") + b"\x00\x00",
+                  note="a message, then half a header")
+        reader.expect(b"1:before the signal", "the reply before the signal")
+        code = ctx.stop_server(server, signo)
+        name = signal.Signals(signo).name
+        if code is None:
+            raise GradeFailure("timeout", f"the server was still running 3 s after {name}, "
+                               "with a client connected")
+        if code != 0:
+            raise GradeFailure("wrong exit code", f"after {name} the server should exit with "
+                               f"status 0, but it {describe_status(code)}")
+
+
+# -- the client ---------------------------------------------------------------------
+
+class FramePeer:
+    """A frame server inside the test, for testing frame_client.
+
+    "after_eof": reads until the client half-closes, then sends all the
+                 replies glued in one write, or in tiny pieces ("bytewise")
+                 so that the client must reassemble them.
+    "stream":    replies to each message as soon as it is whole, with a
+                 blocking send and small buffers: a client that sends all
+                 its input before reading deadlocks against it.
+    """
+
+    def __init__(self, transcript, mode, style, pieces="glued"):
+        self.mode = mode
+        self.style = style
+        self.pieces = pieces
+        self.transcript = transcript
+        self.received = 0
+        self.sent = 0
+        self.messages = 0
+        self._stop = threading.Event()
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * KIB)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 64 * KIB)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(1)
+        self.listener.settimeout(0.2)
+        self.host, self.port = self.listener.getsockname()
+        self.thread = threading.Thread(target=self._serve, name="frame-peer", daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self.thread.join(timeout=5)
+        self.listener.close()
+
+    def summary(self):
+        return (f"the test's frame server ({self.mode} framing) received {self.received} "
+                f"bytes ({self.messages} whole messages) and sent {self.sent} bytes")
+
+    def _serve(self):
+        conn = None
+        while conn is None and not self._stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+        if conn is None:
+            return
+        conn.settimeout(0.2)
+        self.transcript.add("test peer", "accepted a connection")
+        try:
+            self._talk(conn)
+        except OSError as exc:
+            self.transcript.add("test peer", "error", note=str(exc))
+        finally:
+            conn.close()
+
+    def _recv(self, conn):
+        while not self._stop.is_set():
+            try:
+                return conn.recv(65536)
+            except socket.timeout:
+                continue
+        return b""
+
+    def _send(self, conn, data):
+        view = memoryview(data)
+        while view and not self._stop.is_set():
+            try:
+                n = conn.send(view)
+            except socket.timeout:
+                continue
+            self.sent += n
+            view = view[n:]
+
+    def _take_messages(self, buf):
+        out = []
+        while True:
+            if self.mode == "len":
+                if len(buf) < HEADER:
+                    break
+                size = struct.unpack(">I", bytes(buf[:HEADER]))[0]
+                if len(buf) < HEADER + size:
+                    break
+                out.append(bytes(buf[HEADER:HEADER + size]))
+                del buf[:HEADER + size]
+            else:
+                if b"\n" not in buf:
+                    break
+                end = buf.index(b"\n")
+                out.append(bytes(buf[:end]))
+                del buf[:end + 1]
+        return out
+
+    def _talk(self, conn):
+        buf = bytearray()
+        pending = []
+        while True:
+            chunk = self._recv(conn)
+            if not chunk:
+                break
+            self.received += len(chunk)
+            self.transcript.add("test peer", "received", chunk)
+            buf += chunk
+            for payload in self._take_messages(buf):
+                self.messages += 1
+                reply = frame(self.mode, b"%d:%s" % (self.messages, payload))
+                if self.style == "stream":
+                    self._send(conn, reply)
+                else:
+                    pending.append(reply)
+        self.transcript.add("test peer", "got end of stream")
+        data = b"".join(pending)
+        if self.pieces == "glued":
+            self._send(conn, data)
+        else:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for i in range(0, len(data), 3):
+                self._send(conn, data[i:i + 3])
+                time.sleep(0.0005)
+        if data:
+            self.transcript.add("test peer", "sent", data,
+                                note="all replies glued" if self.pieces == "glued"
+                                else "all replies, 3 bytes per write")
+
+
+def run_client(ctx, mode, stdin, style="after_eof", pieces="glued", timeout=10,
+               valgrind=False):
+    peer = FramePeer(ctx.transcript, mode, style, pieces).start()
+    ctx.peers.append(peer)
+    args = ["-h", "127.0.0.1", "-p", str(peer.port)] + (["-m", mode] if mode != "len" else [])
+    ctx.set_repro([
+        f"{ctx.display_path('frame_server')} -p 5000{' -m line' if mode == 'line' else ''}"
+        "    # terminal 1",
+        f"printf 'hello\\nworld\\n' | {ctx.display_path(CLIENT)} -h 127.0.0.1 -p 5000"
+        f"{' -m line' if mode == 'line' else ''}    # terminal 2",
+    ])
+    result = ctx.run(CLIENT, args, stdin_data=stdin, timeout=timeout, valgrind=valgrind,
+                     progress=lambda: peer.received + peer.sent)
+    ctx.note(peer.summary())
+    return result
+
+
+def check_client_output(result, lines, what):
+    expect_exit(result, 0, what)
+    wanted = b"".join(b"%d:%s\n" % (i + 1, line) for i, line in enumerate(lines))
+    got = result.stdout_bytes()
+    if got != wanted:
+        got_count = got.count(b"\n")
+        got_lines = got.split(b"\n")
+        want_lines = wanted.split(b"\n")
+        first = next((i for i in range(min(len(got_lines), len(want_lines)))
+                      if got_lines[i] != want_lines[i]), min(len(got_lines), len(want_lines)))
+        raise GradeFailure("wrong output", f"{what}: stdout line {first + 1} should be "
+                           f"{preview(want_lines[first]) if first < len(want_lines) else 'absent'}"
+                           f", but it was "
+                           f"{preview(got_lines[first]) if first < len(got_lines) else 'absent'}",
+                           f"expected {len(lines)} lines, got {got_count}")
+
+
+@graded(points=4, doc=f"{README}#step-5--the-client")
+def test_client_len(ctx):
+    """client: sends each line as a length-prefixed message, prints the replies"""
+    lines = [b"hello", b"", b"with\ttab", b"\xe4\xbd\xa0\xe5\xa5\xbd", b"last"]
+    result = run_client(ctx, "len", b"\n".join(lines) + b"\n")
+    check_client_output(result, lines, "frame_client -m len, replies glued in one write")
+    result = run_client(ctx, "len", b"no newline at the end", pieces="bytewise")
+    check_client_output(result, [b"no newline at the end"],
+                        "frame_client -m len, a last line without '\\n', reply in 3-byte pieces")
+
+
+@graded(points=3, doc=f"{README}#step-5--the-client")
+def test_client_line(ctx):
+    """client: line framing, replies cut into 3-byte pieces"""
+    lines = [b"one", b"two", b"", b"four"]
+    result = run_client(ctx, "line", b"\n".join(lines) + b"\n", pieces="bytewise")
+    check_client_output(result, lines, "frame_client -m line, replies in 3-byte pieces")
+
+
+@graded(points=3, doc="01-tcp.md#deadlock-when-both-sides-only-write")
+def test_client_many_lines(ctx):
+    """client: 30000 lines against a server that answers at once, no deadlock"""
+    rng = ctx.rng()
+    lines = [b"line %d %s" % (i, rng.randbytes(30).hex().encode()) for i in range(30000)]
+    result = run_client(ctx, "len", b"\n".join(lines) + b"\n", style="stream", timeout=20)
+    check_client_output(result, lines, f"frame_client with 30000 lines (seed {ctx.seed})")
+
+
+# -- valgrind -------------------------------------------------------------------------
+
+@graded(points=4, doc=f"{DOC}#checklist-for-lab-04", timeout=60)
+def test_server_valgrind(ctx):
+    """valgrind: the server has no memory errors or leaks"""
+    server = start(ctx, "len", valgrind=True)
+    round_trip(ctx, server, "len", [b"checked", b"", b"by valgrind"] * 20,
+               "replies under valgrind")
+    bad = ctx.connect(server)
+    reader = ReplyReader(bad, "len")
+    bad.send(struct.pack(">I", LEN_MAX + 1))
+    reader.expect_error_and_close("an over-limit header under valgrind")
+    rude = ctx.connect(server)
+    rude.send(b"\x00\x00\x00\x10abc")
+    rude.reset()
+    round_trip(ctx, server, "len", [b"after a reset"], "replies after a reset, under valgrind")
+    code = ctx.stop_server(server, grace=10)
+    if code != 0:
+        raise GradeFailure("wrong exit code", "under valgrind, the server should exit with "
+                           f"status 0 on SIGTERM, but it {describe_status(code)}")
+    ctx.check_valgrind(server.process)
+
+
+@graded(points=2, doc=f"{DOC}#checklist-for-lab-04", timeout=60)
+def test_client_valgrind(ctx):
+    """valgrind: the client has no memory errors or leaks"""
+    lines = [b"under", b"valgrind", b""] * 50
+    result = run_client(ctx, "line", b"\n".join(lines) + b"\n", valgrind=True, timeout=20)
+    check_client_output(result, lines, "frame_client under valgrind")
+    ctx.check_valgrind(result.process)
