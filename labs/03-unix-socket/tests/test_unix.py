@@ -682,6 +682,41 @@ def test_client_valgrind(ctx):
     ctx.check_valgrind(result.process)
 
 
+@graded(points=5, doc="03-unix-sockets.md#checklist-for-lab-03", timeout=40)
+def test_server_sanitizers(ctx):
+    """sanitizers: the server runs clean under AddressSanitizer and UBSan"""
+    # ASan sees what valgrind cannot, such as a write one byte past the end
+    # of a buffer on the stack. The longest request (with CRLF, so that the
+    # request buffer fills exactly), a line too long, a reset and a client
+    # leaving mid-request exercise the edges; LeakSanitizer checks for
+    # leaks when the server exits.
+    server = start(ctx, sanitize=True)
+    rng = ctx.rng()
+    conn = ctx.connect(server)
+    longest = random_text(rng, words=LINE_MAX).encode()[:LINE_MAX - len(b"ECHO ") - 1] + b"."
+    raw = b"ECHO " + longest + b"\r\n"
+    conn.send_pieces(raw, split_sizes(len(raw), rng, 1500),
+                     note=f"a {LINE_MAX}-byte request in random pieces (seed {ctx.seed})")
+    got = conn.recv_until(NL, limit=len(longest) + 1)
+    expect_bytes(longest + NL, got, f"the echo of {len(longest)} bytes (a request of exactly "
+                 f"{LINE_MAX} bytes) under the sanitizers", conn.eof)
+    me = f"pid={os.getpid()} uid={os.getuid()} gid={os.getgid()}".encode()
+    conn.send(b"WHO\nPING\nECHO \nNOPE\n" + b"L" * (2 * LINE_MAX) + b"\nPING\n")
+    conn.expect(me + b"\nPONG\n\nERR unknown command\nERR line too long\nPONG\n",
+                "the replies to WHO, PING, an empty ECHO, an unknown command and a line "
+                "too long, under the sanitizers")
+    conn.close()
+    rude = ctx.connect(server)
+    rude.send(b"PING\nECHO cut sho", note="then a reset")
+    rude.reset()
+    request(ctx.connect(server), b"PING", b"PONG", "PONG after a reset, under the sanitizers")
+    code = ctx.stop_server(server)
+    ctx.check_sanitizer(server.process)
+    if code != 0:
+        raise GradeFailure("wrong exit code", "built with the sanitizers, the server should exit "
+                           f"with status 0 on SIGTERM, but it {describe_status(code)}")
+
+
 # -- step 6 (stretch): passing a descriptor with SCM_RIGHTS -------------------------
 
 @graded(points=5, doc="03-unix-sockets.md#passing-descriptors-scm_rights")

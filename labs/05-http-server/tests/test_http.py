@@ -22,7 +22,7 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from grader import GradeFailure, Limits, describe_status, expect_bytes, graded
+from grader import GradeFailure, Limits, describe_status, expect_bytes, graded, split_sizes
 from grader.http import HttpPeer, HttpReader, wait_until
 
 SERVER = "http_server"
@@ -850,6 +850,62 @@ def test_server_valgrind(ctx):
         raise GradeFailure("wrong exit code", "under valgrind, the server should exit with "
                            f"status 0 on SIGTERM, but it {describe_status(code)}")
     ctx.check_valgrind(server.process)
+
+
+@graded(points=5, doc="05-http.md#checklist-for-lab-05", timeout=40)
+def test_server_sanitizers(ctx):
+    """sanitizers: the server runs clean under AddressSanitizer and UBSan"""
+    # ASan sees what valgrind cannot, such as a write one byte past the end
+    # of a buffer on the stack. A file of several full read buffers, a
+    # pipeline in pieces, errors, limits and a reset exercise the edges;
+    # LeakSanitizer checks for leaks when the server exits.
+    root = make_docroot(ctx)
+    rng = ctx.rng()
+    data = rng.randbytes(3 * 65536 + 1234)
+    with open(os.path.join(root, "chunks.bin"), "wb") as f:
+        f.write(data)
+    server = ctx.start_server(SERVER, ["-p", "0", "-d", root], sanitize=True)
+    conn, reader = open_reader(ctx, server, timeout=10)
+    body = rng.randbytes(5000)
+    plan = [("GET", "/chunks.bin", b""), ("HEAD", "/sub/", b""), ("GET", "/sub", b""),
+            ("POST", "/echo", body), ("GET", "/%2e%2e/secret.txt", b""),
+            ("GET", "/missing", b""), ("GET", "/hello%20world.txt?q=1", b"")]
+    raw = b"".join(request(m, t, body=b) for m, t, b in plan)
+    conn.send_pieces(raw, split_sizes(len(raw), rng, 700),
+                     note=f"{len(plan)} requests in random pieces (seed {ctx.seed})")
+    for method, target, _ in plan:
+        reader.request(method)
+        resp = reader.response(f"{method} {target} under the sanitizers")
+        if target == "/chunks.bin":
+            check_status(resp, 200, "GET /chunks.bin under the sanitizers")
+            expect_bytes(data, resp.body, f"the {len(data)}-byte file under the sanitizers")
+        elif method == "POST":
+            expect_bytes(body, resp.body, "the echo of 5000 bytes under the sanitizers")
+    for raw, status, what in [
+            (request("GET", "/" + "a" * 5000), 414, "GET with a 5000-byte target"),
+            (request("GET", "/", [f"X-Fill-{i}: {'f' * 60}" for i in range(200)]), 431,
+             "GET with 14 KiB of headers"),
+            (b"GET / HTTP/1.1\r\nHost: x\r\nNo colon here\r\n\r\n", 400,
+             "a header line without a colon")]:
+        conn, reader = open_reader(ctx, server)
+        thread = send_in_background(ctx, conn, raw, what)
+        reader.request("GET")
+        check_error_page(reader.response(f"{what}, under the sanitizers"), status, what)
+        conn.close()
+        thread.join(timeout=5)
+    rude = ctx.connect(server)
+    rude.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    rude.send(request("GET", "/chunks.bin"))
+    rude.recv_exactly(1000)
+    rude.reset()
+    _, _, resp = exchange(ctx, server, request("GET", "/notes.txt"), "GET",
+                          "GET /notes.txt after a reset, under the sanitizers")
+    check_file(resp, "notes.txt", "GET /notes.txt after a reset, under the sanitizers")
+    code = ctx.stop_server(server)
+    ctx.check_sanitizer(server.process)
+    if code != 0:
+        raise GradeFailure("wrong exit code", "built with the sanitizers, the server should exit "
+                           f"with status 0 on SIGTERM, but it {describe_status(code)}")
 
 
 # -- the client --------------------------------------------------------------------
