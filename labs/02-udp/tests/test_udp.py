@@ -464,3 +464,41 @@ def test_client_valgrind(ctx):
     result = run_client(ctx, relay, lines_of(lines), ["-t", "300"], timeout=30, valgrind=True)
     check_replies(ctx, result, lines, "udp_client under valgrind", [relay.summary()])
     ctx.check_valgrind(result.process)
+
+
+@graded(points=5, doc="02-udp.md#checklist-for-lab-02", timeout=60)
+def test_server_sanitizers(ctx):
+    """sanitizers: the server runs clean under AddressSanitizer and UBSan"""
+    # ASan sees what valgrind cannot, such as a write one byte past the
+    # end of a buffer on the stack. The edges: empty datagrams, datagrams
+    # of exactly the largest IPv4 payload, and several clients at once.
+    server = ctx.start_server(SERVER, ["-p", "0"], sanitize=True)
+    rng = ctx.rng()
+    socks = [open_dgram(ctx, server) for _ in range(3)]
+    for size in (0, MAX_IPV4_PAYLOAD, 1, MAX_IPV4_PAYLOAD - 1, 0, MAX_IPV4_PAYLOAD):
+        # Small datagrams of all clients wait in the server's queue
+        # together; big ones go turn by turn, as several 64 KiB datagrams
+        # may not fit in a default receive buffer.
+        turn_by_turn = size > 30000
+        sent = []
+        for i, sock in enumerate(socks, 1):
+            data = rng.randbytes(size)
+            sock.send(data)
+            sent.append(data)
+            if turn_by_turn:
+                sock.expect(data, f"the {size}-byte echo to client {i} of 3 under the "
+                            f"sanitizers (seed {ctx.seed})")
+        for i, (sock, data) in enumerate(zip(socks, sent), 1):
+            if not turn_by_turn:
+                sock.expect(data, f"the {size}-byte echo to client {i} of 3 under the "
+                            f"sanitizers (seed {ctx.seed})")
+    gone = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    gone.sendto(b"reply to nobody", (server.host, server.port))
+    gone.close()
+    round_trip(ctx, server, b"still there", "echo after a client vanished, under the "
+               "sanitizers", socks[0])
+    code = ctx.stop_server(server)
+    ctx.check_sanitizer(server.process)
+    if code != 0:
+        raise GradeFailure("wrong exit code", "built with the sanitizers, the server should exit "
+                           f"with status 0 on SIGTERM, but it {describe_status(code)}")

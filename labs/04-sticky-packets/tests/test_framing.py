@@ -19,7 +19,7 @@ import struct
 import threading
 import time
 
-from grader import GradeFailure, describe_status, graded
+from grader import GradeFailure, describe_status, graded, split_sizes
 from grader.transcripts import preview
 
 SERVER = os.environ.get("FRAME_SERVER") or "frame_server"
@@ -860,3 +860,56 @@ def test_client_valgrind(ctx):
     result = run_client(ctx, "line", b"\n".join(lines) + b"\n", valgrind=True, timeout=20)
     check_client_output(result, lines, "frame_client under valgrind")
     ctx.check_valgrind(result.process)
+
+
+@graded(points=5, doc=f"{DOC}#checklist-for-lab-04", timeout=60)
+def test_server_sanitizers(ctx):
+    """sanitizers: the server runs clean under AddressSanitizer and UBSan"""
+    # ASan sees what valgrind cannot, such as a write one byte past the
+    # end of a buffer on the stack, and checks every run, not only the
+    # valgrind one. The edges: the decoder's buffer filled to its last
+    # byte, messages straddling its end (moved to the front), a message
+    # over many small feeds, an over-limit length and an over-limit line.
+    rng = ctx.rng()
+    for mode in MODES:
+        server = start(ctx, mode, sanitize=True)
+        if mode == "len":
+            payloads = [rng.randbytes(LEN_MAX), b"", rng.randbytes(LEN_MAX - 1)]
+        else:
+            payloads = [rng.randbytes(LINE_MAX).replace(b"\n", b" "), b"", b"x" * (LINE_MAX - 1)]
+        # Enough random messages, cut at random points, that the stream
+        # wraps round the buffer several times with a message straddling it.
+        payloads += text_payloads(rng, 400, LINE_MAX // 8, mode)
+        data = frames(mode, payloads)
+        expected = frames(mode, numbered(payloads))
+        conn = ctx.connect(server, timeout=20)
+        conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        got = conn.send_while_receiving(data, len(expected),
+                                        sizes=split_sizes(len(data), rng, 40000))
+        if got != expected:
+            reader = ReplyReader(conn, mode)
+            reader.buf = bytearray(got)
+            reader.expect_all(numbered(payloads), f"{mode} framing under the sanitizers "
+                              f"(seed {ctx.seed})")
+        half_close(conn)
+        conn.expect_eof(f"{mode} framing: the end of the stream after the last reply")
+        slow = ctx.connect(server)
+        slow.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        reader = ReplyReader(slow, mode)
+        slow.send_pieces(frame(mode, b"one piece after another"), [1, 2, 3, 1, 5, 4, 2] * 4,
+                         note="a message in 28 small pieces")
+        reader.expect(b"1:one piece after another", f"{mode} framing: the reply to a "
+                      "message sent in small pieces, under the sanitizers")
+        if mode == "len":
+            slow.send(struct.pack(">I", LEN_MAX + 1) + b"z" * 10000,
+                      note="a header announcing one byte over the limit")
+        else:
+            slow.send(b"L" * (LINE_MAX + 4000), note="a line over the limit, no '\\n'")
+        reader.expect_error_and_close(f"{mode} framing: over the limit, under the sanitizers")
+        round_trip(ctx, server, mode, [b"after the error"], f"{mode} framing: the next "
+                   "connection after an error, under the sanitizers")
+        code = ctx.stop_server(server)
+        ctx.check_sanitizer(server.process)
+        if code != 0:
+            raise GradeFailure("wrong exit code", "built with the sanitizers, the server should "
+                               f"exit with status 0 on SIGTERM, but it {describe_status(code)}")
