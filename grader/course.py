@@ -1,7 +1,6 @@
 """The course plan (course.toml): release weeks, due weeks, weights."""
 
 import datetime
-import tomllib
 from dataclasses import dataclass
 
 from .labs import ROOT, UsageError
@@ -44,6 +43,9 @@ class Course:
 
 
 def load(path=COURSE_FILE):
+    # Imported here: tomllib is Python 3.11+, and grading must also run on
+    # Ubuntu 22.04's Python 3.10 (Gradescope), which never loads the plan.
+    import tomllib
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
