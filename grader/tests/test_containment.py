@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, grade
+from conftest import grade
 from grader import labs
 
 FIXTURES = Path(__file__).parent / "misbehaving"

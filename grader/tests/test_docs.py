@@ -3,7 +3,6 @@ leads to a file and heading that exist: a student who follows "read:"
 must land on the right section."""
 
 import re
-from pathlib import Path
 
 import pytest
 

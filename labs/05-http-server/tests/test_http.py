@@ -23,7 +23,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 from grader import GradeFailure, Limits, describe_status, expect_bytes, graded, split_sizes
-from grader.http import HttpPeer, HttpReader, wait_until
+from grader.http import HttpPeer, HttpReader
 
 SERVER = "http_server"
 CLIENT = "http_get"
