@@ -32,6 +32,7 @@ CASES = [
     ("aborts_on_data", "test_echo_short_text", "crash", "SIGABRT", 10),
     ("floods_stdout", "test_echo_short_text", "timeout", "waited", 15),
     ("fills_disk", "test_echo_short_text", "crash", "SIGXFSZ (file size limit", 15),
+    ("hogs_descriptors", "test_echo_short_text", "timeout", "waited", 15),
     ("ignores_sigterm", "test_exits_cleanly_on_signals", "timeout", "still running", 25),
     ("forks_children", "test_echo_short_text", None, "", 10),
     ("escapes_group", "test_echo_short_text", None, "", 10),

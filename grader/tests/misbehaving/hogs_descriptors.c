@@ -1,0 +1,17 @@
+/*
+ * Announces, then opens /dev/null until the descriptor limit (EMFILE),
+ * then tries to serve: every accept() fails, so no client is ever served.
+ */
+#include <fcntl.h>
+
+#include "tiny_echo.h"
+
+int main(void)
+{
+	int listener = tiny_listen_and_announce();
+
+	while (open("/dev/null", O_RDONLY) >= 0)
+		;
+	perror("hogs_descriptors: open");
+	tiny_echo_forever(listener);
+}
