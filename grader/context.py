@@ -202,19 +202,30 @@ class TestContext:
         signal. That race is real but tiny, and a grade must not depend on
         it: the signal is sent again after a second, and a note says so.
         """
-        valgrind = server.process.valgrind_log is not None
         sig_name = signal.Signals(signo).name
-        server.process.signal_group(signo)
-        code = server.process.wait(self.scaled(1.0, valgrind))
-        if code is None:
+        code, resent = self._signal_twice(server.process, signo, grace)
+        if resent:
             self.note(f"{server.process.name} did not exit within a second of {sig_name}, so the "
                       f"test sent {sig_name} again (see docs/01-tcp.md#exiting-on-a-signal)")
-            code = server.process.stop(signo, self.scaled(grace, valgrind))
         if code is None:
+            server.process.kill()
             self.transcript.add(server.process.name, f"ignored {sig_name}", note="killed it")
         else:
             self.transcript.add(server.process.name, f"got {sig_name}, {describe_status(code)}")
         return code
+
+    def _signal_twice(self, proc, signo, grace):
+        """Sends signo to proc's group; if it still runs a second later,
+        sends it again and waits up to grace seconds (both scaled under
+        valgrind). Returns (exit code or None, whether it was sent twice).
+        See stop_server() for why twice."""
+        valgrind = proc.valgrind_log is not None
+        proc.signal_group(signo)
+        code = proc.wait(self.scaled(1.0, valgrind))
+        if code is not None:
+            return code, False
+        proc.signal_group(signo)
+        return proc.wait(self.scaled(grace, valgrind)), True
 
     def expect_alive(self, server, doing):
         """Fails if the server has died (e.g. while a client misbehaved)."""
@@ -341,13 +352,11 @@ class TestContext:
             if proc.valgrind_log is None or proc.popen is None or proc.killed_by_grader:
                 continue
             if proc.alive():
-                proc.signal_group(signal.SIGTERM)
-                if proc.wait(self.scaled(1.0, True)) is None:
-                    proc.signal_group(signal.SIGTERM)   # see stop_server()
-                    if proc.wait(self.scaled(3.0, True)) is None:
-                        proc.kill()
-                        raise GradeFailure("timeout", f"{proc.name} did not exit on SIGTERM, "
-                                           "so valgrind could not check it for leaks")
+                code, _ = self._signal_twice(proc, signal.SIGTERM, 3.0)
+                if code is None:
+                    proc.kill()
+                    raise GradeFailure("timeout", f"{proc.name} did not exit on SIGTERM, "
+                                       "so valgrind could not check it for leaks")
             if proc.popen.returncode is not None and proc.popen.returncode >= 0:
                 self.check_valgrind(proc)
 
@@ -365,10 +374,7 @@ class TestContext:
             if not proc.sanitized or proc.popen is None or proc.killed_by_grader:
                 continue
             if proc.alive():
-                proc.signal_group(signal.SIGTERM)
-                if proc.wait(1.0) is None:
-                    proc.signal_group(signal.SIGTERM)   # see stop_server()
-                    proc.wait(3.0)
+                self._signal_twice(proc, signal.SIGTERM, 3.0)
                 proc.stderr.join(timeout=2)
             self.check_sanitizer(proc)
 

@@ -283,18 +283,6 @@ class Process:
             if pipe is not None:
                 pipe.close()
 
-    def stop(self, signo=signal.SIGTERM, grace=3.0):
-        """Sends signo to the group, waits up to grace seconds for an exit.
-
-        Returns the exit code, or None if the program ignored the signal
-        (it is then killed).
-        """
-        self.signal_group(signo)
-        code = self.wait(grace)
-        if code is None:
-            self.kill()
-        return code
-
     def crashed(self):
         """The signal that killed it on its own (not by the grader), or None."""
         code = self.popen.poll() if self.popen else None
