@@ -14,6 +14,7 @@ import sys
 import textwrap
 
 from .failures import KINDS
+from .processes import containment_summary
 from .scoring import grader_errors, total
 
 RULE = "-" * 72
@@ -66,6 +67,7 @@ class Reporter:
         extras.append(f"seed {self.run.seed}" if self.run.seed is not None
                       else "seeds: fixed per test (SEED=N to change)")
         self.say(self.style.dim("  " + "; ".join(extras)))
+        self.say(self.style.dim("  " + containment_summary()))
         if modified:
             self.say(self.style.bad("  Unofficial score:") + " these files differ from the "
                      f"published handout: {', '.join(modified[:5])}"

@@ -1,20 +1,24 @@
 """The grader survives programs that misbehave, diagnoses them precisely,
-and leaves nothing behind: no process, no temporary folder.
+and leaves nothing behind: no process, no temporary folder, no cgroup.
 
 Each program in misbehaving/ poses as lab 01's echo_server; the test
 grades it on one lab test and checks the verdict, the time it cost, and
 what is left on the machine afterwards.
 """
 
+import json
 import os
 import shutil
+import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import grade
-from grader import labs
+from conftest import ROOT, grade
+from grader import labs, processes
 
 FIXTURES = Path(__file__).parent / "misbehaving"
 LAB01 = labs.get_lab("01")
@@ -40,6 +44,15 @@ CASES = [
 WHOLE_GRADE_LIMIT = 120   # build included: only catches a grader that hangs
 
 
+def copy_fixture(fixture, tmp_path):
+    """Lab 01's reference with fixture.c as its echo_server.c."""
+    src = tmp_path / "src"
+    shutil.copytree(LAB01.dir / "solution", src)
+    shutil.copy(FIXTURES / f"{fixture}.c", src / "echo_server.c")
+    shutil.copy(FIXTURES / "tiny_echo.h", src / "tiny_echo.h")
+    return src
+
+
 def processes_running(binary_dir):
     """Pids of live processes whose executable is in binary_dir."""
     found = []
@@ -60,10 +73,7 @@ def processes_running(binary_dir):
 @pytest.mark.parametrize("fixture,test,kind,words,budget", CASES, ids=[c[0] for c in CASES])
 def test_misbehaving_program_is_contained(fixture, test, kind, words, budget, tmp_path,
                                          monkeypatch):
-    src = tmp_path / "src"
-    shutil.copytree(LAB01.dir / "solution", src)
-    shutil.copy(FIXTURES / f"{fixture}.c", src / "echo_server.c")
-    shutil.copy(FIXTURES / "tiny_echo.h", src / "tiny_echo.h")
+    src = copy_fixture(fixture, tmp_path)
     out = tmp_path / "out"
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
@@ -84,3 +94,145 @@ def test_misbehaving_program_is_contained(fixture, test, kind, words, budget, tm
     assert elapsed < WHOLE_GRADE_LIMIT, f"grading took {elapsed:.1f} s:\n{output}"
     assert processes_running(out) == [], f"processes left behind:\n{output}"
     assert list(private_tmp.iterdir()) == [], "temporary files left behind"
+
+
+# -- fork bombs ------------------------------------------------------------------
+#
+# RLIMIT_NPROC does not bind root, so as root only a pids cgroup holds a
+# fork bomb. These tests run the bomb only where the grader has one.
+
+BOMB_CASES = [
+    # lab test, expected kind (None: passes), words in the message
+    ("test_echo_short_text", None, ""),
+    ("test_exits_cleanly_on_signals", "crash", "SIGTERM"),
+]
+BOMB_BUDGET = 5          # seconds the lab test itself may take
+SAMPLE_EVERY = 0.002     # seconds between two looks at the grader's cgroups
+
+
+def needs_pids_cgroup():
+    if processes.pids_cgroups() is None:
+        pytest.skip("no writable pids cgroup here (not root?): a fork bomb would be held "
+                    "by RLIMIT_NPROC alone, which counts the user's every process")
+
+
+def tasks_in_groups(grader_dir):
+    """The most tasks in any one of a grader's program groups, right now."""
+    most = 0
+    for group in Path(grader_dir).glob("prog-*"):
+        try:
+            most = max(most, int((group / "pids.current").read_text()))
+        except (OSError, ValueError):
+            pass   # removed meanwhile
+    return most
+
+
+def grade_watched(test, src, out):
+    """Grades src on one lab 01 test like conftest.grade, and meanwhile
+    reads the task counts of its programs' cgroups. Returns (results,
+    output, most tasks seen in one group, the grader's cgroup folder)."""
+    cmd = [sys.executable, "-m", "grader", "grade", "--lab", LAB01.number, "--solution", "0",
+           "-k", test, "--src-dir", str(src), "--out-dir", str(out)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=dict(os.environ, NO_COLOR="1"))
+    peak = [0]
+    done = threading.Event()
+    own = os.path.dirname(processes.pids_cgroups().parent)
+    grader_dir = os.path.join(own, f"grader-{proc.pid}")
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], tasks_in_groups(grader_dir))
+            time.sleep(SAMPLE_EVERY)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        output, _ = proc.communicate(timeout=WHOLE_GRADE_LIMIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        done.set()
+        sampler.join()
+    with open(out / "results.json") as f:
+        results = json.load(f)
+    return results, output, peak[0], grader_dir
+
+
+@pytest.mark.parametrize("test,kind,words", BOMB_CASES, ids=[c[0] for c in BOMB_CASES])
+def test_fork_bomb_is_capped_and_cleaned_up(test, kind, words, tmp_path, monkeypatch):
+    needs_pids_cgroup()
+    src = copy_fixture("fork_bomb", tmp_path)
+    out = tmp_path / "out"
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    results, output, peak, grader_dir = grade_watched(test, src, out)
+
+    (result,) = results["tests"]
+    assert results["grader_errors"] == 0, output
+    if kind is None:
+        assert result["status"] == "passed", output
+    else:
+        assert result["status"] == "failed" and result["kind"] == kind, output
+        assert words in result["message"], output
+    assert result["time"] < BOMB_BUDGET, f"the test took {result['time']:.1f} s:\n{output}"
+    assert "capped by a pids cgroup" in output, output
+    cap = processes.Limits().processes
+    # The bomb filled its group (it announces once a fork is refused) up
+    # to the cap and no further; then every process of it is gone, and
+    # the grader's cgroups with them.
+    assert peak == cap, f"at most {peak} tasks in the program's cgroup (cap {cap}):\n{output}"
+    assert processes_running(out) == [], f"processes left behind:\n{output}"
+    assert not os.path.exists(grader_dir), f"{grader_dir} left behind"
+
+
+def test_pids_cgroup_caps_tasks_and_is_removed(tmp_path):
+    """Without a build: a program that tries 40 forks gets the cap's worth."""
+    needs_pids_cgroup()
+    code = ("import os, sys, time\n"
+            "made = 0\n"
+            "for _ in range(40):\n"
+            "    try:\n"
+            "        pid = os.fork()\n"
+            "    except OSError:\n"
+            "        break\n"
+            "    if pid == 0:\n"
+            "        os.setsid(); time.sleep(60); os._exit(0)\n"
+            "    made += 1\n"
+            "print('made', made, flush=True); time.sleep(60)\n")
+    proc = processes.Process("forker", [sys.executable, "-c", code], str(tmp_path),
+                             processes.Limits(processes=10)).start()
+    group = proc.cgroup.path
+    try:
+        match = proc.wait_for_line(rb"^made (\d+)$", 10, "its count")
+        assert int(match.group(1)) == 9      # 10 tasks: itself and 9 children
+        members = proc.cgroup.pids()
+        assert len(members) == 10
+    finally:
+        proc.kill()
+    assert not os.path.exists(group)
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in members):
+        assert time.monotonic() < deadline, "a child in its own session survived"
+        time.sleep(0.01)
+    processes.reap_strays()
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_without_cgroups_the_header_says_what_caps_processes(tmp_path, monkeypatch):
+    """GRADER_CGROUP=0: the rlimits alone, as for a user without a cgroup."""
+    monkeypatch.setenv("GRADER_CGROUP", "0")
+    src = copy_fixture("forks_children", tmp_path)
+    out = tmp_path / "out"
+    code, results, output = grade(LAB01, "-k", "test_echo_short_text", src_dir=src,
+                                  out_dir=out)
+    assert results["tests"][0]["status"] == "passed", output
+    assert "process count" in output and "pids cgroup per program" not in output, output
+    assert processes_running(out) == [], f"processes left behind:\n{output}"
