@@ -1,8 +1,10 @@
 """HTTP helpers for the labs' tests (lab 05 on).
 
 HttpReader reads the responses of a program under test through h11, an
-independent and strict HTTP/1.1 parser: any framing or syntax mistake in
-a response fails the test with h11's own words. HttpPeer is a server
+independent and strict HTTP/1.1 parser, and checks each head against the
+rules of RFC 9112 that h11 lets pass (it accepts a bare \n as a line
+end): any framing or syntax mistake fails the test with the rule it
+breaks (explain.py), and h11's own words in the details. HttpPeer is a server
 inside the grader that answers one request with a scripted response, cut
 into chosen pieces, for testing HTTP clients.
 """
@@ -11,6 +13,7 @@ import socket
 import threading
 import time
 
+from . import explain
 from .failures import GradeFailure, TestTimeout
 from .transcripts import preview
 
@@ -21,6 +24,7 @@ except ImportError:  # reported by the tests that need it
 
 H11_MISSING = "python3-h11 is not installed; run make deps"
 RESPONSE_LIMIT = 256 << 20
+RAW_KEPT = 128 << 10        # bytes of each response kept for explaining it
 POLL_INTERVAL = 0.2
 
 
@@ -68,6 +72,8 @@ class HttpReader:
         self.conn = conn
         self.h11 = h11.Connection(our_role=h11.CLIENT, max_incomplete_event_size=64 << 10)
         self.count = 0
+        self._raw = bytearray()     # the start of the response being read
+        self._raw_total = 0         # how many bytes of it came
 
     def request(self, method, close=False):
         """Records (for h11) that a request with this method was sent."""
@@ -87,20 +93,53 @@ class HttpReader:
         self.h11.send(h11.EndOfMessage())
         self.count += 1
 
+    def _start_raw(self):
+        """Starts keeping the bytes of the next response: from those that
+        came already and h11 has not parsed yet."""
+        pending = self.h11.trailing_data[0]
+        self._raw = bytearray(pending[:RAW_KEPT])
+        self._raw_total = len(pending)
+
+    def _keep_raw(self, chunk):
+        self._raw += chunk[: max(0, RAW_KEPT - len(self._raw))]
+        self._raw_total += len(chunk)
+
+    def _broken_rule(self, what, exc):
+        """The failure for a response h11 rejected: the rule it breaks."""
+        rule = explain.response_problem(bytes(self._raw), self._raw_total, closed=self.conn.eof)
+        rule = rule or "the response is not valid HTTP/1.1"
+        return GradeFailure("wrong output", f"{what}: {rule}",
+                            f"h11, a strict HTTP/1.1 parser, says: {exc}\n"
+                            "see the transcript below for the bytes received")
+
+    def _check_head(self, what):
+        """Fails on a head that h11 took but RFC 9112 does not allow."""
+        rule = explain.response_head_problem(bytes(self._raw))
+        if rule:
+            raise GradeFailure("wrong output", f"{what}: {rule}",
+                               "the head as received:\n" +
+                               "\n".join(explain.describe_head(bytes(self._raw))))
+
     def _event(self, deadline, what):
         while True:
             try:
                 event = self.h11.next_event()
             except h11.RemoteProtocolError as exc:
-                raise GradeFailure("wrong output", f"{what}: the response is not valid "
-                                   f"HTTP/1.1, says the strict parser h11: {exc}",
-                                   "see the transcript below for the bytes received") from exc
+                raise self._broken_rule(what, exc) from exc
             if event is not h11.NEED_DATA:
                 return event
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise self.conn._timeout(what)
-            chunk = self.conn._recv_once(deadline, what)
+            try:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise self.conn._timeout(what)
+                chunk = self.conn._recv_once(deadline, what)
+            except TestTimeout as exc:
+                rule = explain.response_problem(bytes(self._raw), self._raw_total,
+                                                waited=self.conn.timeout)
+                if rule is None:
+                    raise
+                raise TestTimeout(f"{exc.message}; {rule}", exc.details) from exc
+            self._keep_raw(chunk)
             self.h11.receive_data(chunk)
 
     def response(self, what="the response", timeout=None):
@@ -108,11 +147,15 @@ class HttpReader:
         deadline = time.monotonic() + (timeout or self.conn.timeout)
         body = bytearray()
         head = None
+        self._start_raw()
         while True:
             event = self._event(deadline, what)
             if isinstance(event, h11.InformationalResponse):
+                self._check_head(what)
+                self._start_raw()
                 continue
             if isinstance(event, h11.Response):
+                self._check_head(what)
                 head = event
             elif isinstance(event, h11.Data):
                 body += event.data
@@ -133,7 +176,8 @@ class HttpReader:
         leftover = self.h11.trailing_data[0]
         if leftover:
             raise GradeFailure("extra bytes", f"expected the server to close the connection "
-                               f"after {what}, but more bytes came: {preview(leftover)}")
+                               f"after {what}, but "
+                               f"{explain.extra_after_response(leftover, bytes(self._raw))}")
         self.conn.expect_eof(f"the server to close the connection after {what}")
 
 

@@ -13,6 +13,7 @@ import struct
 import threading
 import time
 
+from .explain import explain_bytes
 from .failures import GradeFailure, TestTimeout
 from .transcripts import diff_bytes, preview
 
@@ -203,7 +204,11 @@ class Conn:
         what = waiting_for or f"{count} bytes"
         out = bytearray()
         while len(out) < count:
-            chunk = self._recv_once(deadline, what)
+            try:
+                chunk = self._recv_once(deadline, what)
+            except TestTimeout as exc:
+                exc.received = bytes(out)   # for expect() to explain
+                raise
             if not chunk:
                 break
             out += chunk
@@ -234,8 +239,17 @@ class Conn:
     # -- checking --------------------------------------------------------
 
     def expect(self, expected, what, timeout=None):
-        """Receives len(expected) bytes and checks they are exactly expected."""
-        got = self.recv_exactly(len(expected), timeout, waiting_for=what)
+        """Receives len(expected) bytes and checks they are exactly expected.
+        When time runs out first, the failure says what was wrong with the
+        bytes that did come."""
+        try:
+            got = self.recv_exactly(len(expected), timeout, waiting_for=what)
+        except TestTimeout as exc:
+            explained = explain_bytes(expected, getattr(exc, "received", b""))
+            if explained is None or not getattr(exc, "received", b""):
+                raise
+            raise TestTimeout(f"{exc.message}; of what came: {explained[1]}",
+                              exc.details) from exc
         expect_bytes(expected, got, what, stream_ended=self.eof)
         return got
 
@@ -249,14 +263,14 @@ class Conn:
 
 
 def expect_bytes(expected, got, what, stream_ended=False):
-    """Raises a GradeFailure explaining the first difference, if any."""
+    """Raises a GradeFailure naming the first broken rule (explain.py),
+    with a view of the first difference as details, if they differ."""
     result = diff_bytes(expected, got)
     if result is None:
         return
-    kind, lines = result
-    if kind == "missing bytes" and stream_ended:
-        lines[0] += " (the program closed the connection)"
-    raise GradeFailure(kind, f"wrong {what}: {lines[0]}", "\n".join(lines[1:]))
+    _, lines = result
+    kind, rule = explain_bytes(expected, got, stream_ended)
+    raise GradeFailure(kind, f"wrong {what}: {rule}", "\n".join(lines[1:]))
 
 
 def _as_failure(exc, doing):

@@ -2,7 +2,8 @@
 
 Every response the server sends is read through h11, a strict HTTP/1.1
 parser written independently of this course (grader/http.py): a framing
-or syntax mistake fails with h11's message. Real clients (curl, headless
+or syntax mistake fails with the RFC 9112 rule it breaks, in words
+(grader/explain.py), and h11's message. Real clients (curl, headless
 Chromium) fetch from the server too. The client, http_get, is tested
 against servers inside the grader that send responses in odd pieces.
 """
