@@ -1,0 +1,100 @@
+"""Unit tests of grader/procfs.py against a helper process whose state
+is known: a listener, a zombie child, a sleeping child, extra threads."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from grader import procfs
+
+# Prints "PORT ZOMBIE SLEEPER" once its state is set up, then waits for
+# stdin to close.
+HELPER = r"""
+import os, socket, sys, threading, time
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(4)
+zombie = os.fork()
+if zombie == 0:
+    os._exit(0)
+sleeper = os.fork()
+if sleeper == 0:
+    listener.close()
+    time.sleep(30)
+    os._exit(0)
+gate = threading.Event()
+threads = [threading.Thread(target=gate.wait, daemon=True) for _ in range(3)]
+for t in threads:
+    t.start()
+while open(f"/proc/{zombie}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+    time.sleep(0.01)
+print(listener.getsockname()[1], zombie, sleeper, flush=True)
+sys.stdin.read()
+os.kill(sleeper, 9)
+"""
+
+
+@pytest.fixture
+def helper():
+    proc = subprocess.Popen([sys.executable, "-c", HELPER], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        port, zombie, sleeper = map(int, proc.stdout.readline().split())
+        yield proc, port, zombie, sleeper
+    finally:
+        proc.stdin.close()
+        proc.wait(timeout=10)
+
+
+def test_children_and_zombies(helper):
+    proc, _, zombie, sleeper = helper
+    assert procfs.children(proc.pid) == sorted([zombie, sleeper])
+    assert procfs.zombies(proc.pid) == [zombie]
+    assert procfs.state(zombie) == "Z"
+    assert procfs.state(sleeper) in ("S", "R")
+    assert procfs.parent(sleeper) == proc.pid
+
+
+def test_children_by_scan_agrees(helper):
+    proc, _, zombie, sleeper = helper
+    assert procfs._children_by_scan(proc.pid) == sorted([zombie, sleeper])
+
+
+def test_threads(helper):
+    proc = helper[0]
+    assert procfs.thread_count(proc.pid) == 4
+    assert procfs.thread_count(helper[3]) == 1
+
+
+def test_listener_is_found_in_the_parent_only(helper):
+    proc, port, _, sleeper = helper
+    listening = procfs.listener_inodes(port)
+    assert len(listening) == 1
+    assert listening <= procfs.socket_inodes(proc.pid)
+    assert not listening & procfs.socket_inodes(sleeper)
+
+
+def test_fd_count_follows_open_and_close():
+    before = procfs.fd_count(os.getpid())
+    socks = [socket.socket() for _ in range(5)]
+    try:
+        assert procfs.fd_count(os.getpid()) == before + 5
+        inodes = procfs.socket_inodes(os.getpid())
+        assert {os.fstat(s.fileno()).st_ino for s in socks} <= inodes
+    finally:
+        for s in socks:
+            s.close()
+    assert procfs.fd_count(os.getpid()) == before
+    assert any("socket:" not in line for line in procfs.describe_fds(os.getpid()))
+
+
+def test_a_process_that_is_gone_reads_as_empty():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait(timeout=10)  # reaped: its /proc entry is gone
+    assert procfs.state(proc.pid) is None
+    assert procfs.children(proc.pid) == []
+    assert procfs.fd_count(proc.pid) == 0
+    assert procfs.thread_count(proc.pid) == 0
