@@ -7,12 +7,15 @@ reproduce a failure by hand. cleanup() kills and reaps everything the test
 started, whatever happened.
 """
 
+import fcntl
 import os
+import platform
 import random
 import re
 import shlex
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,6 +34,14 @@ VALGRIND_SLOWDOWN = 6       # timeouts are multiplied by this under valgrind
 EXAMPLE_PORT = 5000         # the port shown in "try it by hand" commands
 REPRO_MAX_BYTES = 300       # longer exchanges are not turned into a printf
 VALGRIND_COMMAND = "valgrind --leak-check=full"
+TSAN_FOLDER = "tsan"        # where labs/build.mk's tsan target builds
+TSAN_BUILD_TIMEOUT = 180    # seconds for building it on first use
+# ThreadSanitizer (gcc 12, clang 14) expects the program in a fixed part
+# of the address space; with more than 28 bits of mmap randomisation
+# (vm.mmap_rnd_bits, 32 on recent kernels) it can die at start with
+# "FATAL: ThreadSanitizer: unexpected memory mapping". Newer runtimes
+# re-run themselves without randomisation; for these, setarch -R does.
+TSAN_MAX_RND_BITS = 28
 
 
 @dataclass
@@ -127,6 +138,31 @@ class TestContext:
                                "fix the compiler errors shown at the top of the report")
         return path
 
+    def tsan_program_path(self, program):
+        """The ThreadSanitizer build of program (labs/build.mk, make tsan),
+        built now unless up to date. Only the tests that need it pay for
+        it; a lock keeps tests running side by side from building at once."""
+        self.program_path(program)  # "not built" if the plain build failed
+        run = self.run_info
+        bin_dir = os.path.abspath(run.bin_dir)
+        cmd = ["make", "--no-print-directory", "-f", "labs/build.mk",
+               f"LAB_DIR={os.path.relpath(run.lab.dir, run.root)}",
+               f"SRC_DIR={os.path.abspath(run.src_dir)}", f"OUT={bin_dir}", "SANITIZE=0", "tsan"]
+        with open(os.path.join(bin_dir, ".tsan-build.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                done = subprocess.run(cmd, cwd=run.root, stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT, text=True, errors="replace",
+                                      timeout=TSAN_BUILD_TIMEOUT)
+            except subprocess.TimeoutExpired as exc:
+                raise GradeFailure("grader error", f"building {program} with ThreadSanitizer "
+                                   f"took over {TSAN_BUILD_TIMEOUT} s") from exc
+        path = os.path.join(bin_dir, TSAN_FOLDER, program)
+        if done.returncode != 0 or not os.access(path, os.X_OK):
+            raise GradeFailure("not built", f"{program} could not be built with ThreadSanitizer "
+                               f"({' '.join(cmd[3:])})", done.stdout[-3000:])
+        return path
+
     def _valgrind_log(self, program):
         name = program.replace("/", "_")
         return os.path.join(self.tmpdir, f"valgrind-{name}-{len(self.processes)}.log")
@@ -140,23 +176,32 @@ class TestContext:
     # -- servers ---------------------------------------------------------
 
     def start_server(self, program, args=(), valgrind=False, limits=None,
-                     announce=TCP_ANNOUNCE, timeout=ANNOUNCE_TIMEOUT, sanitize=False):
+                     announce=TCP_ANNOUNCE, timeout=ANNOUNCE_TIMEOUT, sanitize=False,
+                     tsan=False):
         """Starts a server and waits for its announce line. With valgrind,
-        it runs under valgrind; with sanitize, from the ASan/UBSan build.
+        it runs under valgrind; with sanitize, from the ASan/UBSan build;
+        with tsan, from the ThreadSanitizer build (made on first use), and
+        then neither valgrind nor ASan applies.
 
         Raises GradeFailure("did not start") or TestTimeout when the line
         does not come.
         """
-        valgrind = valgrind or self.valgrind_all
-        sanitize = (sanitize or self.sanitize_all) and not valgrind
-        argv = [self.program_path(program, sanitize), *args]
+        valgrind = (valgrind or self.valgrind_all) and not tsan
+        sanitize = (sanitize or self.sanitize_all) and not valgrind and not tsan
+        if tsan:
+            wrapper = tsan_wrapper()
+            argv = [*wrapper, self.tsan_program_path(program), *args]
+        else:
+            wrapper = []
+            argv = [self.program_path(program, sanitize), *args]
         log = self._valgrind_log(program) if valgrind else None
         proc = Process(program, argv, self.tmpdir, limits or Limits(), valgrind_log=log,
-                       sanitized=sanitize)
+                       sanitized=sanitize or tsan)
         self.processes.append(proc)
         shown = [str(EXAMPLE_PORT) if a == "0" else a for a in args]
-        prefix = [VALGRIND_COMMAND] if valgrind else []
-        shown_program = self.display_path(os.path.join("asan", program) if sanitize else program)
+        prefix = [VALGRIND_COMMAND] if valgrind else wrapper
+        folder = TSAN_FOLDER if tsan else "asan" if sanitize else ""
+        shown_program = self.display_path(os.path.join(folder, program))
         self.repro_lines.append(" ".join([*prefix, shown_program,
                                           *map(shlex.quote, shown)]) + "    # terminal 1")
         proc.start()
@@ -393,6 +438,18 @@ class TestContext:
                 lines.append(f"{proc.name} crashed: it was killed by {describe_signal(signo)}")
         return lines
 
+    def early_exit_lines(self):
+        """One line per server that exited by itself with a failure status
+        while the test still needed it: then "connection refused" is only
+        the symptom, and the exit is the story."""
+        lines = []
+        for proc in (server.process for server in self._servers):
+            code = proc.popen.poll() if proc.popen else None
+            if code is not None and code > 0 and not proc.killed_by_grader:
+                lines.append(f"{proc.name} exited by itself with status {code} "
+                             "while the test was still talking to it")
+        return lines
+
     def stderr_sections(self):
         sections = []
         for proc in self.processes:
@@ -430,12 +487,26 @@ class TestContext:
             if proc.popen is not None:
                 proc.kill()
         # Anything left is a descendant that left its process group
-        # (setsid) and was handed to us, the subreaper, when its parent died.
-        strays = reap_strays()
+        # (setsid) and was handed to us, the subreaper, when its parent died;
+        # with pids cgroups, kill() has already found and killed those.
+        strays = len(reap_strays()) + sum(len(proc.escaped) for proc in self.processes)
         if strays:
-            self.note(f"{len(strays)} process(es) started by the program had left its process "
+            self.note(f"{strays} process(es) started by the program had left its process "
                       "group (setsid?) and were still running; the grader killed them")
         shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+
+def tsan_wrapper():
+    """What to run a ThreadSanitizer build under: setarch -R (no address
+    randomisation) where the kernel randomises more than TSan can take."""
+    try:
+        with open("/proc/sys/vm/mmap_rnd_bits") as f:
+            bits = int(f.read())
+    except (OSError, ValueError):
+        return []
+    if bits <= TSAN_MAX_RND_BITS or shutil.which("setarch") is None:
+        return []
+    return ["setarch", platform.machine(), "-R"]
 
 
 def _cmocka_failures(output):

@@ -5,7 +5,9 @@
 The zip holds, at its root, Gradescope's two required files (setup.sh and
 run_autograder) and the course tree needed to grade one lab: the grader,
 the lab's skeleton, headers and tests, hidden tests included, and never a
-solution. Gradescope unpacks it into /autograder/source; for each
+solution of the lab itself (an earlier lab's reference that it builds on,
+BORROWED_FROM in its lab.mk, goes into its borrowed/ folder, as in a
+handout). Gradescope unpacks it into /autograder/source; for each
 submission, run_autograder calls "python -m grader gradescope-run", which
 puts the student's files into a fresh copy of the lab, grades it with the
 course's own tests (never with tests from the submission), and writes
@@ -19,7 +21,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from .handout import uses_common
+from .handout import borrowed_files, borrowed_readme, uses_common
 from .labs import ROOT, UsageError, get_lab
 from .submissions import grade_submission, stage_submission
 SHARED = ["Makefile", "labs/build.mk", "grader"]
@@ -75,6 +77,12 @@ def build_package(lab_number, dist):
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
         for rel in package_files(lab):
             zf.write(ROOT / rel, rel)
+        # An earlier lab's reference the lab builds on, as in a handout.
+        for dest, src in borrowed_files(lab):
+            zf.write(ROOT / src, dest)
+        readme = borrowed_readme(lab)
+        if readme is not None:
+            zf.writestr(readme[0], readme[1])
         _add_script(zf, "setup.sh", SETUP_SH)
         _add_script(zf, "run_autograder", RUN_AUTOGRADER.format(lab=lab.number))
     return target

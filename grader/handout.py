@@ -1,7 +1,8 @@
 """Publishing a student repository: `make handout OUT=DIR [WEEK=N | LAB=NN]`.
 
 What goes out: for each released lab its handout, skeleton, provided
-headers and public tests; the grader; the notes; the Makefile; a README
+headers and public tests, and in borrowed/ the earlier lab's reference
+files it builds on (BORROWED_FROM in its lab.mk); the grader; the notes; the Makefile; a README
 for students; a GitHub Actions workflow; a manifest of the test files'
 hashes. What never goes out: solution/ folders, hidden tests, the
 catalogue of mutants (each one is a piece of a solution), the grader's
@@ -59,6 +60,45 @@ def lab_files(lab):
 
 def uses_common(lab):
     return bool(read_make_vars(lab.dir / "lab.mk").get("COMMON_SRCS"))
+
+
+BORROWED_DIR = "borrowed"
+BORROWED_README = """# Borrowed from lab {number}
+
+These files are lab {number}'s reference parser and path helpers, given out
+once lab {number} is due. This lab builds them as they are (see lab.mk,
+BORROWED_SRCS, and labs/build.mk): you do not edit them, and your own lab
+{number} files are not used here.
+"""
+
+
+def borrowed_files(lab):
+    """(destination, source) pairs, relative to the top folder, of what a
+    lab borrows from an earlier lab's reference (BORROWED_FROM in its
+    lab.mk): the NAME_BORROWED_SRCS from that lab's solution/ and that
+    lab's headers, all in this lab's borrowed/ folder. Empty for a lab
+    that borrows nothing."""
+    values = read_make_vars(lab.dir / "lab.mk")
+    origin = values.get("BORROWED_FROM")
+    if not origin:
+        return []
+    source_dir = lab.dir.parent / origin
+    names = sorted({name for var, text in values.items() if var.endswith("_BORROWED_SRCS")
+                    for name in text.split()})
+    pairs = [(source_dir / "solution" / name) for name in names]
+    pairs += sorted(source_dir.glob("*.h"))
+    dest = lab.dir / BORROWED_DIR
+    return [(str((dest / src.name).relative_to(ROOT)), str(src.relative_to(ROOT)))
+            for src in pairs]
+
+
+def borrowed_readme(lab):
+    """(destination, text) of the README of a lab's borrowed/ folder, or None."""
+    origin = read_make_vars(lab.dir / "lab.mk").get("BORROWED_FROM")
+    if not origin:
+        return None
+    dest = lab.dir / BORROWED_DIR / "README.md"
+    return str(dest.relative_to(ROOT)), BORROWED_README.format(number=origin[:2])
 
 
 def shared_files(with_common):
@@ -164,6 +204,7 @@ def build_handout(out, week=None, up_to_lab=None):
             for rel in owned:
                 copy(rel, out)
                 instructor_owned.append(rel)
+            instructor_owned += _write_borrowed(out, lab)
             for rel in students:
                 if (out / rel).exists():
                     kept.append(rel)
@@ -183,6 +224,22 @@ def build_handout(out, week=None, up_to_lab=None):
         raise LeakError("; ".join(f"{file} holds answers to lab {number}, which is still open"
                                   for file, number in leaks))
     return {"published": published, "kept": kept}
+
+
+def _write_borrowed(out, lab):
+    """Copies what the lab borrows into its borrowed/ folder; returns the
+    paths written."""
+    written = []
+    for dest, src in borrowed_files(lab):
+        target = Path(out) / dest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / src, target)
+        written.append(dest)
+    readme = borrowed_readme(lab)
+    if readme is not None:
+        (Path(out) / readme[0]).write_text(readme[1])
+        written.append(readme[0])
+    return written
 
 
 def _write_stub(out, lab, plan):

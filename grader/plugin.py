@@ -8,6 +8,7 @@ by hand, and the docs section to read. It prints one line per test as it
 finishes; reports.py prints the rest at the end.
 """
 
+import shlex
 import signal
 import time
 import traceback
@@ -44,7 +45,9 @@ class RunInfo:
         return zlib.crc32(test_name.encode()) % 100000
 
     def rerun_command(self, test_name, seed=None):
-        parts = [f"make grade LAB={self.lab.number}", f"T={test_name}"]
+        # A parametrised test's name (test_burst[fork]) holds characters
+        # a shell would expand: quote it.
+        parts = [f"make grade LAB={self.lab.number}", f"T={shlex.quote(test_name)}"]
         if seed is not None:
             parts.append(f"SEED={seed}")
         if self.solution:
@@ -123,6 +126,11 @@ class GradePlugin:
             if mark is None:
                 continue
             doc = (item.function.__doc__ or item.name).strip().splitlines()[0]
+            # A parametrised test runs once per case: "[epoll] ..." tells
+            # the student which of the four identical titles failed.
+            callspec = getattr(item, "callspec", None)
+            if callspec is not None:
+                doc = f"[{callspec.id}] {doc}"
             # Tests in a tests/hidden/ folder are instructors' only: left
             # out of handouts, shown to students after the due date.
             hidden = mark.kwargs.get("hidden", False) or "hidden" in Path(str(item.fspath)).parts
@@ -227,6 +235,9 @@ class GradePlugin:
             # The crash is the real story; the symptom the test saw comes second.
             result.message = f"{crashes[0]} (the test saw: {result.message})"
             result.kind = "crash"
+        elif ctx.early_exit_lines() and result.kind in ("connection refused", "connection reset",
+                                                         "broken pipe", "missing bytes", "timeout"):
+            result.message = f"{ctx.early_exit_lines()[0]} (the test saw: {result.message})"
         if ctx.notes:
             sections.append(("note", ctx.notes))
         if ctx.quiet:

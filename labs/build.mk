@@ -20,19 +20,41 @@ include $(LAB_DIR)/lab.mk
 
 COMMON_DIR := $(LABS_DIR)/common
 SRC_DIR ?= $(LAB_DIR)
+
+# A lab may reuse an earlier lab's reference once that lab is due
+# (BORROWED_FROM in lab.mk; NAME_BORROWED_SRCS per program or test). The
+# course's tree builds them from that lab's solution/ with its headers; a
+# handout or an autograder package carries both in the lab's borrowed/.
+ifdef BORROWED_FROM
+ifneq ($(wildcard $(LAB_DIR)/borrowed),)
+BORROWED_SRC_DIR := $(LAB_DIR)/borrowed
+BORROWED_INC_DIR := $(LAB_DIR)/borrowed
+else
+BORROWED_SRC_DIR := $(LABS_DIR)/$(BORROWED_FROM)/solution
+BORROWED_INC_DIR := $(LABS_DIR)/$(BORROWED_FROM)
+endif
+ifeq ($(wildcard $(BORROWED_SRC_DIR)),)
+$(error $(LAB_DIR) needs lab $(BORROWED_FROM)'s reference: $(LAB_DIR)/borrowed/ is missing)
+endif
+endif
 OUT ?= build/$(notdir $(LAB_DIR))
 
 WARNINGS := -Wall -Wextra -Wpedantic
 CSTD := -std=c11 -D_DEFAULT_SOURCE
 OPT ?= -O2
 SANITIZERS := -fsanitize=address,undefined
+TSAN_FLAGS := -fsanitize=thread
 ALL_CFLAGS := $(CSTD) $(OPT) -g $(WARNINGS) $(if $(filter 1,$(WERROR)),-Werror) \
 	$(if $(filter 1,$(SANITIZE)),$(SANITIZERS) -fno-omit-frame-pointer) \
-	-I$(SRC_DIR) -I$(LAB_DIR) $(if $(COMMON_SRCS),-I$(COMMON_DIR)) $(CFLAGS)
-ALL_LDFLAGS := $(if $(filter 1,$(SANITIZE)),$(SANITIZERS)) $(LDFLAGS)
+	$(if $(filter 1,$(TSAN)),$(TSAN_FLAGS) -fno-omit-frame-pointer) \
+	-I$(SRC_DIR) -I$(LAB_DIR) $(if $(BORROWED_FROM),-I$(BORROWED_INC_DIR)) \
+	$(if $(COMMON_SRCS),-I$(COMMON_DIR)) $(CFLAGS)
+ALL_LDFLAGS := $(if $(filter 1,$(SANITIZE)),$(SANITIZERS)) \
+	$(if $(filter 1,$(TSAN)),$(TSAN_FLAGS)) $(LDFLAGS)
 
 COMMON_FILES := $(addprefix $(COMMON_DIR)/,$(COMMON_SRCS))
-HEADERS := $(wildcard $(LAB_DIR)/*.h) $(if $(COMMON_SRCS),$(wildcard $(COMMON_DIR)/*.h))
+HEADERS := $(wildcard $(LAB_DIR)/*.h) $(if $(COMMON_SRCS),$(wildcard $(COMMON_DIR)/*.h)) \
+	$(if $(BORROWED_FROM),$(wildcard $(BORROWED_INC_DIR)/*.h))
 FLAGS_STAMP := $(OUT)/.build-flags
 
 # Quiet by default; "make V=1" shows the full compiler commands.
@@ -44,11 +66,13 @@ endif
 
 # A program's sources: NAME_SRCS from the folder being built (your code or
 # the reference), NAME_PROVIDED_SRCS from the lab folder whichever is built
-# (complete files given to students), and the common library.
+# (complete files given to students), NAME_BORROWED_SRCS from an earlier
+# lab's reference, and the common library.
 src = $(addprefix $(SRC_DIR)/,$($(1)_SRCS)) \
-	$(addprefix $(LAB_DIR)/,$($(1)_PROVIDED_SRCS)) $(COMMON_FILES)
+	$(addprefix $(LAB_DIR)/,$($(1)_PROVIDED_SRCS)) \
+	$(addprefix $(BORROWED_SRC_DIR)/,$($(1)_BORROWED_SRCS)) $(COMMON_FILES)
 
-.PHONY: all programs unit-tests asan
+.PHONY: all programs unit-tests asan tsan
 all: programs unit-tests
 programs: $(addprefix $(OUT)/,$(PROGRAMS))
 unit-tests: $(addprefix $(OUT)/tests/,$(UNIT_TESTS))
@@ -58,6 +82,13 @@ unit-tests: $(addprefix $(OUT)/tests/,$(UNIT_TESTS))
 asan:
 	@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) LAB_DIR=$(LAB_DIR) \
 		SRC_DIR=$(SRC_DIR) OUT=$(OUT)/asan SANITIZE=1 OPT=-O1 programs
+
+# The same programs built with ThreadSanitizer, for the tests of threaded
+# servers (lab 06): it reports two threads touching the same memory
+# without a lock between them. It cannot be combined with ASan.
+tsan:
+	@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) LAB_DIR=$(LAB_DIR) \
+		SRC_DIR=$(SRC_DIR) OUT=$(OUT)/tsan SANITIZE=0 TSAN=1 OPT=-O1 programs
 
 # Rebuild everything when the compiler or its flags change (CC=clang,
 # WERROR=1): the stamp file is rewritten, and so newer, only then.
