@@ -22,7 +22,7 @@ solution_arg = $(if $(filter command line environment,$(origin SOLUTION)),--solu
 GRADER_PYTHON := grader/python
 DEPS := grader/deps
 
-.PHONY: help deps check-deps check-test-deps grade test handout gradescope batch clean $(addprefix lab,$(LAB_NUMBERS))
+.PHONY: help deps check-deps check-test-deps grade test handout gradescope batch bench clean $(addprefix lab,$(LAB_NUMBERS))
 
 help:
 	@echo "Labs: $(notdir $(LAB_DIRS))"
@@ -40,6 +40,8 @@ help:
 	@echo "  make handout OUT=DIR [WEEK=N|LAB=NN]   publish a student repository"
 	@echo "  make gradescope LAB=NN     build dist/labNN-autograder.zip"
 	@echo "  make batch LAB=NN SUBS=DIR grade a folder of submissions into a CSV"
+	@echo "  make bench LAB=NN          measure a lab's servers (labs 05, 06) with wrk"
+	@echo "      BENCH_SECONDS=N        seconds per measurement (lab 06: about 4 min in all)"
 	@echo "  make clean                 remove build/"
 
 # lab01, lab02, ...: build one lab and remember it as the current lab.
@@ -96,6 +98,18 @@ batch:
 	@if [ -z "$(LAB)" ] || [ -z "$(SUBS)" ]; then echo "usage: make batch LAB=NN SUBS=DIR [JOBS=N] [OUT=DIR]" >&2; exit 2; fi
 	@$(GRADER_PYTHON) -m grader batch --lab $(LAB) --subs "$(SUBS)" \
 		$(if $(JOBS),--jobs $(JOBS)) $(if $(OUT),--out "$(OUT)")
+
+# A lab's benchmark, where it has one: labs/NN-name/bench/bench.sh. Not
+# part of make test: timing depends on the machine.
+bench:
+	@lab='$(filter labs/$(LAB)-%,$(LAB_DIRS))'; \
+	if [ -z "$(LAB)" ] || [ -z "$$lab" ]; then \
+		echo "usage: make bench LAB=NN [SOLUTION=0|1] [BENCH_SECONDS=N]" >&2; exit 2; \
+	fi; \
+	if [ ! -x "$$lab/bench/bench.sh" ]; then \
+		echo "Lab $(LAB) has no benchmark (no $$lab/bench/bench.sh)." >&2; exit 2; \
+	fi; \
+	$(if $(solution_arg),SOLUTION=$(use_solution)) "$$lab/bench/bench.sh" $(BENCH_SECONDS)
 
 clean:
 	rm -rf build dist

@@ -6,8 +6,12 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from conftest import READY_LABS, ROOT
-from grader.handout import student_files
+from grader import labs
+from grader.handout import borrowed_files, student_files
+from grader.submissions import stage_submission
 
 
 def test_batch_grades_each_student_into_the_csv(tmp_path):
@@ -33,3 +37,20 @@ def test_batch_grades_each_student_into_the_csv(tmp_path):
     for student in rows:
         assert (out / student / "report.txt").read_text().strip()
         assert (out / student / "results.json").exists()
+
+
+BORROWING_LABS = [lab for lab in READY_LABS if borrowed_files(lab)]
+
+
+@pytest.mark.parametrize("lab", BORROWING_LABS, ids=[f"lab{l.number}" for l in BORROWING_LABS])
+def test_a_staged_submission_of_a_lab_that_borrows_builds(lab, tmp_path):
+    """Batch mode grades in the course's tree: the borrowed files come from
+    the earlier lab's solution/ there, beside the staged submission."""
+    subs = tmp_path / "student" / "repo" / "labs" / lab.dir.name
+    subs.mkdir(parents=True)
+    for name in student_files(lab):
+        shutil.copy(lab.dir / "solution" / name, subs / name)
+    src, notes = stage_submission(tmp_path / "student", lab, tmp_path / "work")
+    assert notes == []
+    built = labs.build(lab, src, tmp_path / "out")
+    assert built.ok and built.missing == [], built.output

@@ -50,9 +50,14 @@ def test_no_solution_hidden_test_or_mutant_by_content(full_handout):
         for path in (lab.dir / "tests" / "hidden").glob("*.py"):
             hidden_names.update(line.split("(")[0][4:] for line in path.read_text().splitlines()
                                 if line.startswith("def test_"))
+    # An earlier lab's reference that a lab builds on goes out in its borrowed/.
+    borrowed = {dest: src for lab in READY_LABS for dest, src in handout.borrowed_files(lab)}
     for path in files_of(full_handout):
         rel = path.relative_to(full_handout)
         assert "solution" not in rel.parts and "hidden" not in rel.parts, rel
+        if str(rel) in borrowed:
+            assert handout.sha256(path) == handout.sha256(ROOT / borrowed[str(rel)]), rel
+            continue
         assert handout.sha256(path) not in secret, f"{rel} is a copy of {secret[handout.sha256(path)]}"
         text = path.read_text(errors="replace")
         for name in hidden_names:
@@ -123,3 +128,40 @@ def test_edited_tests_make_the_score_unofficial(tmp_path):
     assert "Unofficial score" in run.stdout, run.stdout
     results = json.loads((tmp_path / "build" / f"lab{lab.number}" / "results.json").read_text())
     assert results["official"] is False
+
+
+BORROWING_LABS = [lab for lab in READY_LABS if handout.borrowed_files(lab)]
+
+
+@pytest.mark.parametrize("lab", BORROWING_LABS, ids=[f"lab{l.number}" for l in BORROWING_LABS])
+def test_borrowed_sources_go_out_and_build(full_handout, lab, tmp_path):
+    for dest, src in handout.borrowed_files(lab):
+        assert handout.sha256(full_handout / dest) == handout.sha256(ROOT / src), dest
+    assert (full_handout / handout.borrowed_readme(lab)[0]).is_file()
+    # The handout has no solution/ to fall back on: the build must use borrowed/.
+    rel = lab.dir.relative_to(ROOT)
+    run = subprocess.run(["make", "-s", "-f", "labs/build.mk", f"LAB_DIR={rel}",
+                          f"SRC_DIR={lab.dir / 'solution'}", f"OUT={tmp_path}", "all"],
+                         cwd=full_handout, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for name in lab.programs:
+        assert os.access(tmp_path / name, os.X_OK), name
+    for name in lab.unit_tests:
+        unit = subprocess.run([str(tmp_path / "tests" / name)], capture_output=True, text=True,
+                              timeout=60)
+        assert unit.returncode == 0, unit.stdout + unit.stderr
+
+
+@pytest.mark.parametrize("lab", BORROWING_LABS, ids=[f"lab{l.number}" for l in BORROWING_LABS])
+def test_borrowed_sources_wait_until_their_lab_is_due(lab, tmp_path, monkeypatch):
+    real = course.load()
+    origin = handout.read_make_vars(lab.dir / "lab.mk")["BORROWED_FROM"][:2]
+    release = real.lab(lab.number).week
+    labs = [course.PlannedLab(p.number, p.week, release + 1 if p.number == origin else p.due_week,
+                              p.points) for p in real.labs]
+    monkeypatch.setattr(course, "load", lambda: course.Course(real.name, real.start, labs))
+    with pytest.raises(handout.LeakError) as refused:
+        handout.build_handout(tmp_path, up_to_lab=lab.number)
+    borrowed_dir = str(lab.dir.relative_to(ROOT) / handout.BORROWED_DIR)
+    assert f"{borrowed_dir}/" in str(refused.value)
+    assert f"lab {origin}" in str(refused.value)

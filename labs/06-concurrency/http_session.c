@@ -1,0 +1,952 @@
+/*
+ * http_session.c - the HTTP side of one client connection (provided).
+ *
+ * A session is a small state machine driven by its caller:
+ *
+ *   READ    receiving a request head (or dropping a request body);
+ *           complete heads are answered in the order they arrived
+ *   WRITE   sending one response: the bytes in s->out, then the rest of
+ *           a file with sendfile(2); the next request waits meanwhile
+ *   LINGER  the response was the last one: the sending side is shut and
+ *           whatever the client still sends is read and dropped until it
+ *           closes, so that closing cannot reset the connection and
+ *           destroy a response the client has not read yet
+ *
+ * Every socket call is non-blocking; EAGAIN turns into a "want" for the
+ * caller. The parsing and path rules are lab 05's (http_parse.h,
+ * http_path.h); the statuses are lab 05's server's, minus POST /echo.
+ */
+#include "http_session.h"
+
+#include "http_parse.h"
+#include "http_path.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Limits on what a client may send (docs/05-http.md, "Limits"). */
+#define REQUEST_LINE_MAX 4096 /* a longer request line gets 414 */
+#define HEAD_MAX HTTP_SESSION_HEAD_MAX
+#define IN_BUF_SIZE (2 * HEAD_MAX) /* a whole head, and room to read on */
+#define DISCARD_MAX (1 << 20)	   /* request bodies dropped, not refused */
+#define LINGER_BYTES (256 << 10)   /* most dropped while lingering */
+#define LINGER_MS 300		   /* longest linger in http_session_serve */
+#define DROP_CHUNK 4096		   /* stack buffer for dropped bytes */
+
+/*
+ * Responses: the head, then small bodies in the same buffer so that they
+ * leave in one send(); a larger file follows with sendfile(2).
+ */
+#define OUT_HEAD_MAX (REQUEST_LINE_MAX + 1024) /* Location holds a path */
+#define SMALL_BODY_MAX 16384
+#define OUT_BUF_SIZE (OUT_HEAD_MAX + SMALL_BODY_MAX)
+#define SENDFILE_CHUNK (1 << 20) /* bytes asked of one sendfile() call */
+#define STATUS_PAGE_MAX 512
+#define DATE_TEXT_MAX 64
+#define PROC_FD_PATH_MAX 32 /* "/proc/self/fd/" and a descriptor */
+#define MS_PER_S 1000
+#define NS_PER_MS 1000000L
+
+#define ALLOW_METHODS "GET, HEAD"
+#define INDEX_NAME "index.html" /* what a directory serves */
+
+enum session_state {
+	ST_READ,
+	ST_WRITE,
+	ST_LINGER,
+};
+
+/* What the request head says beyond the parse. */
+struct request_info {
+	const struct http_request *req;
+	uint64_t body_len;
+	int keep_alive;
+	int is_head;
+	int expect_continue;
+};
+
+/* ---- the document root --------------------------------------------- */
+
+int http_site_open(struct http_site *site, const char *docroot)
+{
+	struct stat st;
+
+	if (realpath(docroot, site->root) == NULL)
+		return -1;
+	if (stat(site->root, &st) < 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	site->root_len = strlen(site->root);
+	/* The root "/" itself: paths are then compared against "" + '/'. */
+	if (site->root_len == 1)
+		site->root_len = 0;
+	return 0;
+}
+
+/* ---- response text ------------------------------------------------- */
+
+static const char *reason_phrase(int status)
+{
+	switch (status) {
+	case 200:
+		return "OK";
+	case 301:
+		return "Moved Permanently";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Unknown";
+	}
+}
+
+/*
+ * The current time as an IMF-fixdate (RFC 9110 section 5.6.7), formatted
+ * at most once a second per thread: a busy server answers thousands of
+ * requests in the same second. Thread-local, so threads never share it.
+ */
+static const char *http_date(void)
+{
+	static _Thread_local time_t cached_at = -1;
+	static _Thread_local char text[DATE_TEXT_MAX];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now == cached_at)
+		return text;
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm) ==
+		    0)
+		snprintf(text, sizeof(text), "Thu, 01 Jan 1970 00:00:00 GMT");
+	cached_at = now;
+	return text;
+}
+
+/*
+ * Appends formatted text to s->out. Returns 0, or -1 when it does not
+ * fit before limit (the caller's sizes make that a bug, not a client's
+ * doing, but the check keeps a mistake from overflowing the buffer).
+ */
+static int out_add(struct http_session *s, size_t limit, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(s->out + s->out_len, limit - s->out_len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= limit - s->out_len)
+		return -1;
+	s->out_len += (size_t)n;
+	return 0;
+}
+
+/* Gives the session an empty output buffer. Returns 0 or -1 (ENOMEM). */
+static int out_open(struct http_session *s)
+{
+	if (s->out == NULL) {
+		s->out = malloc(OUT_BUF_SIZE);
+		if (s->out == NULL)
+			return -1;
+	}
+	s->out_len = 0;
+	s->out_sent = 0;
+	return 0;
+}
+
+/*
+ * Writes the status line and the headers every response has. The caller
+ * adds its own, then out_end_head().
+ */
+static int out_start_head(struct http_session *s, int status,
+			  uint64_t content_length)
+{
+	return out_add(s, OUT_HEAD_MAX,
+		       "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: %s\r\n"
+		       "Content-Length: %llu\r\nConnection: %s\r\n",
+		       status, reason_phrase(status), http_date(),
+		       HTTP_SERVER_NAME, (unsigned long long)content_length,
+		       s->keep_alive ? "keep-alive" : "close");
+}
+
+static int out_end_head(struct http_session *s)
+{
+	return out_add(s, OUT_HEAD_MAX, "\r\n");
+}
+
+/* Extra header lines of a status page. */
+struct page_extra {
+	const char *allow;    /* for 405 */
+	const char *location; /* for 301 */
+	size_t location_len;
+};
+
+/*
+ * Queues a complete response with a small HTML body naming the status.
+ * Returns 0, or -1 when the session must close (no memory).
+ */
+static int queue_status_page(struct http_session *s, int status, int is_head,
+			     const struct page_extra *extra)
+{
+	char body[STATUS_PAGE_MAX];
+	const char *reason = reason_phrase(status);
+
+	int n = snprintf(body, sizeof(body),
+			 "<!DOCTYPE html>\n<html><head><title>%d %s</title>"
+			 "</head>\n<body><h1>%d %s</h1></body></html>\n",
+			 status, reason, status, reason);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		n = 0;
+	if (out_open(s) < 0)
+		return -1;
+	if (out_start_head(s, status, (uint64_t)n) < 0 ||
+	    out_add(s, OUT_HEAD_MAX,
+		    "Content-Type: text/html; charset=utf-8\r\n") < 0)
+		return -1;
+	if (extra != NULL && extra->allow != NULL &&
+	    out_add(s, OUT_HEAD_MAX, "Allow: %s\r\n", extra->allow) < 0)
+		return -1;
+	if (extra != NULL && extra->location != NULL &&
+	    out_add(s, OUT_HEAD_MAX, "Location: %.*s\r\n",
+		    (int)extra->location_len, extra->location) < 0)
+		return -1;
+	if (out_end_head(s) < 0)
+		return -1;
+	if (!is_head && n > 0) {
+		memcpy(s->out + s->out_len, body, (size_t)n);
+		s->out_len += (size_t)n;
+	}
+	s->state = ST_WRITE;
+	return 0;
+}
+
+/* ---- files --------------------------------------------------------- */
+
+/* The status for an open()/stat() failure on a path under the root. */
+static int status_for_errno(int err)
+{
+	return err == EACCES || err == EPERM || err == ELOOP ? 403 : 404;
+}
+
+/*
+ * Opens root + url_path and checks that, symlinks followed, it is under
+ * the root. The kernel names an open file's canonical path in
+ * /proc/self/fd/N: one readlink(2), where realpath(3) costs one per path
+ * component, on every request. O_NONBLOCK: opening a FIFO must not
+ * wait for a writer (it then fails the regular-file check).
+ * Returns 0 with *fd open and st filled, or a status to send (403, 404).
+ */
+static int open_under_root(const struct http_site *site, const char *url_path,
+			   int *fd, struct stat *st)
+{
+	char path[PATH_MAX], real[PATH_MAX], link[PROC_FD_PATH_MAX];
+	ssize_t n;
+
+	int len = snprintf(path, sizeof(path), "%.*s%s", (int)site->root_len,
+			   site->root, url_path);
+	if (len < 0 || (size_t)len >= sizeof(path))
+		return 404;
+	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (*fd < 0)
+		return status_for_errno(errno);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", *fd);
+	n = readlink(link, real, sizeof(real) - 1);
+	if (n >= 0)
+		real[n] = '\0';
+	else if (realpath(path, real) != NULL) /* no /proc: the slow way */
+		n = (ssize_t)strlen(real);
+	int status = 0;
+	if (n < 0 || (size_t)n >= sizeof(real) - 1)
+		status = 404;
+	else if (strncmp(real, site->root, site->root_len) != 0 ||
+		 (real[site->root_len] != '/' && real[site->root_len] != '\0'))
+		status = 403; /* a symlink pointing out of the root */
+	else if (fstat(*fd, st) < 0)
+		status = 403;
+	if (status != 0)
+		close(*fd);
+	return status;
+}
+
+/*
+ * Opens the file for a URL path: a directory means its index.html, or a
+ * redirect (returned as 301) when the path lacks its trailing slash.
+ * Returns 0 with *fd open on a regular file and *st filled, or the
+ * status to send.
+ */
+static int open_resource(const struct http_site *site, const char *url_path,
+			 int *fd, struct stat *st)
+{
+	char index[PATH_MAX];
+	size_t len = strlen(url_path);
+
+	int status = open_under_root(site, url_path, fd, st);
+	if (status != 0)
+		return status;
+	if (S_ISDIR(st->st_mode)) {
+		close(*fd);
+		if (url_path[len - 1] != '/')
+			return 301;
+		int n = snprintf(index, sizeof(index), "%s" INDEX_NAME,
+				 url_path);
+		if (n < 0 || (size_t)n >= sizeof(index))
+			return 404;
+		status = open_under_root(site, index, fd, st);
+		if (status != 0)
+			return status;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(*fd);
+		return 403;
+	}
+	return 0;
+}
+
+/*
+ * Reads len bytes of file from offset 0 into buf. Returns 0, or -1 when
+ * the file could not be read or shrank since fstat().
+ */
+static int read_small_file(int file, char *buf, size_t len)
+{
+	size_t have = 0;
+
+	while (have < len) {
+		ssize_t n = pread(file, buf + have, len - have, (off_t)have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		have += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Queues a 200 response for an open file: a small body is read into the
+ * buffer behind the head; a larger one is left to sendfile().
+ * Takes over file. Returns 0, or -1 when the session must close.
+ */
+static int queue_file(struct http_session *s, const struct request_info *ri,
+		      int file, const struct stat *st, const char *name)
+{
+	uint64_t size = (uint64_t)st->st_size;
+
+	if (out_open(s) < 0 || out_start_head(s, 200, size) < 0 ||
+	    out_add(s, OUT_HEAD_MAX, "Content-Type: %s\r\n",
+		    http_mime_type(name)) < 0 ||
+	    out_end_head(s) < 0) {
+		close(file);
+		return -1;
+	}
+	s->state = ST_WRITE;
+	if (ri->is_head || size == 0) {
+		close(file);
+		return 0;
+	}
+	if (size <= SMALL_BODY_MAX) {
+		int rc = read_small_file(file, s->out + s->out_len,
+					 (size_t)size);
+		close(file);
+		if (rc < 0) {
+			s->out_len = 0;
+			s->keep_alive = 0;
+			return queue_status_page(s, 500, 0, NULL);
+		}
+		s->out_len += (size_t)size;
+		return 0;
+	}
+	s->file = file;
+	s->file_off = 0;
+	s->file_end = st->st_size;
+	return 0;
+}
+
+/* ---- requests ------------------------------------------------------ */
+
+static int method_is(const struct http_request *req, const char *name)
+{
+	return strlen(name) == req->method_len &&
+	       memcmp(req->method, name, req->method_len) == 0;
+}
+
+/* Is this one of the methods of RFC 9110 (or PATCH)? */
+static int method_is_known(const struct http_request *req)
+{
+	static const char *const known[] = {"GET",     "HEAD",	 "POST",
+					    "PUT",     "DELETE", "CONNECT",
+					    "OPTIONS", "TRACE",	 "PATCH"};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (method_is(req, known[i]))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Finds the path part of the target: origin-form "/p?q", or
+ * absolute-form "http://host/p?q". Returns 0, or -1 if malformed.
+ */
+static int target_path(const struct http_request *req, const char **path,
+		       size_t *len)
+{
+	static const char scheme[] = "http://";
+	const size_t scheme_len = sizeof(scheme) - 1;
+	const char *t = req->target;
+	const char *end = t + req->target_len;
+
+	if (req->target_len > scheme_len &&
+	    strncasecmp(t, scheme, scheme_len) == 0) {
+		t += scheme_len;
+		while (t < end && *t != '/' && *t != '?')
+			t++;
+	}
+	if (t == end || *t != '/')
+		return -1;
+	*path = t;
+	*len = 0;
+	while (t + *len < end && t[*len] != '?' && t[*len] != '#')
+		(*len)++;
+	return 0;
+}
+
+/* Is header h named name? */
+static int header_is(const struct http_header *h, const char *name)
+{
+	return http_find_header(h, 1, name) != NULL;
+}
+
+/*
+ * Reads the headers that matter for framing and the connection.
+ * Returns 0, or the error status (400, 501) to answer with.
+ */
+static int check_headers(const struct http_request *req,
+			 struct request_info *ri)
+{
+	int hosts = 0, has_length = 0, close_asked = 0, keep_asked = 0;
+
+	for (size_t i = 0; i < req->num_headers; i++) {
+		const struct http_header *h = &req->headers[i];
+		uint64_t n;
+
+		if (header_is(h, "Host")) {
+			hosts++;
+		} else if (header_is(h, "Content-Length")) {
+			if (http_parse_content_length(h->value, h->value_len,
+						      &n) < 0 ||
+			    (has_length && n != ri->body_len))
+				return 400;
+			ri->body_len = n;
+			has_length = 1;
+		} else if (header_is(h, "Transfer-Encoding")) {
+			return 501; /* chunked request bodies: not supported */
+		} else if (header_is(h, "Connection")) {
+			close_asked |=
+				http_has_token(h->value, h->value_len, "close");
+			keep_asked |= http_has_token(h->value, h->value_len,
+						     "keep-alive");
+		} else if (header_is(h, "Expect")) {
+			ri->expect_continue = http_has_token(
+				h->value, h->value_len, "100-continue");
+		}
+	}
+	if (req->minor >= 1)
+		ri->keep_alive = !close_asked;
+	else
+		ri->keep_alive = keep_asked && !close_asked;
+	if (hosts > 1 || (req->minor >= 1 && hosts != 1))
+		return 400; /* RFC 9112 section 3.2 */
+	return 0;
+}
+
+/*
+ * The status that refuses a whole request head before it is routed, or
+ * 0. Fills ri.
+ */
+static int check_request(const struct http_request *req, size_t head_len,
+			 struct request_info *ri)
+{
+	int status;
+
+	if (req->major != 1)
+		return 505;
+	if (req->target_len >= REQUEST_LINE_MAX)
+		return 414;
+	if (head_len > HEAD_MAX)
+		return 431;
+	status = check_headers(req, ri);
+	if (status != 0)
+		return status;
+	if (!method_is_known(req))
+		return 501;
+	if (ri->body_len > DISCARD_MAX)
+		return 413;
+	return 0;
+}
+
+/* GET and HEAD of a path: the file, a redirect, or an error page. */
+static int route_file(struct http_session *s, const struct request_info *ri,
+		      const char *raw, size_t raw_len)
+{
+	char decoded[REQUEST_LINE_MAX + 1];
+	char url_path[REQUEST_LINE_MAX + 1];
+	char location[REQUEST_LINE_MAX + 2];
+	struct stat st;
+	int file = -1;
+
+	if (http_percent_decode(raw, raw_len, decoded, sizeof(decoded)) < 0)
+		return queue_status_page(s, 400, ri->is_head, NULL);
+	if (http_normalize_path(decoded, url_path, sizeof(url_path)) < 0)
+		return queue_status_page(s, errno == EACCES ? 403 : 400,
+					 ri->is_head, NULL);
+	int status = open_resource(s->site, url_path, &file, &st);
+	if (status == 0) {
+		/* The type goes by the name asked for, as a client sees it. */
+		size_t len = strlen(url_path);
+		return queue_file(s, ri, file, &st,
+				  url_path[len - 1] == '/' ? INDEX_NAME
+							   : url_path);
+	}
+	if (status == 301) {
+		/* The client's own spelling of the path, plus the slash. */
+		int n = snprintf(location, sizeof(location), "%.*s/",
+				 (int)raw_len, raw);
+		struct page_extra ex = {NULL, location, (size_t)n};
+		return queue_status_page(s, 301, ri->is_head, &ex);
+	}
+	return queue_status_page(s, status, ri->is_head, NULL);
+}
+
+/*
+ * Prepares the response to a parsed request whose head has been taken
+ * out of the input. Returns 0, or -1 when the session must close.
+ */
+static int answer(struct http_session *s, const struct http_request *req,
+		  size_t head_len)
+{
+	struct request_info ri = {req, 0, 0, method_is(req, "HEAD"), 0};
+	const char *raw;
+	size_t raw_len;
+
+	int status = check_request(req, head_len, &ri);
+	if (status != 0) {
+		s->keep_alive = 0;
+		return queue_status_page(s, status, ri.is_head, NULL);
+	}
+	s->keep_alive = ri.keep_alive;
+	/* A body to GET or HEAD means nothing: drop it after answering. */
+	size_t buffered = s->in_len < ri.body_len ? s->in_len
+						  : (size_t)ri.body_len;
+	s->in_start += buffered;
+	s->in_len -= buffered;
+	s->discard_left = (size_t)ri.body_len - buffered;
+	/*
+	 * A client that waits for "100 Continue" may never send the body
+	 * it announced; answering at once and closing is allowed (RFC 9110
+	 * section 10.1.1) and cannot leave the connection stuck.
+	 */
+	if (ri.expect_continue && s->discard_left > 0)
+		s->keep_alive = 0;
+	if (!method_is(req, "GET") && !ri.is_head) {
+		struct page_extra allow = {ALLOW_METHODS, NULL, 0};
+		return queue_status_page(s, 405, 0, &allow);
+	}
+	if (target_path(req, &raw, &raw_len) < 0)
+		return queue_status_page(s, 400, ri.is_head, NULL);
+	return route_file(s, &ri, raw, raw_len);
+}
+
+/* ---- the state machine --------------------------------------------- */
+
+static void free_buffers(struct http_session *s)
+{
+	free(s->in);
+	s->in = NULL;
+	s->in_start = 0;
+	s->in_len = 0;
+	free(s->out);
+	s->out = NULL;
+	s->out_len = 0;
+	s->out_sent = 0;
+}
+
+void http_session_init(struct http_session *s, const struct http_site *site,
+		       int fd)
+{
+	int one = 1;
+
+	memset(s, 0, sizeof(*s));
+	s->site = site;
+	s->fd = fd;
+	s->state = ST_READ;
+	s->file = -1;
+	/*
+	 * Pipelined responses leave in separate sends; without TCP_NODELAY
+	 * Nagle's algorithm holds a small one back until the client's
+	 * delayed ACK of the last (docs/05-http.md, "Benchmark"). It fails
+	 * harmlessly on sockets that are not TCP (socketpairs in tests).
+	 */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+static enum http_want session_linger(struct http_session *s);
+
+void http_session_end(struct http_session *s)
+{
+	/*
+	 * Cut short while lingering (a stop, a timeout): drop what has
+	 * arrived, so that the close that follows finds nothing unread and
+	 * sends a FIN, not a reset that could destroy the response.
+	 */
+	if (s->state == ST_LINGER) {
+		(void)session_linger(s);
+		s->state = ST_READ; /* a second end touches the socket no more */
+		s->discard_left = 0;
+	}
+	free_buffers(s);
+	if (s->file >= 0) {
+		close(s->file);
+		s->file = -1;
+	}
+}
+
+int http_session_is_idle(const struct http_session *s)
+{
+	if (s->state == ST_LINGER)
+		return 1; /* the last response is out; only dropping is left */
+	return s->state == ST_READ && s->in_len == 0 && s->discard_left == 0;
+}
+
+/* Answers an unparseable or oversized head; the connection then ends. */
+static int refuse(struct http_session *s, int status)
+{
+	s->keep_alive = 0;
+	s->in_len = 0;
+	return queue_status_page(s, status, 0, NULL);
+}
+
+/*
+ * When the head is still incomplete: the status to refuse it with if it
+ * is already over a limit (414 for the request line, 431 for the head),
+ * else 0.
+ */
+static int head_over_limit(const struct http_session *s)
+{
+	const char *head = s->in + s->in_start;
+	const char *eol = memchr(head, '\n', s->in_len);
+	size_t line_len = eol != NULL ? (size_t)(eol - head) : s->in_len;
+
+	if (line_len > REQUEST_LINE_MAX)
+		return 414;
+	if (s->in_len > HEAD_MAX)
+		return 431;
+	return 0;
+}
+
+/*
+ * Drops request body bytes that are buffered. Returns nonzero while more
+ * are still to come.
+ */
+static int drop_buffered_body(struct http_session *s)
+{
+	size_t take = s->in_len < s->discard_left ? s->in_len : s->discard_left;
+
+	s->in_start += take;
+	s->in_len -= take;
+	s->discard_left -= take;
+	return s->discard_left > 0;
+}
+
+/*
+ * Prepares the response to the next request in the input buffer.
+ * Returns 1 when a response is queued (state WRITE), 0 when more input
+ * is needed, -1 when the session must close.
+ */
+static int next_request(struct http_session *s)
+{
+	struct http_request req;
+
+	if (s->discard_left > 0 && drop_buffered_body(s))
+		return 0;
+	if (s->in_len == 0) {
+		free_buffers(s); /* idle: hold no memory */
+		return 0;
+	}
+	int n = http_parse_request(s->in + s->in_start, s->in_len, &req);
+	if (n > 0) {
+		s->in_start += (size_t)n;
+		s->in_len -= (size_t)n;
+		return answer(s, &req, (size_t)n) < 0 ? -1 : 1;
+	}
+	int status = 400;
+	if (n == HTTP_PARSE_TOO_MANY)
+		status = 431;
+	else if (n == HTTP_PARSE_PARTIAL)
+		status = head_over_limit(s);
+	if (status == 0)
+		return 0;
+	return refuse(s, status) < 0 ? -1 : 1;
+}
+
+/*
+ * Receives into the input buffer once. Returns the bytes received, 0 at
+ * end of stream, or -1 with errno set (EAGAIN: nothing there yet).
+ */
+static ssize_t recv_input(struct http_session *s)
+{
+	if (s->in == NULL) {
+		s->in = malloc(IN_BUF_SIZE);
+		if (s->in == NULL)
+			return -1;
+		s->in_start = 0;
+	}
+	if (s->in_len == 0)
+		s->in_start = 0;
+	else if (s->in_start + s->in_len == IN_BUF_SIZE)
+		/* A partial head at the end: move it to the front. */
+		memmove(s->in, s->in + s->in_start, s->in_len);
+	if (s->in_start + s->in_len == IN_BUF_SIZE)
+		s->in_start = 0;
+	for (;;) {
+		ssize_t n = recv(s->fd, s->in + s->in_start + s->in_len,
+				 IN_BUF_SIZE - s->in_start - s->in_len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0)
+			s->in_len += (size_t)n;
+		return n;
+	}
+}
+
+/*
+ * Reads and drops what a client still sends after the last response,
+ * until it closes or has sent LINGER_BYTES.
+ */
+static enum http_want session_linger(struct http_session *s)
+{
+	char drop[DROP_CHUNK];
+
+	for (;;) {
+		ssize_t n = recv(s->fd, drop, sizeof(drop), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return HTTP_WANT_READ;
+		if (n <= 0 || (size_t)n >= s->discard_left)
+			return HTTP_WANT_CLOSE;
+		s->discard_left -= (size_t)n;
+	}
+}
+
+/*
+ * Sends out[out_sent..out_len); MSG_MORE when a file follows, so that
+ * the head and the file's first bytes share a packet.
+ * Returns 1 when all is sent, 0 on EAGAIN, -1 when the session must end.
+ */
+static int send_out(struct http_session *s)
+{
+	int flags = MSG_NOSIGNAL | (s->file >= 0 ? MSG_MORE : 0);
+
+	while (s->out_sent < s->out_len) {
+		ssize_t n = send(s->fd, s->out + s->out_sent,
+				 s->out_len - s->out_sent, flags);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		s->out_sent += (size_t)n;
+	}
+	return 1;
+}
+
+/* Sends the rest of the file. Returns like send_out(). */
+static int send_file_part(struct http_session *s)
+{
+	while (s->file_off < s->file_end) {
+		off_t left = s->file_end - s->file_off;
+		size_t chunk = left < SENDFILE_CHUNK ? (size_t)left
+						     : SENDFILE_CHUNK;
+		ssize_t n = sendfile(s->fd, s->file, &s->file_off, chunk);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		if (n == 0)
+			return -1; /* the file shrank: the length was promised */
+	}
+	close(s->file);
+	s->file = -1;
+	return 1;
+}
+
+/* The last response is out: shut the sending side and linger. */
+static enum http_want start_linger(struct http_session *s)
+{
+	free_buffers(s);
+	s->state = ST_LINGER;
+	s->discard_left = LINGER_BYTES;
+	if (shutdown(s->fd, SHUT_WR) < 0)
+		return HTTP_WANT_CLOSE;
+	return session_linger(s);
+}
+
+/*
+ * Sends the response in progress, then answers the requests already
+ * buffered one after another (pipelining), until the socket or the input
+ * runs dry. A loop, not recursion: a client may pipeline hundreds.
+ */
+static enum http_want session_run(struct http_session *s)
+{
+	for (;;) {
+		if (s->state == ST_WRITE) {
+			int rc = send_out(s);
+			if (rc == 1 && s->file >= 0)
+				rc = send_file_part(s);
+			if (rc < 0)
+				return HTTP_WANT_CLOSE;
+			if (rc == 0)
+				return HTTP_WANT_WRITE;
+			s->served++;
+			s->out_len = 0;
+			s->out_sent = 0;
+			if (!s->keep_alive)
+				return start_linger(s);
+			s->state = ST_READ;
+		}
+		int rc = next_request(s);
+		if (rc < 0)
+			return HTTP_WANT_CLOSE;
+		if (rc == 0)
+			return HTTP_WANT_READ;
+	}
+}
+
+enum http_want http_session_on_readable(struct http_session *s)
+{
+	if (s->state == ST_WRITE)
+		return session_run(s);
+	if (s->state == ST_LINGER)
+		return session_linger(s);
+	ssize_t n = recv_input(s);
+	if (n == 0)
+		return HTTP_WANT_CLOSE;
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return HTTP_WANT_CLOSE;
+		if (s->in_len == 0)
+			free_buffers(s);
+		return HTTP_WANT_READ;
+	}
+	return session_run(s);
+}
+
+enum http_want http_session_on_writable(struct http_session *s)
+{
+	if (s->state != ST_WRITE)
+		return HTTP_WANT_READ;
+	return session_run(s);
+}
+
+/* ---- the blocking-style driver ------------------------------------- */
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * MS_PER_S + ts.tv_nsec / NS_PER_MS;
+}
+
+static int set_nonblocking(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0)
+		return -1;
+	if (flags & O_NONBLOCK)
+		return 0;
+	return fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+}
+
+long http_session_serve(int fd, const struct http_site *site,
+			int idle_timeout_ms, int stop_fd)
+{
+	struct http_session s;
+	enum http_want want = HTTP_WANT_READ;
+	int stopping = 0, lingering = 0;
+	long long deadline;
+
+	if (set_nonblocking(fd) < 0)
+		return -1;
+	http_session_init(&s, site, fd);
+	deadline = now_ms() + idle_timeout_ms;
+	while (want != HTTP_WANT_CLOSE) {
+		struct pollfd fds[2] = {
+			{.fd = fd,
+			 .events = want == HTTP_WANT_READ ? POLLIN : POLLOUT},
+			{.fd = stop_fd, .events = POLLIN},
+		};
+		nfds_t nfds = stop_fd >= 0 && !stopping ? 2 : 1;
+
+		if (stopping && http_session_is_idle(&s))
+			break;
+		long long left = deadline - now_ms();
+		if (left <= 0)
+			break;
+		int rc = poll(fds, nfds, (int)left);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0) {
+			int err = errno;
+			http_session_end(&s);
+			errno = err;
+			return -1;
+		}
+		if (nfds == 2 && fds[1].revents != 0)
+			stopping = 1;
+		if (fds[0].revents == 0)
+			continue;
+		want = want == HTTP_WANT_READ ? http_session_on_readable(&s)
+					      : http_session_on_writable(&s);
+		if (s.state != ST_LINGER)
+			deadline = now_ms() + idle_timeout_ms;
+		else if (!lingering && idle_timeout_ms > LINGER_MS)
+			deadline = now_ms() + LINGER_MS;
+		lingering = s.state == ST_LINGER;
+	}
+	http_session_end(&s);
+	return (long)s.served;
+}
