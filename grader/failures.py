@@ -23,7 +23,7 @@ KINDS = {
     "missing bytes": "fewer bytes arrived than expected",
     "extra bytes": "more bytes arrived than expected",
     "wrong exit code": "the program exited with another status than expected",
-    "wrong output": "the program printed something other than expected",
+    "wrong output": "what the program sent, printed or did differs from what is expected",
     "valgrind errors": "valgrind found memory errors or leaks",
     "sanitizer errors": "AddressSanitizer or UBSan found a memory error, undefined behaviour or a leak",
     "unit test failed": "a unit test of your helper functions failed",
