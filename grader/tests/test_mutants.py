@@ -12,14 +12,16 @@ from conftest import READY_LABS, ROOT, failed_tests, grade
 MUTANTS_DIR = ROOT / "grader" / "mutants"
 
 
-def load_mutants():
+def load_catalogue(kind):
+    """[[mutant]] (bugs to catch) or [[variant]] (correct rewrites to pass)
+    of every ready lab, as pytest cases."""
     cases = []
     for lab in READY_LABS:
         path = MUTANTS_DIR / f"{lab.dir.name}.toml"
         if not path.exists():
             continue
         with open(path, "rb") as f:
-            for mutant in tomllib.load(f)["mutant"]:
+            for mutant in tomllib.load(f).get(kind, []):
                 cases.append(pytest.param(lab, mutant, id=f"lab{lab.number}-{mutant['name']}"))
     return cases
 
@@ -35,7 +37,7 @@ def make_mutant_source(lab, mutant, dest):
     target.write_text(text.replace(mutant["find"], mutant["replace"]))
 
 
-@pytest.mark.parametrize("lab,mutant", load_mutants())
+@pytest.mark.parametrize("lab,mutant", load_catalogue("mutant"))
 def test_mutant_is_caught(lab, mutant, tmp_path):
     src = tmp_path / "src"
     make_mutant_source(lab, mutant, src)
@@ -49,3 +51,20 @@ def test_mutant_is_caught(lab, mutant, tmp_path):
     assert not missed, (f"mutant {mutant['name']} ({mutant['why']}) was not caught by "
                         f"{', '.join(missed)}:\n{output}")
     assert code == 1, output
+
+
+@pytest.mark.parametrize("lab,variant", load_catalogue("variant"))
+def test_correct_variant_passes(lab, variant, tmp_path):
+    src = tmp_path / "src"
+    make_mutant_source(lab, variant, src)
+    selection = " or ".join(variant["passes"])
+    code, results, output = grade(lab, "-k", selection, src_dir=src, out_dir=tmp_path / "out",
+                                  solution=True)
+    assert results["grader_errors"] == 0, output
+    ran = {t["name"]: t["status"] for t in results["tests"]}
+    missing = [name for name in variant["passes"] if name not in ran]
+    assert not missing, f"variant {variant['name']}: no test named {', '.join(missing)}"
+    failed = [name for name in variant["passes"] if ran[name] != "passed"]
+    assert not failed, (f"variant {variant['name']} ({variant['why']}) is correct but failed "
+                        f"{', '.join(failed)}:\n{output}")
+    assert code == 0, output
