@@ -294,6 +294,25 @@ static int open_stop_pipe(struct server *srv)
 	return 0;
 }
 
+int server_accept_error_is_transient(int err)
+{
+	switch (err) {
+	case EINTR:
+	case ECONNABORTED:
+	case EPROTO:
+	case ENETDOWN:
+	case ENOPROTOOPT:
+	case EHOSTDOWN:
+	case ENONET:
+	case EHOSTUNREACH:
+	case EOPNOTSUPP:
+	case ENETUNREACH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 void server_broadcast_stop(struct server *srv)
 {
 	static const char byte = STOP_BYTE;

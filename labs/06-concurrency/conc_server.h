@@ -42,6 +42,13 @@ struct server {
 void server_broadcast_stop(struct server *srv);
 
 /*
+ * Nonzero when accept() failed with err for a reason of the connection
+ * being accepted, not of the listener: accept(2) says to treat those as
+ * "try again" (ECONNABORTED, EPROTO, the network errors, and EINTR).
+ */
+int server_accept_error_is_transient(int err);
+
+/*
  * The three models. Each serves clients until *srv->stop is set, then
  * stops accepting, lets responses in flight finish, and returns 0 once
  * every connection (and child process or thread) is gone; -1 after an

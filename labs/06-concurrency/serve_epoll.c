@@ -219,29 +219,6 @@ static void expire_idle(struct loop *l)
 /* ---- the listener ---------------------------------------------------- */
 
 /*
- * accept() also reports errors of the connection being accepted, not of
- * the listener; accept(2) says to treat them as "try again".
- */
-static int accept_error_is_transient(int err)
-{
-	switch (err) {
-	case EINTR:
-	case ECONNABORTED:
-	case EPROTO:
-	case ENETDOWN:
-	case ENOPROTOOPT:
-	case EHOSTDOWN:
-	case ENONET:
-	case EHOSTUNREACH:
-	case EOPNOTSUPP:
-	case ENETUNREACH:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/*
  * Stops watching the listener for ACCEPT_PAUSE_MS. Clients keep
  * queueing in the backlog meanwhile, and are accepted once descriptors
  * are free again. Returns 0, or -1 after a message.
@@ -279,13 +256,13 @@ static int accept_all(struct loop *l)
 	 * SOCK_NONBLOCK | SOCK_CLOEXEC): one wake-up can stand for many
 	 * clients. Each new fd: conn_open() (its failure loses only that
 	 * client). EAGAIN: all taken, return 0. A transient error
-	 * (accept_error_is_transient): go on. EMFILE, ENFILE, ENOBUFS or
-	 * ENOMEM: perror and pause_accepting() - with level triggering the
-	 * listener would wake you again at once, forever. Else perror, -1.
+	 * (server_accept_error_is_transient()): go on. EMFILE, ENFILE,
+	 * ENOBUFS or ENOMEM: perror and pause_accepting() - with level
+	 * triggering the listener would wake you again at once, forever.
+	 * Else perror, -1.
 	 */
 	(void)l;
 	(void)conn_open;		 /* remove once you use it */
-	(void)accept_error_is_transient; /* remove once you use it */
 	(void)pause_accepting;		 /* remove once you use it */
 	todo("accept_all");
 	return -1;

@@ -175,29 +175,6 @@ static void pause_ms(const struct fork_signals *fs, int ms)
 }
 
 /*
- * accept() also reports errors of the connection being accepted, not of
- * the listener; accept(2) says to treat them as "try again".
- */
-static int accept_error_is_transient(int err)
-{
-	switch (err) {
-	case EINTR:
-	case ECONNABORTED:
-	case EPROTO:
-	case ENETDOWN:
-	case ENOPROTOOPT:
-	case EHOSTDOWN:
-	case ENONET:
-	case EHOSTUNREACH:
-	case EOPNOTSUPP:
-	case ENETUNREACH:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/*
  * Accepts one connection and hands it to a new child. Returns 0 (also
  * when this connection could not be served), or -1 after a fatal error.
  */
@@ -206,8 +183,9 @@ static int accept_one(struct server *srv, const struct fork_signals *fs)
 	/*
 	 * TODO (step 3):
 	 * 1. fd = accept4(srv->listener, NULL, NULL, SOCK_CLOEXEC). On
-	 *    failure: a transient error (accept_error_is_transient) returns
-	 *    0; EMFILE, ENFILE, ENOBUFS or ENOMEM: perror, pause_ms(fs,
+	 *    failure: a transient error
+	 *    (server_accept_error_is_transient()) returns 0; EMFILE,
+	 *    ENFILE, ENOBUFS or ENOMEM: perror, pause_ms(fs,
 	 *    ACCEPT_PAUSE_MS) and return 0 - the listener stays readable,
 	 *    so trying again at once would spin; anything else: perror, -1.
 	 * 2. fork(). In the child (0): run_child(). Failed (-1, EAGAIN when
@@ -222,7 +200,6 @@ static int accept_one(struct server *srv, const struct fork_signals *fs)
 	(void)fs;
 	(void)run_child;		 /* remove once you use it */
 	(void)pause_ms;			 /* remove once you use it */
-	(void)accept_error_is_transient; /* remove once you use it */
 	todo("accept_one");
 	return -1;
 }

@@ -206,29 +206,6 @@ static void expire_idle(struct loop *l)
 /* ---- the listener ---------------------------------------------------- */
 
 /*
- * accept() also reports errors of the connection being accepted, not of
- * the listener; accept(2) says to treat them as "try again".
- */
-static int accept_error_is_transient(int err)
-{
-	switch (err) {
-	case EINTR:
-	case ECONNABORTED:
-	case EPROTO:
-	case ENETDOWN:
-	case ENOPROTOOPT:
-	case EHOSTDOWN:
-	case ENONET:
-	case EHOSTUNREACH:
-	case EOPNOTSUPP:
-	case ENETUNREACH:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/*
  * Stops watching the listener for a while. Clients keep queueing in the
  * backlog meanwhile, and are accepted once descriptors are free again.
  */
@@ -270,7 +247,7 @@ static int accept_all(struct loop *l)
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return 0;
-		if (accept_error_is_transient(errno))
+		if (server_accept_error_is_transient(errno))
 			continue;
 		perror(PROG ": accept");
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||

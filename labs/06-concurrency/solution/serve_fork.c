@@ -186,29 +186,6 @@ static void pause_ms(const struct fork_signals *fs, int ms)
 	ppoll(NULL, 0, &ts, &fs->wait_mask);
 }
 
-/*
- * accept() also reports errors of the connection being accepted, not of
- * the listener; accept(2) says to treat them as "try again".
- */
-static int accept_error_is_transient(int err)
-{
-	switch (err) {
-	case EINTR:
-	case ECONNABORTED:
-	case EPROTO:
-	case ENETDOWN:
-	case ENOPROTOOPT:
-	case EHOSTDOWN:
-	case ENONET:
-	case EHOSTUNREACH:
-	case EOPNOTSUPP:
-	case ENETUNREACH:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 /* Out of descriptors or memory: it may pass once children exit. */
 static int accept_error_is_resource(int err)
 {
@@ -225,7 +202,7 @@ static int accept_one(struct server *srv, const struct fork_signals *fs)
 	int fd = accept4(srv->listener, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0) {
-		if (accept_error_is_transient(errno))
+		if (server_accept_error_is_transient(errno))
 			return 0;
 		perror(PROG ": accept");
 		if (!accept_error_is_resource(errno))

@@ -109,29 +109,6 @@ static void pause_ms(const struct server *srv, int ms)
 }
 
 /*
- * accept() also reports errors of the connection being accepted, not of
- * the listener; accept(2) says to treat them as "try again".
- */
-static int accept_error_is_transient(int err)
-{
-	switch (err) {
-	case EINTR:
-	case ECONNABORTED:
-	case EPROTO:
-	case ENETDOWN:
-	case ENOPROTOOPT:
-	case EHOSTDOWN:
-	case ENONET:
-	case EHOSTUNREACH:
-	case EOPNOTSUPP:
-	case ENETUNREACH:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/*
  * Waits for a client (or a stop signal) and accepts it. Returns the
  * connected socket, NO_CONNECTION, or ACCEPT_FATAL after a message.
  */
@@ -148,7 +125,7 @@ static int next_connection(const struct server *srv)
 	int fd = accept4(srv->listener, NULL, NULL, SOCK_CLOEXEC);
 	if (fd >= 0)
 		return fd;
-	if (accept_error_is_transient(errno))
+	if (server_accept_error_is_transient(errno))
 		return NO_CONNECTION;
 	perror(PROG ": accept");
 	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
