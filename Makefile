@@ -71,7 +71,7 @@ test: check-test-deps
 		echo "make test is the course maintainers' self-check and is not part of this handout; use make grade."; \
 		exit 2; \
 	fi
-	@$(GRADER_PYTHON) -m pytest -p no:cacheprovider -q -n 4 grader/tests
+	@$(GRADER_PYTHON) -m pytest -p no:cacheprovider -q -n 2 grader/tests
 
 # Instructors: write or update a student repository (see docs/instructors.md).
 handout:
