@@ -181,6 +181,37 @@ class HttpReader:
         self.conn.expect_eof(f"the server to close the connection after {what}")
 
 
+# Reason phrases of RFC 9110 section 15 for the statuses the labs' servers
+# send: a test that expects one of these statuses checks the phrase too.
+REASONS = {200: "OK", 301: "Moved Permanently", 400: "Bad Request", 403: "Forbidden",
+           404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
+           414: "URI Too Long", 431: "Request Header Fields Too Large",
+           501: "Not Implemented", 505: "HTTP Version Not Supported"}
+
+
+def open_reader(ctx, server, timeout=None):
+    """A new connection to server and an HttpReader on it."""
+    conn = ctx.connect(server, **({"timeout": timeout} if timeout else {}))
+    return conn, HttpReader(conn)
+
+
+def media_type(resp):
+    """The Content-Type without its parameters, in lower case, or None."""
+    value = resp.header("content-type")
+    return value.split(";")[0].strip().lower() if value else None
+
+
+def check_status(resp, status, what):
+    """Fails unless resp has this status and, if REASONS knows it, its phrase."""
+    if resp.status != status:
+        raise GradeFailure("wrong output", f"{what}: expected status {status} "
+                           f"{REASONS.get(status, '')}, got {resp.status} {resp.reason}",
+                           resp.describe())
+    if status in REASONS and resp.reason != REASONS[status]:
+        raise GradeFailure("wrong output", f"{what}: the reason phrase of {status} should be "
+                           f"'{REASONS[status]}', it was '{resp.reason}'", resp.describe())
+
+
 class HttpPeer:
     """Answers one HTTP request with a scripted response, then closes.
 

@@ -24,7 +24,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 from grader import GradeFailure, Limits, describe_status, expect_bytes, graded, split_sizes
-from grader.http import HttpPeer, HttpReader
+from grader.http import HttpPeer, HttpReader, check_status, media_type, open_reader
 
 SERVER = "http_server"
 CLIENT = "http_get"
@@ -36,11 +36,6 @@ README = "labs/05-http-server/README.md"
 IMF_FIXDATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|"
                          r"Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$")
 SECRET = b"TOP-SECRET: this file is outside the document root\n"
-
-REASONS = {200: "OK", 301: "Moved Permanently", 400: "Bad Request", 403: "Forbidden",
-           404: "Not Found", 405: "Method Not Allowed", 408: "Request Timeout",
-           414: "URI Too Long", 431: "Request Header Fields Too Large",
-           501: "Not Implemented", 505: "HTTP Version Not Supported"}
 
 INDEX_HTML = (b"<!DOCTYPE html>\n<html><head><title>Lab 05</title>"
               b"<link rel=\"stylesheet\" href=\"style.css\"></head>\n"
@@ -132,32 +127,12 @@ def request(method, target, headers=None, version="HTTP/1.1", body=b""):
     return head.encode("latin-1") + body
 
 
-def open_reader(ctx, server, timeout=None):
-    conn = ctx.connect(server, **({"timeout": timeout} if timeout else {}))
-    return conn, HttpReader(conn)
-
-
 def exchange(ctx, server, raw, method, what, close=False):
     """Sends one request on a new connection and reads its response."""
     conn, reader = open_reader(ctx, server)
     conn.send(raw)
     reader.request(method, close=close)
     return conn, reader, reader.response(what)
-
-
-def media_type(resp):
-    value = resp.header("content-type")
-    return value.split(";")[0].strip().lower() if value else None
-
-
-def check_status(resp, status, what):
-    if resp.status != status:
-        raise GradeFailure("wrong output", f"{what}: expected status {status} "
-                           f"{REASONS.get(status, '')}, got {resp.status} {resp.reason}",
-                           resp.describe())
-    if status in REASONS and resp.reason != REASONS[status]:
-        raise GradeFailure("wrong output", f"{what}: the reason phrase of {status} should be "
-                           f"'{REASONS[status]}', it was '{resp.reason}'", resp.describe())
 
 
 def check_common_headers(resp, what):

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from grader import GradeFailure, Limits, describe_status, expect_bytes, graded, procfs
-from grader.http import HttpReader
+from grader.http import HttpReader, check_status, media_type, open_reader
 
 SERVER = "conc_server"
 MIB = 1 << 20
@@ -50,7 +50,6 @@ THREAD_MODELS = pytest.mark.parametrize("model", ["thread", "pool"])
 # allocate reserve gigabytes they never touch.
 ROOMY = Limits(processes=512, open_files=1024, memory_bytes=4 << 30)
 
-REASONS = {200: "OK", 301: "Moved Permanently", 404: "Not Found"}
 INDEX_HTML = b"<!DOCTYPE html>\n<html><body><h1>Lab 06</h1></body></html>\n"
 FILES = {
     "index.html": (INDEX_HTML, "text/html"),
@@ -103,23 +102,6 @@ def request(method, target, headers=(), version="HTTP/1.1"):
         lines.append("Host: lab06.test")
     lines += list(headers)
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
-def open_reader(ctx, server, timeout=None):
-    conn = ctx.connect(server, **({"timeout": timeout} if timeout else {}))
-    return conn, HttpReader(conn)
-
-
-def media_type(resp):
-    value = resp.header("content-type")
-    return value.split(";")[0].strip().lower() if value else None
-
-
-def check_status(resp, status, what):
-    if resp.status != status:
-        raise GradeFailure("wrong output", f"{what}: expected status {status} "
-                           f"{REASONS.get(status, '')}, got {resp.status} {resp.reason}",
-                           resp.describe())
 
 
 def check_file(resp, name, what):

@@ -13,7 +13,7 @@ import threading
 from urllib.parse import quote
 
 from grader import GradeFailure, expect_bytes, graded, split_sizes
-from grader.http import HttpReader
+from grader.http import media_type, open_reader
 
 SERVER = "http_server"
 MIB = 1 << 20
@@ -43,16 +43,6 @@ def start(ctx, files, extra=()):
     os.makedirs(root, exist_ok=True)
     write_tree(root, files)
     return ctx.start_server(SERVER, ["-p", "0", "-d", root, *extra])
-
-
-def open_reader(ctx, server, timeout=None):
-    conn = ctx.connect(server, **({"timeout": timeout} if timeout else {}))
-    return conn, HttpReader(conn)
-
-
-def media_type(resp):
-    value = resp.header("content-type")
-    return value.split(";")[0].strip().lower() if value else None
 
 
 def check(resp, status, what, body=None, mime=None):
