@@ -200,9 +200,10 @@ def on_signal(signum, frame):
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 
-def group_members(pgid):
-    """[(pid, threads)] of the processes in process group pgid."""
-    members = []
+def group_stat_fields(pgid):
+    """(pid, fields) for each process of process group pgid, zombies
+    included; fields are those of /proc/PID/stat from the state (field 3
+    of stat(5)) on."""
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -213,9 +214,14 @@ def group_members(pgid):
             continue
         # The command name may hold spaces: the fields start after ')'.
         fields = stat[stat.rfind(")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            members.append((int(name), int(fields[17])))
-    return members
+        if int(fields[2]) == pgid:
+            yield int(name), fields
+
+
+def group_members(pgid):
+    """[(pid, threads)] of the live processes in process group pgid."""
+    return [(pid, int(fields[17])) for pid, fields in group_stat_fields(pgid)
+            if fields[0] != "Z"]
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -225,21 +231,11 @@ def group_cpu_seconds(pgid):
     """CPU time (user + system) the process group has used: its live
     processes', and the children its leader has already waited for."""
     total = 0
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % name) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2:].split()
-        if int(fields[2]) != pgid:
-            continue
+    for pid, fields in group_stat_fields(pgid):
         # utime and stime are fields 14 and 15 of stat(5), cutime and
         # cstime 16 and 17; the list starts at field 3.
         total += int(fields[11]) + int(fields[12])
-        if int(name) == pgid:
+        if pid == pgid:
             total += int(fields[13]) + int(fields[14])
     return total / CLOCK_TICKS
 
