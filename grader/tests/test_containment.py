@@ -70,6 +70,19 @@ def processes_running(binary_dir):
     return found
 
 
+def check_single_result(results, output, kind, words):
+    """The one test graded: passed (kind None), or failed with that kind
+    and those words in its message. Returns its result."""
+    (result,) = results["tests"]
+    assert results["grader_errors"] == 0, output
+    if kind is None:
+        assert result["status"] == "passed", output
+    else:
+        assert result["status"] == "failed" and result["kind"] == kind, output
+        assert words in result["message"], output
+    return result
+
+
 @pytest.mark.parametrize("fixture,test,kind,words,budget", CASES, ids=[c[0] for c in CASES])
 def test_misbehaving_program_is_contained(fixture, test, kind, words, budget, tmp_path,
                                          monkeypatch):
@@ -83,13 +96,7 @@ def test_misbehaving_program_is_contained(fixture, test, kind, words, budget, tm
     code, results, output = grade(LAB01, "-k", test, src_dir=src, out_dir=out)
     elapsed = time.monotonic() - start
 
-    (result,) = results["tests"]
-    assert results["grader_errors"] == 0, output
-    if kind is None:
-        assert result["status"] == "passed", output
-    else:
-        assert result["status"] == "failed" and result["kind"] == kind, output
-        assert words in result["message"], output
+    result = check_single_result(results, output, kind, words)
     assert result["time"] < budget, f"the test took {result['time']:.1f} s:\n{output}"
     assert elapsed < WHOLE_GRADE_LIMIT, f"grading took {elapsed:.1f} s:\n{output}"
     assert processes_running(out) == [], f"processes left behind:\n{output}"
@@ -168,13 +175,7 @@ def test_fork_bomb_is_capped_and_cleaned_up(test, kind, words, tmp_path, monkeyp
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     results, output, peak, grader_dir = grade_watched(test, src, out)
 
-    (result,) = results["tests"]
-    assert results["grader_errors"] == 0, output
-    if kind is None:
-        assert result["status"] == "passed", output
-    else:
-        assert result["status"] == "failed" and result["kind"] == kind, output
-        assert words in result["message"], output
+    result = check_single_result(results, output, kind, words)
     assert result["time"] < BOMB_BUDGET, f"the test took {result['time']:.1f} s:\n{output}"
     assert "capped by a pids cgroup" in output, output
     cap = processes.Limits().processes
