@@ -769,7 +769,7 @@ class FramePeer:
 
 
 def run_client(ctx, mode, stdin, style="after_eof", pieces="glued", timeout=10,
-               valgrind=False):
+               valgrind=False, stall_after=3.0):
     peer = FramePeer(ctx.transcript, mode, style, pieces).start()
     ctx.peers.append(peer)
     args = ["-h", "127.0.0.1", "-p", str(peer.port)] + (["-m", mode] if mode != "len" else [])
@@ -780,7 +780,7 @@ def run_client(ctx, mode, stdin, style="after_eof", pieces="glued", timeout=10,
         f"{' -m line' if mode == 'line' else ''}    # terminal 2",
     ])
     result = ctx.run(CLIENT, args, stdin_data=stdin, timeout=timeout, valgrind=valgrind,
-                     progress=lambda: peer.received + peer.sent)
+                     progress=lambda: peer.received + peer.sent, stall_after=stall_after)
     ctx.note(peer.summary())
     return result
 
@@ -826,7 +826,13 @@ def test_client_many_lines(ctx):
     """client: 30000 lines against a server that answers at once, no deadlock"""
     rng = ctx.rng()
     lines = [b"line %d %s" % (i, rng.randbytes(30).hex().encode()) for i in range(30000)]
-    result = run_client(ctx, "len", b"\n".join(lines) + b"\n", style="stream", timeout=20)
+    # The peer's small buffers fill and empty thousands of times here. On a
+    # busy machine a full receive window can leave the flow waiting on
+    # TCP's zero-window probes, whose interval doubles, for seconds: so a
+    # longer stall window than run_client's 3 s. A client that deadlocks
+    # still moves nothing for all of it.
+    result = run_client(ctx, "len", b"\n".join(lines) + b"\n", style="stream", timeout=20,
+                        stall_after=10.0)
     check_client_output(result, lines, f"frame_client with 30000 lines (seed {ctx.seed})")
 
 
