@@ -656,6 +656,7 @@ class FramePeer:
         self.received = 0
         self.sent = 0
         self.messages = 0
+        self.send_blocked_since = None  # set while a send waits for room
         self._stop = threading.Event()
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * KIB)
@@ -676,8 +677,13 @@ class FramePeer:
         self.listener.close()
 
     def summary(self):
-        return (f"the test's frame server ({self.mode} framing) received {self.received} "
+        text = (f"the test's frame server ({self.mode} framing) received {self.received} "
                 f"bytes ({self.messages} whole messages) and sent {self.sent} bytes")
+        since = self.send_blocked_since
+        if since is not None and time.monotonic() - since >= 1:
+            text += (f"; it has been blocked for {time.monotonic() - since:.0f} s sending a "
+                     "reply that the client does not read")
+        return text
 
     def _serve(self):
         conn = None
@@ -713,7 +719,10 @@ class FramePeer:
             try:
                 n = conn.send(view)
             except socket.timeout:
+                if self.send_blocked_since is None:
+                    self.send_blocked_since = time.monotonic()
                 continue
+            self.send_blocked_since = None
             self.sent += n
             view = view[n:]
 
@@ -823,17 +832,22 @@ def test_client_line(ctx):
 
 @graded(points=3, doc="01-tcp.md#deadlock-when-both-sides-only-write")
 def test_client_many_lines(ctx):
-    """client: 30000 lines against a server that answers at once, no deadlock"""
+    """client: 30000 long lines (16 MB) against a server that answers at once, no deadlock"""
     rng = ctx.rng()
-    lines = [b"line %d %s" % (i, rng.randbytes(30).hex().encode()) for i in range(30000)]
-    # The peer's small buffers fill and empty thousands of times here. On a
-    # busy machine a full receive window can leave the flow waiting on
-    # TCP's zero-window probes, whose interval doubles, for seconds: so a
-    # longer stall window than run_client's 3 s. A client that deadlocks
-    # still moves nothing for all of it.
-    result = run_client(ctx, "len", b"\n".join(lines) + b"\n", style="stream", timeout=20,
+    # 16 MB is far more than the kernel buffers between the two programs
+    # hold: the peer pins its own small, and the client's send buffer
+    # autotunes to at most tcp_wmem's maximum (4 MiB by default). So a
+    # client that sends all of stdin before reading any reply is sure to
+    # deadlock. Short lines would not do: 2 MB of them fit, replies and
+    # all, in the client's autotuned buffers, and such a client passes.
+    lines = [b"line %d %s" % (i, rng.randbytes(256).hex().encode()) for i in range(30000)]
+    # A segment dropped by a full receive queue is resent after a timeout
+    # that doubles while the queue stays full; on a busy machine the flow
+    # can pause for seconds, so a longer stall window than run_client's
+    # 3 s. A client that deadlocks still moves nothing for all of it.
+    result = run_client(ctx, "len", b"\n".join(lines) + b"\n", style="stream", timeout=30,
                         stall_after=10.0)
-    check_client_output(result, lines, f"frame_client with 30000 lines (seed {ctx.seed})")
+    check_client_output(result, lines, f"frame_client with 30000 long lines (seed {ctx.seed})")
 
 
 # -- valgrind -------------------------------------------------------------------------
