@@ -294,6 +294,11 @@ def test_large_file_streamed(ctx):
                            f"Content-Length: {size}; the head was {head[:300]!r}")
     body = head.split(b"\r\n\r\n", 1)[1] + conn.recv_exactly(
         size - len(head.split(b"\r\n\r\n", 1)[1]), timeout=20, waiting_for="the 50 MiB body")
+    if len(body) < size:
+        raise GradeFailure("wrong output", f"the server closed the connection after {len(body)} "
+                           f"of the file's {size} bytes",
+                           "a server that reads the whole file into memory before sending it "
+                           "runs out of its 48 MiB here: read and send a chunk at a time")
     for i in range(50):
         piece = body[i * MIB:(i + 1) * MIB]
         expected = i.to_bytes(4, "big") + block[4:]
@@ -594,6 +599,7 @@ def test_one_byte_at_a_time(ctx):
                        pause=0.001)
     reader.request("POST")
     resp = reader.response("POST /echo sent one byte at a time")
+    check_status(resp, 200, "POST /echo sent one byte at a time")
     expect_bytes(b"slow", resp.body, "the echo of a request sent bytewise")
     conn.send_bytewise(request("GET", "/notes.txt"), pause=0.001)
     reader.request("GET")
