@@ -113,6 +113,9 @@ class TestContext:
         self.sanitize_all = getattr(run, "sanitize", False)
         self.used_seed = False     # set by rng(): the rerun command then pins SEED
         self.quiet = False         # True: the failure message says it all
+        # (seconds, stall window): the pause nearest its window in a program
+        # whose progress was watched; None if none was
+        self.longest_pause = None
         self._custom_repro = False
         self.tmpdir = tempfile.mkdtemp(prefix=f"grade-{test_name[:40]}-")
         self._servers = []
@@ -314,13 +317,17 @@ class TestContext:
             prefix = [VALGRIND_COMMAND] if valgrind else []
             shown_program = self.display_path(os.path.join("asan", program) if sanitize else program)
             self.repro_lines.append(" ".join([*prefix, shown_program, *map(shlex.quote, args)]))
-        code, stalled = self._wait_with_progress(proc, self.scaled(timeout, valgrind),
-                                                 progress, self.scaled(stall_after, valgrind))
+        window = self.scaled(stall_after, valgrind)
+        code, stalled, pause = self._wait_with_progress(
+            proc, self.scaled(timeout, valgrind), progress, window)
+        if progress is not None and (self.longest_pause is None or
+                                     pause / window > self.longest_pause[0] / self.longest_pause[1]):
+            self.longest_pause = (pause, window)
         timed_out = code is None
         if timed_out:
             proc.kill()
             code = proc.popen.returncode
-            why = (f"made no progress for {self.scaled(stall_after, valgrind):g} s" if stalled
+            why = (f"made no progress for {window:g} s" if stalled
                    else f"still running after {self.scaled(timeout, valgrind):g} s")
             self.transcript.add(program, "stopped by the test", note=f"{why}; killed")
             self.note(f"{program} {why}, so the test killed it")
@@ -331,23 +338,27 @@ class TestContext:
 
     @staticmethod
     def _wait_with_progress(proc, timeout, progress, stall_after):
-        """(exit code or None, stalled?) after waiting for proc to finish."""
+        """(exit code or None, stalled?, longest pause in s) after waiting
+        for proc to finish. The longest pause tells how close a passing
+        run came to the stall window (grader/bench/stress.sh reports it)."""
         if progress is None:
-            return proc.wait(timeout), False
+            return proc.wait(timeout), False, 0.0
         deadline = time.monotonic() + timeout
         last_value, last_change = progress(), time.monotonic()
+        longest = 0.0
         while True:
             code = proc.wait(0.1)
             now = time.monotonic()
             if code is not None:
-                return code, False
+                return code, False, longest
             value = progress()
             if value != last_value:
                 last_value, last_change = value, now
-            elif now - last_change >= stall_after:
-                return None, True
+            longest = max(longest, now - last_change)
+            if now - last_change >= stall_after:
+                return None, True, longest
             if now >= deadline:
-                return None, False
+                return None, False, longest
 
     def run_unit_tests(self, binary, group):
         """Runs one group of a lab's cmocka unit tests; fails with its report."""

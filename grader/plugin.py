@@ -216,6 +216,7 @@ class GradePlugin:
         ctx = getattr(item, "grader_ctx", None)
         if ctx is not None:
             result.seed_used = ctx.used_seed
+            result.longest_pause = ctx.longest_pause
         if result.status == "failed":
             result.sections = self._sections(result, ctx)
         if self._on_result:

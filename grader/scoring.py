@@ -23,6 +23,7 @@ class TestResult:
     seed_used: bool = False          # the test drew random data from its seed
     sections: list = field(default_factory=list)   # (heading, [lines]) for the report
     report: str = ""                 # the failure report as printed, for other tools
+    longest_pause: tuple = None      # (s without progress, stall window s), see TestContext
 
     __test__ = False  # not a pytest test class
 
@@ -46,6 +47,9 @@ class TestResult:
             "time": round(self.duration, 3),
             "sections": [{"heading": h, "lines": lines} for h, lines in self.sections],
             "report": self.report,
+            "longest_pause": None if self.longest_pause is None else {
+                "seconds": round(self.longest_pause[0], 2),
+                "stall_window": self.longest_pause[1]},
         }
 
 

@@ -20,6 +20,24 @@ for _ in $(seq 1 "$cores"); do
 done
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 
+# The watched program that came nearest its stall window in this run
+# (build/labNN/solution/results.json): how much room a passing run had.
+nearest_stall() {
+	python3 - build/lab*/solution/results.json <<'EOF'
+import json, sys
+best = None
+for path in sys.argv[1:]:
+    with open(path) as f:
+        for test in json.load(f)["tests"]:
+            p = test.get("longest_pause")
+            if p and (best is None or p["seconds"] / p["stall_window"] > best[0]):
+                best = (p["seconds"] / p["stall_window"], p, test["name"])
+if best:
+    _, p, name = best
+    print(f"pause {p['seconds']:.2f}/{p['stall_window']:g} s in {name}")
+EOF
+}
+
 failures=0
 start=$(date +%s)
 for i in $(seq 1 "$runs"); do
@@ -36,8 +54,9 @@ for i in $(seq 1 "$runs"); do
 		failures=$((failures + 1))
 		cp /tmp/stress.$$ "/tmp/stress-run-$i.log"
 	fi
-	awk -v i="$i" -v a="$t0" -v b="$t1" -v s="$score" -v v="$verdict" \
-		'BEGIN { printf "run %2d  %6.1f s  score %s  %s\n", i, b - a, s, v }'
+	pause=$(nearest_stall)
+	awk -v i="$i" -v a="$t0" -v b="$t1" -v s="$score" -v v="$verdict" -v p="$pause" \
+		'BEGIN { printf "run %2d  %6.1f s  score %s  %s  %s\n", i, b - a, s, v, p }'
 done
 rm -f /tmp/stress.$$
 echo "stress: $runs runs of every lab's reference with $cores busy loops in" \
