@@ -680,8 +680,9 @@ class FramePeer:
         text = (f"the test's frame server ({self.mode} framing) received {self.received} "
                 f"bytes ({self.messages} whole messages) and sent {self.sent} bytes")
         since = self.send_blocked_since
-        if since is not None and time.monotonic() - since >= 1:
-            text += (f"; it has been blocked for {time.monotonic() - since:.0f} s sending a "
+        blocked = 0 if since is None else time.monotonic() - since
+        if blocked >= 1:
+            text += (f"; it has been blocked for {blocked:.0f} s sending a "
                      "reply that the client does not read")
         return text
 
