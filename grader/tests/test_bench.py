@@ -117,19 +117,31 @@ def test_bench_reports_a_server_that_does_not_start(ready, tmp_path):
     assert "did not announce a port" in output and "cannot start" in output, output
 
 
+def load_run_under_way(marker):
+    """True when the fork server and a wrk load run are both alive. Only
+    "wrk -t ..." counts: the script also runs "wrk -v", for a moment, to
+    record wrk's version before it starts any server."""
+    running = leftovers(marker)
+    return (any(c.startswith("wrk -t ") for c in running)
+            and any("conc_server" in c for c in running))
+
+
 def test_bench_stopped_half_way_leaves_nothing(ready, tmp_path):
     env = tiny_env(tmp_path, BENCH_SECONDS="5", BENCH_MODELS="fork")
     bench = subprocess.Popen([str(BENCH)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
-        # Stop it once the first wrk run is under way (fork server and wrk
-        # both alive), then it must clean up by itself.
+        # Stop it once the first wrk run is under way, then it must clean
+        # up by itself.
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not any(
-                c.startswith("wrk ") for c in leftovers(str(tmp_path))):
+        while (time.monotonic() < deadline and bench.poll() is None
+               and not load_run_under_way(str(tmp_path))):
             time.sleep(0.1)
-        assert any("conc_server" in c for c in leftovers(str(tmp_path))), \
-            "the server and wrk never ran"
+        if not load_run_under_way(str(tmp_path)):
+            bench.send_signal(signal.SIGTERM)
+            output, _ = bench.communicate(timeout=30)
+            pytest.fail("the server and wrk were never seen running together; the "
+                        "script's output:\n" + output[-4000:])
         time.sleep(1)
         bench.send_signal(signal.SIGTERM)
         output, _ = bench.communicate(timeout=30)
