@@ -20,11 +20,16 @@ listener.listen(4)
 zombie = os.fork()
 if zombie == 0:
     os._exit(0)
+# The sleeper tells the parent through a pipe once it has closed its copy
+# of the listener; until then /proc would show the listener in both.
+closed_r, closed_w = os.pipe()
 sleeper = os.fork()
 if sleeper == 0:
     listener.close()
+    os.write(closed_w, b"x")
     time.sleep(30)
     os._exit(0)
+os.read(closed_r, 1)
 gate = threading.Event()
 threads = [threading.Thread(target=gate.wait, daemon=True) for _ in range(3)]
 for t in threads:
