@@ -84,7 +84,10 @@ def _state(pid):
 
 def test_endless_output_is_bounded(tmp_path):
     proc = start(tmp_path, "import sys\nwhile True: sys.stdout.write('x' * 65536)")
-    time.sleep(0.5)
+    # A condition, not a fixed sleep: a loaded machine may start Python late.
+    deadline = time.monotonic() + 10
+    while proc.stdout.total <= 1 << 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
     proc.kill()
     assert proc.stdout.total > 1 << 20
     assert len(proc.stdout.head()) <= 64 * 1024
