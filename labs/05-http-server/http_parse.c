@@ -84,6 +84,26 @@ int http_has_token(const char *value, size_t len, const char *token)
 	return 0;
 }
 
+int http_request_framing(const struct http_request *req,
+			 struct http_framing *framing)
+{
+	/*
+	 * TODO (step 4): go through the header lines once.
+	 * - Content-Length: http_parse_content_length(); a bad value, or
+	 *   a second line with another value -> 400.
+	 * - Transfer-Encoding: a comma-separated list of codings, maybe on
+	 *   several lines; count them, count "chunked", note whether the
+	 *   last one is chunked (drop ";parameters", trim spaces).
+	 * Then the rules in http_parse.h, in that order. See
+	 * docs/05-http.md, "Chunked request bodies". Until then, every
+	 * request is taken to have no body.
+	 */
+	(void)req;
+	framing->chunked = 0;
+	framing->length = 0;
+	return 0;
+}
+
 ssize_t http_decode_chunked(struct http_chunked *dec, char *buf, size_t *len)
 {
 	/*

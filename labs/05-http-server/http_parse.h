@@ -96,6 +96,29 @@ int http_parse_content_length(const char *value, size_t len, uint64_t *out);
  */
 int http_has_token(const char *value, size_t len, const char *token);
 
+/* How the body of a request is delimited (RFC 9112 section 6.3). */
+struct http_framing {
+	int chunked;	 /* 1: by the chunked transfer coding */
+	uint64_t length; /* else its length: Content-Length, or 0 */
+};
+
+/*
+ * Finds how the body of a parsed request is delimited, from its
+ * Content-Length and Transfer-Encoding header lines and its version.
+ * Returns 0 and fills *framing, or the status to refuse the request with,
+ * after which the connection must close because its framing is unsure:
+ *   400  a Content-Length that is not a number, or two that differ;
+ *        Transfer-Encoding in HTTP/1.0, or beside a Content-Length, or
+ *        without chunked as its last coding, or with chunked twice
+ *   501  another coding before chunked ("gzip, chunked"): the body's
+ *        end is known, but not how to decode it
+ * Coding names are compared without regard to case, several
+ * Transfer-Encoding lines make one list, and parameters (";q=1") are
+ * ignored. See docs/05-http.md, "Chunked request bodies".
+ */
+int http_request_framing(const struct http_request *req,
+			 struct http_framing *framing);
+
 /*
  * The chunked transfer coding decoder's state; zero it (= {0}) before the
  * first call for each message.

@@ -207,10 +207,14 @@ static void serve_connection(struct conn *c)
 	 *      408. recv() returning 0: the client left, stop.
 	 *    - HTTP_PARSE_ERROR: 400; HTTP_PARSE_TOO_MANY: 431; then stop.
 	 * 2. A complete head of n bytes: check the version (505), Host
-	 *    (400), Content-Length (400), the method (501), then route:
-	 *    GET/HEAD of a file, POST /echo, 405 with Allow for the rest.
+	 *    (400), the body's framing (http_request_framing: 400, 501),
+	 *    the method (501), then route: GET/HEAD of a file, POST /echo,
+	 *    405 with Allow for the rest.
 	 * 3. Remove the head and the body from c->buf (memmove), keep the
-	 *    bytes after them: they are the next, pipelined request.
+	 *    bytes after them: they are the next, pipelined request. The
+	 *    body is Content-Length bytes, or chunked: decode it with
+	 *    http_decode_chunked() (docs/05-http.md, "Chunked request
+	 *    bodies").
 	 * 4. Keep going unless the request asked to close (Connection:
 	 *    close, or HTTP/1.0 without keep-alive).
 	 * Every response: status line, Date, Server, Content-Length,

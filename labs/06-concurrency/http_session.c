@@ -73,7 +73,8 @@ enum session_state {
 /* What the request head says beyond the parse. */
 struct request_info {
 	const struct http_request *req;
-	uint64_t body_len;
+	uint64_t body_len; /* from Content-Length; 0 when chunked */
+	int chunked;	   /* the body is in the chunked transfer coding */
 	int keep_alive;
 	int is_head;
 	int expect_continue;
@@ -456,23 +457,14 @@ static int header_is(const struct http_header *h, const char *name)
 static int check_headers(const struct http_request *req,
 			 struct request_info *ri)
 {
-	int hosts = 0, has_length = 0, close_asked = 0, keep_asked = 0;
+	struct http_framing framing;
+	int hosts = 0, close_asked = 0, keep_asked = 0;
 
 	for (size_t i = 0; i < req->num_headers; i++) {
 		const struct http_header *h = &req->headers[i];
-		uint64_t n;
 
 		if (header_is(h, "Host")) {
 			hosts++;
-		} else if (header_is(h, "Content-Length")) {
-			if (http_parse_content_length(h->value, h->value_len,
-						      &n) < 0 ||
-			    (has_length && n != ri->body_len))
-				return 400;
-			ri->body_len = n;
-			has_length = 1;
-		} else if (header_is(h, "Transfer-Encoding")) {
-			return 501; /* chunked request bodies: not supported */
 		} else if (header_is(h, "Connection")) {
 			close_asked |=
 				http_has_token(h->value, h->value_len, "close");
@@ -489,7 +481,10 @@ static int check_headers(const struct http_request *req,
 		ri->keep_alive = keep_asked && !close_asked;
 	if (hosts > 1 || (req->minor >= 1 && hosts != 1))
 		return 400; /* RFC 9112 section 3.2 */
-	return 0;
+	int status = http_request_framing(req, &framing);
+	ri->chunked = framing.chunked;
+	ri->body_len = framing.length;
+	return status;
 }
 
 /*
@@ -557,7 +552,8 @@ static int route_file(struct http_session *s, const struct request_info *ri,
 static int answer(struct http_session *s, const struct http_request *req,
 		  size_t head_len)
 {
-	struct request_info ri = {req, 0, 0, method_is(req, "HEAD"), 0};
+	struct request_info ri = {.req = req,
+				  .is_head = method_is(req, "HEAD")};
 	const char *raw;
 	size_t raw_len;
 
@@ -578,8 +574,15 @@ static int answer(struct http_session *s, const struct http_request *req,
 	 * it announced; answering at once and closing is allowed (RFC 9110
 	 * section 10.1.1) and cannot leave the connection stuck.
 	 */
-	if (ri.expect_continue && s->discard_left > 0)
+	if (ri.expect_continue && (s->discard_left > 0 || ri.chunked))
 		s->keep_alive = 0;
+	/* A chunked body is decoded to find its end, unless we close. */
+	if (ri.chunked && s->keep_alive) {
+		s->chunks = calloc(1, sizeof(*s->chunks));
+		if (s->chunks == NULL)
+			return -1;
+		s->chunks_read = 0;
+	}
 	if (!method_is(req, "GET") && !ri.is_head) {
 		struct page_extra allow = {ALLOW_METHODS, NULL, 0};
 		return queue_status_page(s, 405, 0, &allow);
@@ -591,6 +594,17 @@ static int answer(struct http_session *s, const struct http_request *req,
 
 /* ---- the state machine --------------------------------------------- */
 
+/* Stops decoding a chunked body, if one was being dropped. */
+static void end_chunks(struct http_session *s)
+{
+	free(s->chunks);
+	s->chunks = NULL;
+}
+
+/*
+ * Frees the input and output buffers. A chunked body's decoder stays: an
+ * empty input buffer can sit in the middle of such a body.
+ */
 static void free_buffers(struct http_session *s)
 {
 	free(s->in);
@@ -637,6 +651,7 @@ void http_session_end(struct http_session *s)
 		s->discard_left = 0;
 	}
 	free_buffers(s);
+	end_chunks(s);
 	if (s->file >= 0) {
 		close(s->file);
 		s->file = -1;
@@ -647,7 +662,8 @@ int http_session_is_idle(const struct http_session *s)
 {
 	if (s->state == ST_LINGER)
 		return 1; /* the last response is out; only dropping is left */
-	return s->state == ST_READ && s->in_len == 0 && s->discard_left == 0;
+	return s->state == ST_READ && s->in_len == 0 && s->discard_left == 0 &&
+	       s->chunks == NULL;
 }
 
 /* Answers an unparseable or oversized head; the connection then ends. */
@@ -691,6 +707,32 @@ static int drop_buffered_body(struct http_session *s)
 }
 
 /*
+ * Decodes and drops the buffered bytes of a chunked request body.
+ * Returns 1 while more are still to come, 0 once the body has ended
+ * (the bytes after it stay buffered), -1 when the coding is malformed or
+ * the body too large to drop: the session must close.
+ */
+static int drop_chunked_body(struct http_session *s)
+{
+	size_t data_len = s->in_len;
+	ssize_t rest =
+		http_decode_chunked(s->chunks, s->in + s->in_start, &data_len);
+
+	s->chunks_read += s->in_len;
+	if (rest == HTTP_PARSE_ERROR || s->chunks_read > DISCARD_MAX)
+		return -1;
+	if (rest == HTTP_PARSE_PARTIAL) {
+		s->in_len = 0;
+		return 1;
+	}
+	/* The decoder moved the next request's bytes right after the data. */
+	s->in_start += data_len;
+	s->in_len = (size_t)rest;
+	end_chunks(s);
+	return 0;
+}
+
+/*
  * Prepares the response to the next request in the input buffer.
  * Returns 1 when a response is queued (state WRITE), 0 when more input
  * is needed, -1 when the session must close.
@@ -701,6 +743,11 @@ static int next_request(struct http_session *s)
 
 	if (s->discard_left > 0 && drop_buffered_body(s))
 		return 0;
+	if (s->chunks != NULL) {
+		int rc = drop_chunked_body(s);
+		if (rc != 0)
+			return rc > 0 ? 0 : -1;
+	}
 	if (s->in_len == 0) {
 		free_buffers(s); /* idle: hold no memory */
 		return 0;
@@ -816,6 +863,7 @@ static int send_file_part(struct http_session *s)
 static enum http_want start_linger(struct http_session *s)
 {
 	free_buffers(s);
+	end_chunks(s);
 	s->state = ST_LINGER;
 	s->discard_left = LINGER_BYTES;
 	if (shutdown(s->fd, SHUT_WR) < 0)

@@ -47,6 +47,8 @@ struct http_site {
  */
 int http_site_open(struct http_site *site, const char *docroot);
 
+struct http_chunked; /* http_parse.h: the chunked body decoder */
+
 /* What a session needs before it can make progress. */
 enum http_want {
 	HTTP_WANT_READ,	 /* call http_session_on_readable when fd is readable */
@@ -67,6 +69,8 @@ struct http_session {
 	off_t file_off, file_end;
 	int keep_alive;	      /* keep the connection after this response */
 	size_t discard_left;  /* request body bytes still to read and drop */
+	struct http_chunked *chunks; /* a chunked body being dropped, or NULL */
+	size_t chunks_read;   /* bytes of that body read so far */
 	unsigned long served; /* responses completed */
 };
 

@@ -3,8 +3,9 @@
  *
  * Feeds each input to http_parse_request and http_parse_response (from a
  * heap copy of exactly its size, so AddressSanitizer catches any read
- * past the end), checks what they return against their contracts, and
- * runs http_decode_chunked over the input cut in two at a point chosen by
+ * past the end), checks what they return against their contracts (and
+ * http_request_framing's on each request head parsed), and runs
+ * http_decode_chunked over the input cut in two at a point chosen by
  * its first byte. Build and run it with fuzz/run.sh.
  */
 #include "http_parse.h"
@@ -48,6 +49,13 @@ static void fuzz_request(const char *buf, size_t len)
 	/* A complete head stays complete, with the same length, when more
 	 * bytes follow it: parse the head alone. */
 	check(http_parse_request(buf, (size_t)rc, &req) == rc);
+	/* The framing of any parsed head: accepted with one framing, or
+	 * refused with 400 or 501. */
+	struct http_framing framing;
+	int status = http_request_framing(&req, &framing);
+	check(status == 0 || status == 400 || status == 501);
+	check(status != 0 || !framing.chunked || framing.length == 0);
+	check(status != 0 || framing.length <= HTTP_MAX_CONTENT_LENGTH);
 }
 
 static void fuzz_response(const char *buf, size_t len)

@@ -28,6 +28,7 @@ seed() { printf "$2" > "corpus/$1"; }
 seed get 'GET /index.html HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n'
 seed post 'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc'
 seed lf 'GET / HTTP/1.0\nConnection: keep-alive\n\n'
+seed te 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n'
 seed resp 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello'
 seed chunk '\0044\r\nWiki\r\n5;x=y\r\npedia\r\n0\r\nT: 1\r\n\r\n'
 

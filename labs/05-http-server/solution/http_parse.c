@@ -303,24 +303,116 @@ int http_parse_content_length(const char *value, size_t len, uint64_t *out)
 	return 0;
 }
 
+/*
+ * Takes the next item of a comma-separated list value[*pos..len), without
+ * the spaces around it, and moves *pos past its comma. Returns 0, or -1
+ * at the end of the list.
+ */
+static int next_list_item(const char *value, size_t len, size_t *pos,
+			  const char **item, size_t *item_len)
+{
+	if (*pos >= len)
+		return -1;
+	*item = value + *pos;
+	*item_len = 0;
+	while (*pos < len && value[*pos] != ',') {
+		(*pos)++;
+		(*item_len)++;
+	}
+	(*pos)++; /* the comma */
+	trim_ows(item, item_len);
+	return 0;
+}
+
 int http_has_token(const char *value, size_t len, const char *token)
 {
 	size_t token_len = strlen(token);
-	size_t i = 0;
+	size_t pos = 0;
+	const char *item;
+	size_t item_len;
 
-	while (i < len) {
-		const char *item = value + i;
-		size_t item_len = 0;
-		while (i < len && value[i] != ',') {
-			i++;
-			item_len++;
-		}
-		i++; /* the comma */
-		trim_ows(&item, &item_len);
+	while (next_list_item(value, len, &pos, &item, &item_len) == 0) {
 		if (item_len == token_len &&
 		    strncasecmp(item, token, token_len) == 0)
 			return 1;
 	}
+	return 0;
+}
+
+/* Is h named name? */
+static int header_is(const struct http_header *h, const char *name)
+{
+	return http_find_header(h, 1, name) != NULL;
+}
+
+/* The transfer codings of a request, in the order they were applied. */
+struct codings {
+	int lines; /* Transfer-Encoding header lines */
+	int count;
+	int chunked; /* how many of them are "chunked" */
+	int last_is_chunked;
+};
+
+/* Adds the codings listed in one Transfer-Encoding value to *codings. */
+static void add_codings(const char *value, size_t len, struct codings *codings)
+{
+	static const char chunked[] = "chunked";
+	size_t pos = 0;
+	const char *item;
+	size_t item_len;
+
+	codings->lines++;
+	while (next_list_item(value, len, &pos, &item, &item_len) == 0) {
+		const char *params = memchr(item, ';', item_len);
+		if (params != NULL) {
+			item_len = (size_t)(params - item);
+			trim_ows(&item, &item_len);
+		}
+		if (item_len == 0)
+			continue; /* "a, , b": empty items do not count */
+		int is_chunked = item_len == sizeof(chunked) - 1 &&
+				 strncasecmp(item, chunked, item_len) == 0;
+		codings->count++;
+		codings->chunked += is_chunked;
+		codings->last_is_chunked = is_chunked;
+	}
+}
+
+int http_request_framing(const struct http_request *req,
+			 struct http_framing *framing)
+{
+	struct codings codings = {0, 0, 0, 0};
+	int has_length = 0;
+
+	framing->chunked = 0;
+	framing->length = 0;
+	for (size_t i = 0; i < req->num_headers; i++) {
+		const struct http_header *h = &req->headers[i];
+		uint64_t n;
+
+		if (header_is(h, "Content-Length")) {
+			if (http_parse_content_length(h->value, h->value_len,
+						      &n) < 0 ||
+			    (has_length && n != framing->length))
+				return 400;
+			framing->length = n;
+			has_length = 1;
+		} else if (header_is(h, "Transfer-Encoding")) {
+			add_codings(h->value, h->value_len, &codings);
+		}
+	}
+	if (codings.lines == 0)
+		return 0;
+	/* HTTP/1.0 has no transfer codings; with a length, one side lies. */
+	if (req->minor == 0 || has_length)
+		return 400;
+	/* Without chunked last, nothing says where the body ends. */
+	if (!codings.last_is_chunked || codings.chunked > 1)
+		return 400;
+	if (codings.count > 1)
+		return 501;
+	framing->length = 0;
+	framing->chunked = 1;
 	return 0;
 }
 

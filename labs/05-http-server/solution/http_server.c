@@ -50,6 +50,10 @@
 #define RESPONSE_HEAD_MAX 8192
 #define DATE_TEXT_MAX 64
 #define ECHO_PATH "/echo"
+/* head_start's content length for a body sent in the chunked coding. */
+#define BODY_CHUNKED UINT64_MAX
+/* The longest "size CRLF" line that starts a chunk of the echo. */
+#define CHUNK_SIZE_LINE_MAX 20
 
 struct server {
 	const char *addr_text;
@@ -74,7 +78,8 @@ struct conn {
 /* What handle_request learned about a request beyond the parse. */
 struct request_info {
 	const struct http_request *req;
-	uint64_t body_len;
+	uint64_t body_len; /* from Content-Length; 0 when chunked */
+	int chunked;	   /* the body is in the chunked transfer coding */
 	int keep_alive;
 	int is_head;
 	int expect_continue;
@@ -373,8 +378,9 @@ static void head_add(struct head *h, const char *fmt, ...)
 }
 
 /*
- * Starts a response head: status line, Date, Server, Content-Length and
- * Connection. The caller adds its own headers, then head_send() ends it.
+ * Starts a response head: status line, Date, Server, Content-Length (or
+ * Transfer-Encoding for BODY_CHUNKED) and Connection. The caller adds its
+ * own headers, then head_send() ends it.
  */
 static void head_start(struct head *h, int status, uint64_t content_length,
 		       int keep_alive)
@@ -386,8 +392,11 @@ static void head_start(struct head *h, int status, uint64_t content_length,
 	format_date(date, sizeof(date));
 	head_add(h, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
 	head_add(h, "Date: %s\r\nServer: %s\r\n", date, SERVER_NAME);
-	head_add(h, "Content-Length: %llu\r\n",
-		 (unsigned long long)content_length);
+	if (content_length == BODY_CHUNKED)
+		head_add(h, "Transfer-Encoding: chunked\r\n");
+	else
+		head_add(h, "Content-Length: %llu\r\n",
+			 (unsigned long long)content_length);
 	head_add(h, "Connection: %s\r\n", keep_alive ? "keep-alive" : "close");
 }
 
@@ -457,8 +466,11 @@ static int maybe_continue(struct conn *c, const struct request_info *ri)
 {
 	static const char interim[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
-	if (!ri->expect_continue || ri->body_len == 0 ||
-	    conn_pending(c) >= ri->body_len)
+	if (!ri->expect_continue)
+		return 0;
+	/* A chunked body has begun to arrive if any byte of it is here. */
+	if (ri->chunked ? conn_pending(c) > 0
+			: ri->body_len == 0 || conn_pending(c) >= ri->body_len)
 		return 0;
 	return net_send_all(c->fd, interim, sizeof(interim) - 1) < 0 ? -1 : 0;
 }
@@ -493,6 +505,74 @@ static int relay_body(struct conn *c, uint64_t body_len, int fd)
 	return 0;
 }
 
+/*
+ * Sends len bytes as one chunk of a chunked body (RFC 9112 section 7.1).
+ * Returns 0 or -1.
+ */
+static int send_chunk(int fd, const char *data, size_t len)
+{
+	char size_line[CHUNK_SIZE_LINE_MAX];
+	int n = snprintf(size_line, sizeof(size_line), "%zx\r\n", len);
+
+	if (net_send_all(fd, size_line, (size_t)n) < 0 ||
+	    net_send_all(fd, data, len) < 0 || net_send_all(fd, "\r\n", 2) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Hands a chunked request body to fd, decoded and coded again in chunks
+ * (or drops it when fd < 0), up to its last chunk and trailer section,
+ * whose fields are dropped. Gives up with errno EFBIG once more than
+ * limit bytes have been read. Returns 0, or -1 with errno set: EPROTO for
+ * a malformed coding, ETIMEDOUT, ECONNRESET...
+ */
+static int relay_chunked(struct conn *c, int fd, uint64_t limit)
+{
+	struct http_chunked dec = {0};
+	uint64_t read_so_far = 0;
+
+	for (;;) {
+		if (conn_pending(c) == 0) {
+			ssize_t n = conn_fill(c);
+			if (n == FILL_EOF) {
+				errno = ECONNRESET;
+				return -1;
+			}
+			if (n == FILL_YIELD)
+				continue;
+			if (n < 0)
+				return -1;
+		}
+		size_t in = conn_pending(c);
+		size_t data_len = in;
+		char *data = c->buf + c->start;
+		ssize_t rest = http_decode_chunked(&dec, data, &data_len);
+		read_so_far += in;
+		if (rest == HTTP_PARSE_ERROR) {
+			errno = EPROTO;
+			return -1;
+		}
+		if (read_so_far > limit) {
+			errno = EFBIG;
+			return -1;
+		}
+		if (fd >= 0 && data_len > 0 &&
+		    send_chunk(fd, data, data_len) < 0)
+			return -1;
+		if (rest == HTTP_PARSE_PARTIAL) {
+			c->have = c->start; /* all of it decoded and used */
+			continue;
+		}
+		/* The bytes after the body: the next, pipelined request. */
+		memmove(data, data + data_len, (size_t)rest);
+		c->have = c->start + (size_t)rest;
+		if (fd >= 0 && net_send_all(fd, "0\r\n\r\n", 5) < 0)
+			return -1;
+		return 0;
+	}
+}
+
 /* POST /echo: the body back, with the request's Content-Type. */
 static int serve_echo(struct conn *c, const struct request_info *ri)
 {
@@ -504,7 +584,13 @@ static int serve_echo(struct conn *c, const struct request_info *ri)
 	if (maybe_continue(c, ri) < 0)
 		return -1;
 	log_request(req, 200);
-	head_start(&h, 200, ri->body_len, ri->keep_alive);
+	/*
+	 * A chunked body's length is known only at its end, so it goes back
+	 * in chunks as it arrives; a broken coding half way cuts the
+	 * response short (the client sees no last chunk).
+	 */
+	head_start(&h, 200, ri->chunked ? BODY_CHUNKED : ri->body_len,
+		   ri->keep_alive);
 	if (type != NULL)
 		head_add(&h, "Content-Type: %.*s\r\n", (int)type->value_len,
 			 type->value);
@@ -512,6 +598,8 @@ static int serve_echo(struct conn *c, const struct request_info *ri)
 		head_add(&h, "Content-Type: %s\r\n", HTTP_DEFAULT_MIME);
 	if (head_send(&h, c->fd) < 0)
 		return -1;
+	if (ri->chunked)
+		return relay_chunked(c, c->fd, UINT64_MAX);
 	return relay_body(c, ri->body_len, c->fd);
 }
 
@@ -696,34 +784,23 @@ static int target_path(const struct http_request *req, const char **path,
 static int check_headers(const struct http_request *req,
 			 struct request_info *ri)
 {
+	struct http_framing framing;
 	int hosts = 0;
-	int has_length = 0;
 	int close_asked = 0;
 	int keep_asked = 0;
 
-	ri->body_len = 0;
 	ri->expect_continue = 0;
 	for (size_t i = 0; i < req->num_headers; i++) {
 		const struct http_header *h = &req->headers[i];
-		const struct http_header one = *h;
-		if (http_find_header(&one, 1, "Host") != NULL) {
+
+		if (http_find_header(h, 1, "Host") != NULL) {
 			hosts++;
-		} else if (http_find_header(&one, 1, "Content-Length")) {
-			uint64_t n;
-			if (http_parse_content_length(h->value, h->value_len,
-						      &n) < 0 ||
-			    (has_length && n != ri->body_len))
-				return 400;
-			ri->body_len = n;
-			has_length = 1;
-		} else if (http_find_header(&one, 1, "Transfer-Encoding")) {
-			return 501; /* chunked request bodies: not supported */
-		} else if (http_find_header(&one, 1, "Connection")) {
+		} else if (http_find_header(h, 1, "Connection")) {
 			close_asked |=
 				http_has_token(h->value, h->value_len, "close");
 			keep_asked |= http_has_token(h->value, h->value_len,
 						     "keep-alive");
-		} else if (http_find_header(&one, 1, "Expect")) {
+		} else if (http_find_header(h, 1, "Expect")) {
 			ri->expect_continue = http_has_token(
 				h->value, h->value_len, "100-continue");
 		}
@@ -736,7 +813,30 @@ static int check_headers(const struct http_request *req,
 		return 400; /* RFC 9112 section 3.2 */
 	if (hosts > 1)
 		return 400;
-	return 0;
+	int status = http_request_framing(req, &framing);
+	ri->chunked = framing.chunked;
+	ri->body_len = framing.length;
+	return status;
+}
+
+/*
+ * Reads and drops a chunked body that is not echoed. Returns 0, or -1
+ * (after answering 413 or 400 when the body is too large to drop or
+ * malformed) when the connection must close.
+ */
+static int drop_chunked_body(struct conn *c, const struct request_info *ri)
+{
+	if (maybe_continue(c, ri) < 0)
+		return -1;
+	if (relay_chunked(c, -1, DISCARD_MAX) == 0)
+		return 0;
+	if (errno == EFBIG || errno == EPROTO) {
+		int status = errno == EFBIG ? 413 : 400;
+		log_request(ri->req, status);
+		send_status_page(c, status, 0, ri->is_head, NULL);
+		linger_close(c);
+	}
+	return -1;
 }
 
 /*
@@ -747,6 +847,8 @@ static int check_headers(const struct http_request *req,
  */
 static int drop_body(struct conn *c, const struct request_info *ri)
 {
+	if (ri->chunked)
+		return drop_chunked_body(c, ri);
 	if (ri->body_len == 0)
 		return 0;
 	if (ri->body_len > DISCARD_MAX) {
@@ -819,7 +921,8 @@ static int route(struct conn *c, const struct request_info *ri)
 static int handle_request(struct conn *c, const struct http_request *req,
 			  size_t head_len)
 {
-	struct request_info ri = {req, 0, 0, method_is(req, "HEAD"), 0};
+	struct request_info ri = {.req = req,
+				  .is_head = method_is(req, "HEAD")};
 	int status = 0;
 
 	if (req->major != 1)

@@ -187,6 +187,12 @@ def test_unit_response_parser(ctx):
     ctx.run_unit_tests(PARSE_UNITS, "response")
 
 
+@graded(points=3, doc="05-http.md#chunked-request-bodies")
+def test_unit_request_framing(ctx):
+    """unit: http_request_framing, Content-Length and Transfer-Encoding by RFC 9112"""
+    ctx.run_unit_tests(PARSE_UNITS, "framing")
+
+
 @graded(points=4, doc="05-http.md#chunked-transfer-coding")
 def test_unit_chunked(ctx):
     """unit: http_decode_chunked, fed in pieces of every size"""
@@ -509,6 +515,57 @@ def test_echo(ctx):
     reader.request("GET")
     check_file(reader.response("the GET glued after the POST body"), "notes.txt",
                "GET /notes.txt sent right after the POST's body")
+
+
+@graded(points=4, doc="05-http.md#chunked-request-bodies")
+def test_echo_chunked(ctx):
+    """server: chunked request bodies are decoded, echoed and dropped; chunked not last -> 400"""
+    server = start(ctx)
+    rng = ctx.rng()
+    conn, reader = open_reader(ctx, server)
+    body = rng.randbytes(50_000)
+    sizes, left = [], len(body)
+    while left > 0:
+        sizes.append(min(left, rng.randrange(1, 5000)))
+        left -= sizes[-1]
+    raw = request("POST", "/echo", ["Content-Type: application/octet-stream",
+                                    "Transfer-Encoding: chunked"]) + chunked(body, sizes)
+    conn.send_random_pieces(raw, rng.randrange(1 << 30), max_piece=4096)
+    reader.request("POST")
+    what = f"POST /echo of 50000 random bytes in chunks (seed {ctx.seed})"
+    resp = reader.response(what)
+    check_status(resp, 200, what)
+    expect_bytes(body, resp.body, f"the echo of a chunked body of 50000 bytes (seed {ctx.seed})")
+
+    # An extension, a trailer field, then the next request in the same write.
+    glued = (request("POST", "/echo", ["Content-Type: text/plain",
+                                       "Transfer-Encoding: chunked"])
+             + b"5;note=first\r\nhello\r\n7\r\n, world\r\n0\r\nX-Checksum: 1\r\n\r\n"
+             + request("GET", "/notes.txt"))
+    conn.send(glued, note="a chunked POST with an extension and a trailer, then a GET")
+    reader.request("POST")
+    resp = reader.response("POST /echo of 'hello, world' in two chunks")
+    expect_bytes(b"hello, world", resp.body, "the echo of the chunks 'hello' and ', world'")
+    reader.request("GET")
+    check_file(reader.response("the GET after the chunked body's trailer"), "notes.txt",
+               "GET /notes.txt sent right after a chunked body")
+
+    # A body that is not echoed is still read to its end: the GET follows it.
+    dropped = (request("POST", "/notes.txt", ["Transfer-Encoding: chunked"])
+               + chunked(b"x" * 3000, [1000, 2000]) + request("GET", "/data.json"))
+    conn.send(dropped, note="a chunked POST to a file, then a GET")
+    reader.request("POST")
+    check_error_page(reader.response("POST /notes.txt with a chunked body"), 405,
+                     "POST /notes.txt with a chunked body")
+    reader.request("GET")
+    check_file(reader.response("the GET after a dropped chunked body"), "data.json",
+               "GET /data.json sent right after a chunked body that was dropped")
+    conn.close()
+
+    # RFC 9112 section 6.3: without chunked last, the body has no end.
+    expect_error(ctx, server, request("POST", "/echo", ["Transfer-Encoding: gzip"]) + b"abc",
+                 400, "POST /echo with 'Transfer-Encoding: gzip' (chunked is not the final "
+                 "coding, so nothing says where the body ends)", "POST")
 
 
 # -- the server: connections ----------------------------------------------------------

@@ -3,7 +3,7 @@
  *
  * Run all groups:   build/lab05/tests/test_http_parse
  * Run one group:    build/lab05/tests/test_http_parse request
- *                   (groups: request, response, chunked)
+ *                   (groups: request, response, framing, chunked)
  *
  * Every complete message is also fed in all its prefixes: each must give
  * HTTP_PARSE_PARTIAL, never a wrong answer. Input is copied into a buffer
@@ -283,6 +283,134 @@ static void test_has_token(void **state)
 	assert_false(http_has_token("", 0, "close"));
 }
 
+/* ---- framing ----------------------------------------------------------- */
+
+#define FRAMING_LINES_MAX 3
+
+/* A request whose framing is valid: its body is chunked or of length. */
+struct framed_case {
+	const char *name;
+	const char *lines[FRAMING_LINES_MAX]; /* "Name: value"; HTTP/1.1 */
+	int chunked;
+	uint64_t length;
+};
+
+static const struct framed_case framed_cases[] = {
+	{"no body", {"Host: a"}, 0, 0},
+	{"Content-Length", {"Content-Length: 42"}, 0, 42},
+	{"the same length twice",
+	 {"Content-Length: 42", "content-length: 42"},
+	 0,
+	 42},
+	{"chunked", {"Transfer-Encoding: chunked"}, 1, 0},
+	{"names in any case", {"transfer-encoding: ChUnKeD"}, 1, 0},
+	{"spaces and an empty item", {"Transfer-Encoding: , chunked "}, 1, 0},
+};
+
+/* A request refused for its framing, and the status it gets. */
+struct refused_case {
+	const char *name;
+	int minor; /* HTTP/1.minor */
+	const char *lines[FRAMING_LINES_MAX];
+	int status;
+};
+
+static const struct refused_case refused_cases[] = {
+	{"two lengths", 1, {"Content-Length: 42", "Content-Length: 43"}, 400},
+	{"a length that is not a number", 1, {"Content-Length: 4x"}, 400},
+	{"chunked in HTTP/1.0", 0, {"Transfer-Encoding: chunked"}, 400},
+	{"chunked and a length",
+	 1,
+	 {"Transfer-Encoding: chunked", "Content-Length: 5"},
+	 400},
+	{"a length and chunked",
+	 1,
+	 {"Content-Length: 5", "Transfer-Encoding: chunked"},
+	 400},
+	{"gzip alone: no end", 1, {"Transfer-Encoding: gzip"}, 400},
+	{"chunked not last", 1, {"Transfer-Encoding: chunked, gzip"}, 400},
+	{"chunked twice", 1, {"Transfer-Encoding: chunked, chunked"}, 400},
+	{"no coding at all", 1, {"Transfer-Encoding: "}, 400},
+	{"a look-alike", 1, {"Transfer-Encoding: xchunked"}, 400},
+	{"gzip then chunked", 1, {"Transfer-Encoding: gzip, chunked"}, 501},
+	{"a parameter", 1, {"Transfer-Encoding: gzip;level=9 ,chunked"}, 501},
+	{"one list on two lines",
+	 1,
+	 {"Transfer-Encoding: gzip", "Transfer-Encoding: chunked"},
+	 501},
+	{"two lines, chunked first",
+	 1,
+	 {"Transfer-Encoding: chunked", "Transfer-Encoding: gzip"},
+	 400},
+};
+
+/* Fills req with lines ("Name: value") as its header lines. */
+static void request_with_lines(struct http_request *req, int minor,
+			       const char *const *lines)
+{
+	memset(req, 0, sizeof(*req));
+	req->method = "POST";
+	req->method_len = 4;
+	req->target = "/";
+	req->target_len = 1;
+	req->major = 1;
+	req->minor = minor;
+	for (size_t i = 0; i < FRAMING_LINES_MAX && lines[i] != NULL; i++) {
+		const char *colon = strchr(lines[i], ':');
+		struct http_header *h = &req->headers[req->num_headers++];
+		h->name = lines[i];
+		h->name_len = (size_t)(colon - lines[i]);
+		h->value = colon + 1;
+		while (*h->value == ' ')
+			h->value++;
+		h->value_len = strlen(h->value);
+		while (h->value_len > 0 && h->value[h->value_len - 1] == ' ')
+			h->value_len--;
+	}
+}
+
+static void test_framing_valid(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(framed_cases) / sizeof(framed_cases[0]);
+	     i++) {
+		const struct framed_case *fc = &framed_cases[i];
+		struct http_request req;
+		struct http_framing framing = {-1, 7};
+
+		request_with_lines(&req, 1, fc->lines);
+		int status = http_request_framing(&req, &framing);
+		if (status != 0 || framing.chunked != fc->chunked ||
+		    framing.length != fc->length)
+			fail_msg("%s ('%s'...): expected 0, chunked %d and "
+				 "length %llu; got %d, chunked %d and length "
+				 "%llu",
+				 fc->name, fc->lines[0], fc->chunked,
+				 (unsigned long long)fc->length, status,
+				 framing.chunked,
+				 (unsigned long long)framing.length);
+	}
+}
+
+static void test_framing_refused(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(refused_cases) / sizeof(refused_cases[0]);
+	     i++) {
+		const struct refused_case *rc = &refused_cases[i];
+		struct http_request req;
+		struct http_framing framing;
+
+		request_with_lines(&req, rc->minor, rc->lines);
+		int status = http_request_framing(&req, &framing);
+		if (status != rc->status)
+			fail_msg("%s (HTTP/1.%d, '%s'...): expected status %d, "
+				 "got %d",
+				 rc->name, rc->minor, rc->lines[0], rc->status,
+				 status);
+	}
+}
+
 /* ---- chunked ----------------------------------------------------------- */
 
 /*
@@ -399,6 +527,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_content_length),
 		cmocka_unit_test(test_has_token),
 	};
+	const struct CMUnitTest framing_tests[] = {
+		cmocka_unit_test(test_framing_valid),
+		cmocka_unit_test(test_framing_refused),
+	};
 	const struct CMUnitTest chunked_tests[] = {
 		cmocka_unit_test(test_chunked_every_step),
 		cmocka_unit_test(test_chunked_leftover),
@@ -408,8 +540,10 @@ int main(int argc, char **argv)
 	int failed = 0;
 
 	if (only != NULL && strcmp(only, "request") != 0 &&
-	    strcmp(only, "response") != 0 && strcmp(only, "chunked") != 0) {
-		fprintf(stderr, "usage: %s [request|response|chunked]\n",
+	    strcmp(only, "response") != 0 && strcmp(only, "framing") != 0 &&
+	    strcmp(only, "chunked") != 0) {
+		fprintf(stderr,
+			"usage: %s [request|response|framing|chunked]\n",
 			argv[0]);
 		return 2;
 	}
@@ -419,6 +553,9 @@ int main(int argc, char **argv)
 	if (only == NULL || strcmp(only, "response") == 0)
 		failed += cmocka_run_group_tests_name(
 			"response", response_tests, NULL, NULL);
+	if (only == NULL || strcmp(only, "framing") == 0)
+		failed += cmocka_run_group_tests_name("framing", framing_tests,
+						      NULL, NULL);
 	if (only == NULL || strcmp(only, "chunked") == 0)
 		failed += cmocka_run_group_tests_name("chunked", chunked_tests,
 						      NULL, NULL);

@@ -550,9 +550,32 @@ static void test_not_implemented(void **state)
 {
 	(void)state;
 	assert_refused("BREW /pot HTTP/1.1\r\nHost: t\r\n\r\n", 501);
-	assert_refused("GET / HTTP/1.1\r\nHost: t\r\n"
-		       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+	/* The body's end is known, but not what gzip did to it. */
+	assert_refused("POST / HTTP/1.1\r\nHost: t\r\n"
+		       "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
 		       501);
+}
+
+/* RFC 9112 section 6: framings that leave the body's end in doubt. */
+static void test_ambiguous_framing(void **state)
+{
+	(void)state;
+	assert_refused("POST / HTTP/1.1\r\nHost: t\r\n"
+		       "Transfer-Encoding: gzip\r\n\r\nabc",
+		       400);
+	assert_refused("POST / HTTP/1.1\r\nHost: t\r\n"
+		       "Transfer-Encoding: chunked\r\n"
+		       "Transfer-Encoding: gzip\r\n\r\n",
+		       400);
+	assert_refused("POST / HTTP/1.1\r\nHost: t\r\n"
+		       "Transfer-Encoding: chunked, chunked\r\n\r\n",
+		       400);
+	assert_refused("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n"
+		       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		       400);
+	assert_refused("POST / HTTP/1.0\r\n"
+		       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		       400);
 }
 
 static void test_version_not_supported(void **state)
@@ -789,6 +812,60 @@ static void test_body_dropped_then_next(void **state)
 	assert_int_equal(off, c.got.len);
 	assert_true(http_session_is_idle(&c.s));
 	free(request);
+	conn_close(&c);
+}
+
+/*
+ * A chunked body, cut anywhere, with an extension and a trailer, is read
+ * to its end: the request glued after it is answered.
+ */
+static void test_chunked_body_dropped_then_next(void **state)
+{
+	static const char request[] =
+		"POST /dir/ HTTP/1.1\r\nHost: t\r\n"
+		"Transfer-Encoding: Chunked\r\n\r\n"
+		"5;x=y\r\nGET /\r\n10\r\nGET / HTTP/1.1\r\n\r\n"
+		"0\r\nX-Trailer: 1\r\n\r\n"
+		"GET /index.html HTTP/1.1\r\nHost: t\r\n\r\n";
+	const size_t len = sizeof(request) - 1;
+
+	(void)state;
+	for (size_t cut = 1; cut < len; cut += 7) {
+		struct conn c;
+		size_t off = 0;
+
+		conn_open(&c, 0);
+		client_send_n(&c, request, cut);
+		pump(&c);
+		if (c.want == HTTP_WANT_READ)
+			step(&c); /* a wake-up with nothing to read */
+		client_send_n(&c, request + cut, len - cut);
+		pump(&c);
+		struct parsed r = next_response(&c, &off, 0);
+		assert_int_equal(r.res.status, 405);
+		assert_header(&r, "Connection", "keep-alive");
+		r = next_response(&c, &off, 0);
+		assert_body(&r, INDEX_BODY);
+		assert_int_equal(off, c.got.len);
+		assert_true(http_session_is_idle(&c.s));
+		conn_close(&c);
+	}
+}
+
+/* A chunked body that breaks its coding ends the connection. */
+static void test_chunked_body_malformed(void **state)
+{
+	struct conn c;
+
+	(void)state;
+	conn_open(&c, 0);
+	client_send(&c, "POST / HTTP/1.1\r\nHost: t\r\n"
+			"Transfer-Encoding: chunked\r\n\r\n"
+			"zz\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
+	pump(&c);
+	struct parsed r = only_response(&c, 0);
+	assert_int_equal(r.res.status, 405);
+	assert_int_equal(c.want, HTTP_WANT_CLOSE);
 	conn_close(&c);
 }
 
@@ -1125,6 +1202,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_symlinks_and_special_files),
 		cmocka_unit_test(test_method_not_allowed),
 		cmocka_unit_test(test_not_implemented),
+		cmocka_unit_test(test_ambiguous_framing),
 		cmocka_unit_test(test_version_not_supported),
 		cmocka_unit_test(test_uri_too_long),
 		cmocka_unit_test(test_header_fields_too_large),
@@ -1142,6 +1220,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_two_in_one_write),
 		cmocka_unit_test(test_split_byte_by_byte),
 		cmocka_unit_test(test_body_dropped_then_next),
+		cmocka_unit_test(test_chunked_body_dropped_then_next),
+		cmocka_unit_test(test_chunked_body_malformed),
 	};
 	const struct CMUnitTest large_tests[] = {
 		cmocka_unit_test(test_large_file_slow_reader),

@@ -246,3 +246,69 @@ def test_hidden_large_file_head_then_get(ctx):
     if got.body != data:
         expect_bytes(data, got.body, f"the {size}-byte file over HTTP/1.0")
     reader.expect_close("the response to an HTTP/1.0 request")
+
+
+def chunked_request(rng, target, body):
+    """A chunked POST of body: random chunk sizes, hex in either case,
+    sometimes an extension, sometimes trailer fields."""
+    head = (f"POST {target} HTTP/1.1\r\nHost: hidden.lab05\r\n"
+            "Content-Type: application/x-hidden\r\nTransfer-Encoding: chunked\r\n\r\n")
+    out = bytearray(head.encode())
+    offset = 0
+    while offset < len(body):
+        size = min(len(body) - offset, rng.randint(1, 3000))
+        digits = f"{size:x}" if rng.random() < 0.5 else f"{size:X}"
+        ext = ";part=%d" % offset if rng.random() < 0.3 else ""
+        out += f"{digits}{ext}\r\n".encode() + body[offset:offset + size] + b"\r\n"
+        offset += size
+    out += b"0\r\n"
+    if rng.random() < 0.5:
+        out += b"X-Hidden-Trailer: yes\r\n"
+    return bytes(out + b"\r\n")
+
+
+@graded(points=4, doc="05-http.md#chunked-request-bodies")
+def test_hidden_chunked_bodies_pipelined(ctx):
+    """server (hidden): chunked POSTs among GETs, cut at random; chunked not last -> 400"""
+    rng = ctx.rng()
+    files = {"page.txt": rng.randbytes(500)}
+    server = start(ctx, files)
+    plan = []
+    for _ in range(12):
+        if rng.random() < 0.5:
+            body = rng.randbytes(rng.choice([1, 15, 16, 255, 4000, 20000]))
+            plan.append(("POST", "/echo", chunked_request(rng, "/echo", body), 200, body))
+        elif rng.random() < 0.5:
+            body = rng.randbytes(rng.randint(1, 2000))
+            plan.append(("POST", "/page.txt", chunked_request(rng, "/page.txt", body), 405,
+                         None))
+        else:
+            plan.append(("GET", "/page.txt", request("GET", "/page.txt"), 200,
+                         files["page.txt"]))
+    data = b"".join(p[2] for p in plan)
+    conn, reader = open_reader(ctx, server, timeout=5)
+    conn.send_pieces(data, split_sizes(len(data), rng, 700),
+                     note=f"{len(plan)} requests in random pieces (seed {ctx.seed})")
+    for i, (method, target, _, status, body) in enumerate(plan):
+        reader.request(method)
+        what = f"response {i + 1} of {len(plan)} ({method} {target}, seed {ctx.seed})"
+        resp = reader.response(what)
+        if resp.status != status:
+            raise GradeFailure("wrong output", f"{what}: expected status {status}, got "
+                               f"{resp.status} {resp.reason}", resp.describe())
+        if body is not None:
+            expect_bytes(body, resp.body, f"the body of {what}")
+    conn.close()
+
+    for coding in ("gzip", "chunked, gzip", "chunked, identity"):
+        conn, reader = open_reader(ctx, server, timeout=5)
+        conn.send(request("POST", "/echo", [f"Transfer-Encoding: {coding}"])
+                  .replace(b"Content-Length: 0\r\n", b"") + b"5\r\nhello\r\n0\r\n\r\n")
+        reader.request("POST", close=True)
+        what = f"POST /echo with 'Transfer-Encoding: {coding}' (chunked is not the last coding)"
+        resp = reader.response(what)
+        if resp.status != 400:
+            raise GradeFailure("wrong output", f"{what}: RFC 9112 section 6.3 says 400, then "
+                               f"close; got {resp.status} {resp.reason}", resp.describe())
+        reader.expect_close(f"the 400 for {what}")
+        conn.close()
