@@ -141,6 +141,33 @@ def test_hidden_nested_tree_percent_names(ctx):
             break   # the server may close after a 400; nothing more to ask on it
 
 
+def send_while_reading(conn, data, sizes, note, read_responses):
+    """Sends data in pieces from a thread while read_responses() reads the
+    answers: a client that sent everything first could fill the buffers
+    of both directions (large echoes) and stall."""
+    failure = []
+
+    def sender():
+        try:
+            conn.send_pieces(data, sizes, note=note)
+        except Exception as exc:  # reported below, in the test's thread
+            failure.append(exc)
+    thread = threading.Thread(target=sender, daemon=True)
+    thread.start()
+    try:
+        read_responses()
+    finally:
+        if thread.is_alive():
+            # The test failed early: unblock the sender, the test is over.
+            try:
+                conn.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        thread.join(timeout=5)
+    if failure:
+        raise failure[0]
+
+
 def pipeline_plan(rng, files, count):
     """(method, target, request bytes, expected status, expected body) x count."""
     plan = []
@@ -183,32 +210,15 @@ def test_hidden_pipelined_mixed_random_splits(ctx):
         data = b"".join(p[2] for p in plan)
         conn, reader = open_reader(ctx, server, timeout=5)
         sizes = split_sizes(len(data), rng, max_piece)
-        failure = []
 
-        def sender():
-            try:
-                conn.send_pieces(data, sizes, note=f"round {round_no}: {len(plan)} requests in "
-                                 f"pieces of 1..{max_piece} bytes (seed {ctx.seed})")
-            except Exception as exc:  # reported below, in the test's thread
-                failure.append(exc)
-        thread = threading.Thread(target=sender, daemon=True)
-        thread.start()
-        try:
+        def read_responses():
             for i, (method, target, _, status, body) in enumerate(plan):
                 reader.request(method, close=i == len(plan) - 1)
                 what = f"round {round_no}, response {i + 1} of {len(plan)} ({method} {target})"
                 check(reader.response(what), status, what, body)
             reader.expect_close("the request with 'Connection: close'")
-        finally:
-            if thread.is_alive():
-                # The test failed early: unblock the sender, the test is over.
-                try:
-                    conn.sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            thread.join(timeout=5)
-        if failure:
-            raise failure[0]
+        send_while_reading(conn, data, sizes, f"round {round_no}: {len(plan)} requests in "
+                           f"pieces of 1..{max_piece} bytes (seed {ctx.seed})", read_responses)
 
 
 @graded(points=5, doc="05-http.md#sending-a-large-file", timeout=40)
@@ -287,17 +297,20 @@ def test_hidden_chunked_bodies_pipelined(ctx):
                          files["page.txt"]))
     data = b"".join(p[2] for p in plan)
     conn, reader = open_reader(ctx, server, timeout=5)
-    conn.send_pieces(data, split_sizes(len(data), rng, 700),
-                     note=f"{len(plan)} requests in random pieces (seed {ctx.seed})")
-    for i, (method, target, _, status, body) in enumerate(plan):
-        reader.request(method)
-        what = f"response {i + 1} of {len(plan)} ({method} {target}, seed {ctx.seed})"
-        resp = reader.response(what)
-        if resp.status != status:
-            raise GradeFailure("wrong output", f"{what}: expected status {status}, got "
-                               f"{resp.status} {resp.reason}", resp.describe())
-        if body is not None:
-            expect_bytes(body, resp.body, f"the body of {what}")
+
+    def read_responses():
+        for i, (method, target, _, status, body) in enumerate(plan):
+            reader.request(method)
+            what = f"response {i + 1} of {len(plan)} ({method} {target}, seed {ctx.seed})"
+            resp = reader.response(what)
+            if resp.status != status:
+                raise GradeFailure("wrong output", f"{what}: expected status {status}, got "
+                                   f"{resp.status} {resp.reason}", resp.describe())
+            if body is not None:
+                expect_bytes(body, resp.body, f"the body of {what}")
+    send_while_reading(conn, data, split_sizes(len(data), rng, 700),
+                       f"{len(plan)} requests in random pieces (seed {ctx.seed})",
+                       read_responses)
     conn.close()
 
     for coding in ("gzip", "chunked, gzip", "chunked, identity"):
