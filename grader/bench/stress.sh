@@ -7,6 +7,8 @@
 # The load is two busy loops, each stopped by `timeout` after the runs
 # (and at most after two hours), so nothing is left running. Prints one
 # line per run and a summary; exits 1 if any run lost a point.
+# Leave this checkout alone while it runs: a `make grade` started beside
+# it writes the same build/labNN/solution/results.json it reads.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 

@@ -718,8 +718,11 @@ static int drop_chunked_body(struct http_session *s)
 	ssize_t rest =
 		http_decode_chunked(s->chunks, s->in + s->in_start, &data_len);
 
-	s->chunks_read += s->in_len;
-	if (rest == HTTP_PARSE_ERROR || s->chunks_read > DISCARD_MAX)
+	if (rest == HTTP_PARSE_ERROR)
+		return -1;
+	/* Bytes after the body (rest >= 0) belong to the next request. */
+	s->chunks_read += s->in_len - (rest >= 0 ? (size_t)rest : 0);
+	if (s->chunks_read > DISCARD_MAX)
 		return -1;
 	if (rest == HTTP_PARSE_PARTIAL) {
 		s->in_len = 0;

@@ -548,11 +548,12 @@ static int relay_chunked(struct conn *c, int fd, uint64_t limit)
 		size_t data_len = in;
 		char *data = c->buf + c->start;
 		ssize_t rest = http_decode_chunked(&dec, data, &data_len);
-		read_so_far += in;
 		if (rest == HTTP_PARSE_ERROR) {
 			errno = EPROTO;
 			return -1;
 		}
+		/* Bytes after the body (rest >= 0) belong to the next request. */
+		read_so_far += in - (rest >= 0 ? (size_t)rest : 0);
 		if (read_so_far > limit) {
 			errno = EFBIG;
 			return -1;
