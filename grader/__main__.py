@@ -4,25 +4,45 @@
                            [--seed N] [--valgrind]
 
 Exit status: 0 with full marks, 1 when points were lost, 2 for a usage
-mistake, 3 when the grader itself failed (a bug to report).
+mistake, 3 when the grader itself failed (a bug to report), 130 when
+grading was interrupted (Ctrl-C, SIGTERM, SIGHUP): the score is incomplete.
 """
 
 import argparse
 import json
 import os
-import subprocess
+import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from . import labs
+from .children import EXIT_INTERRUPTED, ChildGraders
 from .manifest import modified_files
 from .plugin import GradePlugin, RunInfo
 from .reports import Reporter, write_json
 from .scoring import grader_errors, total
 
 EXIT_FULL, EXIT_LOST, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
+
+
+def _interrupt(signo, frame):
+    raise KeyboardInterrupt(signal.Signals(signo).name)
+
+
+def stop_like_ctrl_c():
+    """SIGTERM (a batch or Gradescope time limit, `kill`) and SIGHUP (the
+    terminal closed) would end the grader at once, leaving the programs
+    under test running and their temporary folders behind. Turned into
+    KeyboardInterrupt, they take Ctrl-C's path: pytest stops, every
+    test's cleanup runs. SIGINT gets Python's own handler even when the
+    grader was started with it ignored (a background job of a script):
+    that way the programs under test always start with SIGINT at its
+    default, as the lab tests that send it expect."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for signo in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signo, _interrupt)
 
 
 def parse_args(argv):
@@ -95,6 +115,8 @@ def grade_one(lab, solution, args):
                    "--junitxml", os.path.join(bin_dir, "junit.xml"), "-o", "junit_family=xunit2"]
     code = pytest.main(pytest_args, plugins=[plugin])
     results = plugin.results
+    if code == pytest.ExitCode.INTERRUPTED:
+        return report_interrupted(reporter, run, results, build, modified, version, plugin)
     if code == pytest.ExitCode.NO_TESTS_COLLECTED or (not results and not plugin.collection_errors):
         raise labs.UsageError(f"no test of lab {lab.number} matches '{args.select}'")
 
@@ -112,20 +134,46 @@ def grade_one(lab, solution, args):
     return EXIT_FULL if earned == possible else EXIT_LOST
 
 
+def report_interrupted(reporter, run, results, build, modified, version, plugin):
+    """Writes what was graded before the interruption, and says plainly
+    that the score is not the lab's."""
+    json_path = os.path.join(run.bin_dir, "results.json")
+    write_json(json_path, run, results, version, build, plugin.collection_errors, modified)
+    reporter.summary(results, json_path, plugin.collection_errors)
+    done = sum(1 for r in results if r.status != "not run")
+    tests = "test" if len(results) == 1 else "tests"
+    print(f"grade: interrupted after {done} of {len(results)} {tests}; the tests not run "
+          "count 0, so this score is incomplete. Grade again to get the real one.",
+          file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
 def grade_all(solution, args):
     """Grades every ready lab, several at once (each in its own process),
     printing each lab's report whole, in lab order, then the totals."""
     ready = [lab for lab in labs.find_labs() if lab.ready]
+    children = ChildGraders()
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         # Later labs take longest (lab 06 about a third of the total):
         # starting them first keeps one long lab from running alone at the end.
-        runs = {lab.number: pool.submit(_grade_lab_in_child, lab, solution, args)
+        runs = {lab.number: pool.submit(_grade_lab_in_child, children, lab, solution, args)
                 for lab in reversed(ready)}
-        outcomes = [runs[lab.number].result() for lab in ready]
+        try:
+            outcomes = [runs[lab.number].result() for lab in ready]
+        except KeyboardInterrupt:
+            children.stop()
+            pool.shutdown(wait=True, cancel_futures=True)
+            print("grade: interrupted; every lab's grading was stopped and cleaned up. "
+                  "Grade again to get the scores.", file=sys.stderr)
+            return EXIT_INTERRUPTED
     worst = EXIT_FULL
     rows = []
     for lab, (code, output) in zip(ready, outcomes):
         print(output)
+        if code < 0:    # the child grader was killed: no score to trust
+            print(f"grade: grading lab {lab.number} was killed by "
+                  f"{signal.Signals(-code).name}", file=sys.stderr)
+            code = EXIT_GRADER
         worst = max(worst, code)
         try:
             with open(lab.out_dir(solution) / "results.json") as f:
@@ -140,7 +188,8 @@ def grade_all(solution, args):
     return worst
 
 
-def _grade_lab_in_child(lab, solution, args):
+def _grade_lab_in_child(children, lab, solution, args):
+    """(exit status, output) of grading lab in a child grader."""
     cmd = [sys.executable, "-m", "grader", "grade", "--lab", lab.number,
            "--solution", "1" if solution else "0"]
     if args.seed is not None:
@@ -151,9 +200,8 @@ def _grade_lab_in_child(lab, solution, args):
         cmd.append("--sanitize")
     if args.select:
         cmd += ["-k", args.select]
-    proc = subprocess.run(cmd, cwd=labs.ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, errors="replace")
-    return proc.returncode, proc.stdout
+    code, output, _ = children.run(cmd, cwd=labs.ROOT)
+    return code, output
 
 
 def publish_handout(args):
@@ -172,6 +220,7 @@ def publish_handout(args):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    stop_like_ctrl_c()
     try:
         if args.command == "handout":
             return publish_handout(args)
@@ -192,6 +241,9 @@ def main(argv=None):
     except labs.UsageError as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:   # where no step above said more
+        print(f"{args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -14,23 +14,25 @@ import csv
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import course as course_plan
+from .children import EXIT_INTERRUPTED, ChildGraders
 from .labs import UsageError, get_lab
 from .submissions import grade_submission, stage_submission
 
 
-def grade_one(lab, student_dir, out_dir):
+def grade_one(lab, student_dir, out_dir, children):
     """Grades one student's folder; returns (student, results or None, seconds)."""
     start = time.monotonic()
     student = student_dir.name
     with tempfile.TemporaryDirectory(prefix=f"batch-{student[:20]}-") as workdir:
         src, notes = stage_submission(student_dir, lab, workdir)
-        results, log = grade_submission(lab, src, workdir)
+        results, log = grade_submission(lab, src, workdir, children)
     target = out_dir / student
     target.mkdir(parents=True, exist_ok=True)
     (target / "report.txt").write_text("\n".join(notes + [log]))
@@ -83,13 +85,25 @@ def run_batch(lab_number, subs, jobs=None, out=None):
     jobs = jobs or os.cpu_count() or 1
     start = time.monotonic()
     rows = []
+    children = ChildGraders()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(grade_one, lab, student, out_dir) for student in students]
-        for done, future in enumerate(futures, start=1):
-            student, results, seconds = future.result()
-            rows.append((student, results, seconds))
-            score = f"{results['score']}/{results['max_score']}" if results else "grading failed"
-            print(f"[{done}/{len(students)}] {student}: {score} ({seconds:.1f} s)", flush=True)
+        futures = [pool.submit(grade_one, lab, student, out_dir, children)
+                   for student in students]
+        try:
+            for done, future in enumerate(futures, start=1):
+                student, results, seconds = future.result()
+                rows.append((student, results, seconds))
+                score = (f"{results['score']}/{results['max_score']}" if results
+                         else "grading failed")
+                print(f"[{done}/{len(students)}] {student}: {score} ({seconds:.1f} s)", flush=True)
+        except KeyboardInterrupt:
+            children.stop()
+            pool.shutdown(wait=True, cancel_futures=True)
+            # A partial results.csv could pass for a whole one: none is written.
+            print(f"batch: interrupted after {len(rows)} of {len(students)} submissions; "
+                  f"no results.csv was written (the reports of those graded are in {out_dir})",
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED
     write_csv(out_dir / "results.csv", lab, rows, lab_weight(lab))
     elapsed = time.monotonic() - start
     print(f"batch: {len(students)} submissions of lab {lab.number} graded in {elapsed:.0f} s "

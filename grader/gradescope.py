@@ -21,6 +21,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from .children import ChildGraders
 from .handout import borrowed_files, borrowed_readme, uses_common
 from .labs import ROOT, UsageError, get_lab
 from .submissions import grade_submission, stage_submission
@@ -125,9 +126,14 @@ def to_gradescope(results, notes, elapsed):
 def run_on_submission(lab_number, submission, results_path):
     lab = get_lab(lab_number)
     start = time.monotonic()
+    children = ChildGraders()
     with tempfile.TemporaryDirectory(prefix="gradescope-") as workdir:
         src, notes = stage_submission(submission, lab, workdir)
-        results, log = grade_submission(lab, src, workdir)
+        try:
+            results, log = grade_submission(lab, src, workdir, children)
+        except KeyboardInterrupt:   # Gradescope's time limit: SIGTERM
+            children.stop()
+            raise
     print(log)
     if results is None:
         data = {"score": 0, "output": "The grader could not finish; the course staff has "

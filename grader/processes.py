@@ -278,6 +278,7 @@ class PidsCgroups:
             # cgroup that holds processes (here, the grader itself).
             if not enabled and not _write(subtree, "+pids"):
                 return None
+        _remove_groups_of_dead_graders(own_dir)
         parent = os.path.join(own_dir, f"grader-{os.getpid()}")
         try:
             os.makedirs(parent, exist_ok=True)
@@ -341,6 +342,39 @@ class PidsCgroups:
 
     def describe(self):
         return f"a pids cgroup per program (cgroup v{self.version})"
+
+
+def _remove_groups_of_dead_graders(own_dir):
+    """A grader killed with SIGKILL cannot remove its grader-PID group.
+    Empty groups of graders no longer running go here; a group that
+    still holds a process cannot be removed and stays."""
+    try:
+        names = os.listdir(own_dir)
+    except OSError:
+        return
+    for name in names:
+        pid = name.removeprefix("grader-")
+        if name == pid or not pid.isdigit() or _process_exists(int(pid)):
+            continue
+        parent = os.path.join(own_dir, name)
+        try:
+            entries = list(os.scandir(parent))
+        except OSError:
+            continue    # another grader removed it first
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                _rmdir_quietly(entry.path)
+        _rmdir_quietly(parent)
+
+
+def _process_exists(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _rmdir_quietly(path):

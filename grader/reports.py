@@ -89,6 +89,8 @@ class Reporter:
             return self.style.good("PASS")
         if result.status == "skipped":
             return self.style.dim("SKIP")
+        if result.status == "not run":  # grading was interrupted first
+            return self.style.dim("----")
         return self.style.bad("FAIL")
 
     def live(self, result):

@@ -9,10 +9,10 @@ read from the JSON the child writes after every student process is gone.
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
+from .children import EXIT_INTERRUPTED
 from .handout import student_files
 from .labs import ROOT
 
@@ -46,21 +46,20 @@ def stage_submission(submission, lab, workdir):
     return src, notes
 
 
-def grade_submission(lab, src, workdir):
-    """Runs the grader on src in a child process; returns its results."""
+def grade_submission(lab, src, workdir, children):
+    """Runs the grader on src in a child grader (one of children, a
+    ChildGraders); returns its results, or None, and its log."""
     out = Path(workdir) / "out"
     private_tmp = Path(workdir) / "tmp"
     private_tmp.mkdir()
     env = dict(os.environ, TMPDIR=str(private_tmp), NO_COLOR="1")
     cmd = [sys.executable, "-m", "grader", "grade", "--lab", lab.number, "--solution", "0",
            "--src-dir", str(src), "--out-dir", str(out)]
-    try:
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True, errors="replace",
-                              timeout=GRADING_TIMEOUT)
-        log = proc.stdout
-    except subprocess.TimeoutExpired as exc:
-        log = (exc.stdout or "") + f"\ngrading stopped after {GRADING_TIMEOUT} s"
+    code, log, timed_out = children.run(cmd, timeout=GRADING_TIMEOUT, cwd=ROOT, env=env)
+    if timed_out:
+        return None, log + f"\ngrading stopped after {GRADING_TIMEOUT} s"
+    if code is None or code == EXIT_INTERRUPTED:
+        return None, log + "\ngrading was interrupted"
     try:
         return json.loads((out / "results.json").read_text()), log
     except (OSError, ValueError):

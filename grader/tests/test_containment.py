@@ -9,6 +9,7 @@ what is left on the machine afterwards.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -18,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, grade
-from grader import labs, processes
+from grader import labs, processes, submissions
+from grader.children import ChildGraders
 
 FIXTURES = Path(__file__).parent / "misbehaving"
 LAB01 = labs.get_lab("01")
@@ -237,3 +239,111 @@ def test_without_cgroups_the_header_says_what_caps_processes(tmp_path, monkeypat
     assert results["tests"][0]["status"] == "passed", output
     assert "process count" in output and "pids cgroup per program" not in output, output
     assert processes_running(out) == [], f"processes left behind:\n{output}"
+
+
+# -- the grader itself stopped -----------------------------------------------------
+
+
+@pytest.mark.parametrize("signo", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT],
+                         ids=["SIGTERM", "SIGHUP", "SIGINT"])
+def test_grader_stopped_by_a_signal_cleans_up(signo, tmp_path):
+    """A time limit or a closed terminal stops the grader mid-test: the
+    program under test and its temporary folder go too, and the exit
+    status and message say the score is incomplete."""
+    src = copy_fixture("never_announces", tmp_path)
+    out = tmp_path / "out"
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    cmd = [sys.executable, "-m", "grader", "grade", "--lab", LAB01.number, "--solution", "0",
+           "-k", "test_echo_short_text", "--src-dir", str(src), "--out-dir", str(out)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=dict(os.environ, NO_COLOR="1", TMPDIR=str(private_tmp)))
+    try:
+        # The program waits silently; the grader waits 3 s for its line.
+        deadline = time.monotonic() + WHOLE_GRADE_LIMIT
+        while not processes_running(out):
+            assert proc.poll() is None and time.monotonic() < deadline, "the program never ran"
+            time.sleep(0.05)
+        proc.send_signal(signo)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, output
+    assert "interrupted after 0 of 1 test;" in output, output
+    assert processes_running(out) == [], f"processes left behind:\n{output}"
+    assert list(private_tmp.iterdir()) == [], "temporary files left behind"
+    with open(out / "results.json") as f:
+        assert [t["status"] for t in json.load(f)["tests"]] == ["not run"]
+
+
+def test_groups_of_killed_graders_are_removed(tmp_path):
+    """A grader killed with SIGKILL leaves its empty cgroups; the next
+    grader removes them."""
+    needs_pids_cgroup()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    own = Path(processes.pids_cgroups().parent).parent
+    stale = own / f"grader-{dead.pid}"
+    (stale / "prog-1").mkdir(parents=True)
+    try:
+        code, results, output = grade(LAB01, "-k", "test_echo_short_text", solution=True,
+                                      out_dir=tmp_path / "out")
+        assert results["tests"][0]["status"] == "passed", output
+        assert not stale.exists(), f"{stale} is still there"
+    finally:
+        for path in (stale / "prog-1", stale):
+            if path.exists():
+                path.rmdir()
+
+
+def test_batch_stopped_by_a_signal_stops_its_child_graders(tmp_path):
+    """Each submission is graded by a child grader in its own session:
+    stopping the batch must reach them, and through them the students'
+    programs, rather than leave them running."""
+    subs = tmp_path / "subs"
+    for student in ("alice", "bob"):
+        src = copy_fixture("never_announces", subs / student)
+        (src / "tiny_echo.h").unlink()
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "grader", "batch", "--lab", LAB01.number, "--subs", str(subs),
+           "--jobs", "2", "--out", str(out)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=dict(os.environ, TMPDIR=str(private_tmp)))
+    try:
+        deadline = time.monotonic() + WHOLE_GRADE_LIMIT
+        while not processes_running(private_tmp):
+            assert proc.poll() is None and time.monotonic() < deadline, "no program ever ran"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, output
+    assert "interrupted after 0 of 2 submissions" in output, output
+    assert processes_running(private_tmp) == [], f"processes left behind:\n{output}"
+    assert list(private_tmp.iterdir()) == [], "temporary files left behind"
+    assert not (out / "results.csv").exists(), "a partial results.csv passes for a whole one"
+
+
+def test_a_submission_over_its_time_limit_is_stopped_cleanly(tmp_path, monkeypatch):
+    """Past GRADING_TIMEOUT the child grader is stopped, not killed
+    outright: it takes the students' programs with it."""
+    # Long enough for the build even on a loaded machine: the time limit
+    # must strike while a program under test runs.
+    monkeypatch.setattr(submissions, "GRADING_TIMEOUT", 8)
+    src = copy_fixture("never_announces", tmp_path / "submission")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    start = time.monotonic()
+    results, log = submissions.grade_submission(LAB01, src, workdir, ChildGraders())
+    assert results is None, log
+    assert "interrupted after" in log and "grading stopped after 8 s" in log, log
+    assert time.monotonic() - start < WHOLE_GRADE_LIMIT
+    assert processes_running(workdir) == [], f"processes left behind:\n{log}"
+    assert list((workdir / "tmp").iterdir()) == [], "temporary files left behind"
