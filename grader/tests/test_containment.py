@@ -244,6 +244,26 @@ def test_without_cgroups_the_header_says_what_caps_processes(tmp_path, monkeypat
 # -- the grader itself stopped -----------------------------------------------------
 
 
+def signal_once_a_program_runs(cmd, env, binary_dir, signo, stop_within):
+    """Starts the grader command cmd, sends it signo as soon as a program
+    from binary_dir runs, and returns (exit status, output) once it has
+    stopped, which must take under stop_within seconds."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=dict(os.environ, **env))
+    try:
+        deadline = time.monotonic() + WHOLE_GRADE_LIMIT
+        while not processes_running(binary_dir):
+            assert proc.poll() is None and time.monotonic() < deadline, "no program ever ran"
+            time.sleep(0.05)
+        proc.send_signal(signo)
+        output, _ = proc.communicate(timeout=stop_within)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, output
+
+
 @pytest.mark.parametrize("signo", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT],
                          ids=["SIGTERM", "SIGHUP", "SIGINT"])
 def test_grader_stopped_by_a_signal_cleans_up(signo, tmp_path):
@@ -256,21 +276,10 @@ def test_grader_stopped_by_a_signal_cleans_up(signo, tmp_path):
     private_tmp.mkdir()
     cmd = [sys.executable, "-m", "grader", "grade", "--lab", LAB01.number, "--solution", "0",
            "-k", "test_echo_short_text", "--src-dir", str(src), "--out-dir", str(out)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=dict(os.environ, NO_COLOR="1", TMPDIR=str(private_tmp)))
-    try:
-        # The program waits silently; the grader waits 3 s for its line.
-        deadline = time.monotonic() + WHOLE_GRADE_LIMIT
-        while not processes_running(out):
-            assert proc.poll() is None and time.monotonic() < deadline, "the program never ran"
-            time.sleep(0.05)
-        proc.send_signal(signo)
-        output, _ = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, output
+    # The program waits silently; the grader waits 3 s for its line.
+    code, output = signal_once_a_program_runs(
+        cmd, {"NO_COLOR": "1", "TMPDIR": str(private_tmp)}, out, signo, stop_within=30)
+    assert code == 130, output
     assert "interrupted after 0 of 1 test;" in output, output
     assert processes_running(out) == [], f"processes left behind:\n{output}"
     assert list(private_tmp.iterdir()) == [], "temporary files left behind"
@@ -311,20 +320,9 @@ def test_batch_stopped_by_a_signal_stops_its_child_graders(tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "grader", "batch", "--lab", LAB01.number, "--subs", str(subs),
            "--jobs", "2", "--out", str(out)]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, env=dict(os.environ, TMPDIR=str(private_tmp)))
-    try:
-        deadline = time.monotonic() + WHOLE_GRADE_LIMIT
-        while not processes_running(private_tmp):
-            assert proc.poll() is None and time.monotonic() < deadline, "no program ever ran"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, output
+    code, output = signal_once_a_program_runs(
+        cmd, {"TMPDIR": str(private_tmp)}, private_tmp, signal.SIGTERM, stop_within=60)
+    assert code == 130, output
     assert "interrupted after 0 of 2 submissions" in output, output
     assert processes_running(private_tmp) == [], f"processes left behind:\n{output}"
     assert list(private_tmp.iterdir()) == [], "temporary files left behind"
