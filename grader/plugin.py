@@ -59,12 +59,13 @@ class RunInfo:
         return " ".join(parts)
 
 
-def graded(points, doc, timeout=DEFAULT_BUDGET, hidden=False):
+def graded(points, doc, timeout=DEFAULT_BUDGET, hidden=False, step=None):
     """Declares a graded test: its points, the docs section that explains
-    the behaviour it checks, its time budget in seconds, and whether it
-    is hidden from students (instructors only).
+    the behaviour it checks, its time budget in seconds, whether it is
+    hidden from students (instructors only), and the step of the lab's
+    handout it belongs to (1, 2, ...).
     The first line of the test's docstring is its title in the report."""
-    return pytest.mark.grade(points=points, doc=doc, timeout=timeout, hidden=hidden)
+    return pytest.mark.grade(points=points, doc=doc, timeout=timeout, hidden=hidden, step=step)
 
 
 class _Watchdog:
@@ -103,7 +104,7 @@ class GradePlugin:
     def pytest_configure(self, config):
         become_subreaper()
         config.addinivalue_line(
-            "markers", "grade(points, doc, timeout, hidden): a graded test (see grader/plugin.py)")
+            "markers", "grade(points, doc, timeout, hidden, step): a graded test (see grader/plugin.py)")
 
     def pytest_collection_modifyitems(self, session, config, items):
         """T=NAME: keep the tests whose function name contains NAME (several
@@ -136,6 +137,7 @@ class GradePlugin:
             hidden = mark.kwargs.get("hidden", False) or "hidden" in Path(str(item.fspath)).parts
             result = TestResult(name=item.name, title=doc, points=mark.kwargs["points"],
                                 doc=mark.kwargs["doc"], hidden=hidden,
+                                step=mark.kwargs.get("step"),
                                 seed=self.run_info.seed_for(item.name))
             self.results.append(result)
             self._by_id[item.nodeid] = result

@@ -14,6 +14,7 @@ class TestResult:
     points: int
     doc: str
     hidden: bool = False
+    step: int = None                 # the handout's step this test belongs to
     status: str = "not run"          # "passed", "failed", "skipped" or "not run"
     kind: str = ""                   # a failures.KINDS key when failed
     message: str = ""
@@ -43,6 +44,7 @@ class TestResult:
             "details": self.details,
             "doc": self.doc,
             "hidden": self.hidden,
+            "step": self.step,
             "seed": self.seed if self.seed_used else None,
             "time": round(self.duration, 3),
             "sections": [{"heading": h, "lines": lines} for h, lines in self.sections],
