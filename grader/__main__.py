@@ -1,7 +1,15 @@
-"""The grader's command line (the Makefile calls it; you can too).
+"""The grader's command line (the Makefile calls it through grader/python).
 
     python -m grader grade [--lab NN|all] [--solution 0|1] [-k NAME]
-                           [--seed N] [--valgrind]
+                           [--seed N] [--valgrind] [--sanitize]
+    python -m grader handout --out DIR [--week N | --lab NN]
+    python -m grader gradescope --lab NN
+    python -m grader batch --lab NN --subs DIR [--jobs N] [--out DIR] [--unsafe]
+
+`grade` never grades in its own process: it starts a child grader in the
+sandbox's enclosure (children.py, enclosure.py), shows what the child
+prints, and takes the results from the child's results pipe; it writes
+results.json and junit.xml from them itself.
 
 Exit status: 0 with full marks, 1 when points were lost, 2 for a usage
 mistake, 3 when the grader itself failed (a bug to report), 130 when
@@ -9,22 +17,16 @@ grading was interrupted (Ctrl-C, SIGTERM, SIGHUP): the score is incomplete.
 """
 
 import argparse
-import json
 import os
 import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from . import labs
 from .children import EXIT_INTERRUPTED, ChildGraders
-from .manifest import modified_files
-from .plugin import GradePlugin, RunInfo
-from .reports import Reporter, write_json
-from .scoring import grader_errors, total
+from .reports import save_results
 
-EXIT_FULL, EXIT_LOST, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
+EXIT_FULL, EXIT_LOST, EXIT_USAGE, EXIT_GRADER = 0, 1, labs.EXIT_USAGE, 3
 
 
 def _interrupt(signo, frame):
@@ -61,6 +63,8 @@ def parse_args(argv):
     # For maintainers: grade a copy of the code kept elsewhere (mutants).
     grade.add_argument("--src-dir", help=argparse.SUPPRESS)
     grade.add_argument("--out-dir", help=argparse.SUPPRESS)
+    # Set by the parent grader: grade here, hand the results in on this fd.
+    grade.add_argument("--results-fd", type=int, help=argparse.SUPPRESS)
 
     handout = sub.add_parser("handout", help="write or update a student repository")
     handout.add_argument("--out", required=True, help="the folder to write")
@@ -74,12 +78,18 @@ def parse_args(argv):
     gs_run.add_argument("--lab", required=True)
     gs_run.add_argument("--submission", required=True)
     gs_run.add_argument("--results", required=True)
+    gs_run.add_argument("--unsafe", action="store_true", help=UNSAFE_HELP)
     batch = sub.add_parser("batch", help="grade a folder of submissions")
     batch.add_argument("--lab", required=True)
     batch.add_argument("--subs", required=True, help="one folder per student")
     batch.add_argument("--jobs", type=int, help="submissions graded at once (default: cores)")
     batch.add_argument("--out", help="output folder (default: batch-labNN)")
+    batch.add_argument("--unsafe", action="store_true", help=UNSAFE_HELP)
     return parser.parse_args(argv)
+
+
+UNSAFE_HELP = ("grade as root even where the sandbox cannot drop privileges or hide the "
+               "course's secrets (see docs/instructors.md)")
 
 
 def resolve_target(args):
@@ -97,66 +107,66 @@ def resolve_target(args):
     return lab, solution
 
 
-def grade_one(lab, solution, args):
-    src_dir = args.src_dir or str(lab.src_dir(solution))
-    bin_dir = args.out_dir or str(lab.out_dir(solution))
-    run = RunInfo(lab=lab, solution=solution, src_dir=src_dir, bin_dir=bin_dir,
-                  root=str(labs.ROOT), valgrind=args.valgrind, sanitize=args.sanitize,
-                  seed=args.seed)
-    reporter = Reporter(run)
-    build = labs.build(lab, src_dir, bin_dir)
-    modified = modified_files(labs.ROOT)
-    version = labs.grader_version()
-    reporter.header(build, modified, version)
+def child_args(lab, solution, args):
+    """The arguments of `grade` for a child grader of one lab."""
+    extra = ["--lab", lab.number, "--solution", "1" if solution else "0"]
+    if args.seed is not None:
+        extra += ["--seed", str(args.seed)]
+    if args.valgrind:
+        extra.append("--valgrind")
+    if args.sanitize:
+        extra.append("--sanitize")
+    if args.select:
+        extra += ["-k", args.select]
+    if args.src_dir:
+        extra += ["--src-dir", os.path.abspath(args.src_dir)]
+    if args.out_dir:
+        extra += ["--out-dir", os.path.abspath(args.out_dir)]
+    return extra
 
-    plugin = GradePlugin(run, on_result=reporter.live, select=args.select)
-    pytest_args = [str(lab.dir / "tests"), "-p", "no:terminal", "-p", "no:cacheprovider",
-                   "--rootdir", str(labs.ROOT), "-o", "python_files=test_*.py",
-                   "--junitxml", os.path.join(bin_dir, "junit.xml"), "-o", "junit_family=xunit2"]
-    code = pytest.main(pytest_args, plugins=[plugin])
-    results = plugin.results
-    if code == pytest.ExitCode.INTERRUPTED:
-        return report_interrupted(reporter, run, results, build, modified, version, plugin)
-    if code == pytest.ExitCode.NO_TESTS_COLLECTED or (not results and not plugin.collection_errors):
-        raise labs.UsageError(f"no test of lab {lab.number} matches '{args.select}'")
 
-    reporter.failures(results)
-    for result in results:
-        if result.status == "failed":
-            result.report = reporter.failure_text(result)
-    json_path = os.path.join(run.bin_dir, "results.json")
-    write_json(json_path, run, results, version, build, plugin.collection_errors, modified)
-    reporter.summary(results, json_path, plugin.collection_errors)
+def grade_lab(lab, solution, args):
+    """Grades one lab in a child grader whose report goes straight to the
+    terminal; writes its results.json and junit.xml."""
+    children = ChildGraders()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running = pool.submit(children.run, child_args(lab, solution, args), capture=False,
+                              cwd=labs.ROOT)
+        try:
+            outcome = running.result()
+        except KeyboardInterrupt:
+            # The child got the stop too (see children.py) and hands in
+            # what it graded before it; it says the score is incomplete.
+            children.stop()
+            outcome = running.result()
+    return finish_lab(lab, solution, args, outcome)
 
-    if grader_errors(results) or plugin.collection_errors:
+
+def finish_lab(lab, solution, args, outcome):
+    """Saves a child grader's results; returns the exit status to give."""
+    if outcome.code == labs.EXIT_USAGE and outcome.results is None:
+        return labs.EXIT_USAGE          # the child has said what was wrong
+    problem = outcome.problem()
+    if problem is not None:
+        print(f"grade: lab {lab.number}: {problem}; there is no score to trust. "
+              "This is not your code's fault: grade again, and report it if it "
+              "happens again.", file=sys.stderr)
         return EXIT_GRADER
-    earned, possible = total(results)
-    return EXIT_FULL if earned == possible else EXIT_LOST
-
-
-def report_interrupted(reporter, run, results, build, modified, version, plugin):
-    """Writes what was graded before the interruption, and says plainly
-    that the score is not the lab's."""
-    json_path = os.path.join(run.bin_dir, "results.json")
-    write_json(json_path, run, results, version, build, plugin.collection_errors, modified)
-    reporter.summary(results, json_path, plugin.collection_errors)
-    done = sum(1 for r in results if r.status != "not run")
-    tests = "test" if len(results) == 1 else "tests"
-    print(f"grade: interrupted after {done} of {len(results)} {tests}; the tests not run "
-          "count 0, so this score is incomplete. Grade again to get the real one.",
-          file=sys.stderr)
-    return EXIT_INTERRUPTED
+    save_results(args.out_dir or lab.out_dir(solution), outcome.results)
+    return outcome.code
 
 
 def grade_all(solution, args):
-    """Grades every ready lab, several at once (each in its own process),
-    printing each lab's report whole, in lab order, then the totals."""
+    """Grades every ready lab, several at once (each in its own child
+    grader), printing each lab's report whole, in lab order, then the
+    totals."""
     ready = [lab for lab in labs.find_labs() if lab.ready]
     children = ChildGraders()
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         # Later labs take longest (lab 06 about a third of the total):
         # starting them first keeps one long lab from running alone at the end.
-        runs = {lab.number: pool.submit(_grade_lab_in_child, children, lab, solution, args)
+        runs = {lab.number: pool.submit(children.run, child_args(lab, solution, args),
+                                        cwd=labs.ROOT)
                 for lab in reversed(ready)}
         try:
             outcomes = [runs[lab.number].result() for lab in ready]
@@ -168,40 +178,17 @@ def grade_all(solution, args):
             return EXIT_INTERRUPTED
     worst = EXIT_FULL
     rows = []
-    for lab, (code, output) in zip(ready, outcomes):
-        print(output)
-        if code < 0:    # the child grader was killed: no score to trust
-            print(f"grade: grading lab {lab.number} was killed by "
-                  f"{signal.Signals(-code).name}", file=sys.stderr)
-            code = EXIT_GRADER
-        worst = max(worst, code)
-        try:
-            with open(lab.out_dir(solution) / "results.json") as f:
-                data = json.load(f)
-            rows.append((lab.number, lab.title, data["score"], data["max_score"]))
-        except (OSError, ValueError, KeyError):
-            rows.append((lab.number, lab.title, 0, 0))
+    for lab, outcome in zip(ready, outcomes):
+        print(outcome.output)
+        worst = max(worst, finish_lab(lab, solution, args, outcome))
+        results = outcome.results or {}
+        rows.append((lab.number, lab.title, results.get("score", 0),
+                     results.get("max_score", 0)))
     print("All labs:")
     for number, title, score, max_score in rows:
         print(f"  lab {number}  {score:>4}/{max_score:<4} {title}")
     print(f"Score: {sum(r[2] for r in rows)}/{sum(r[3] for r in rows)}")
     return worst
-
-
-def _grade_lab_in_child(children, lab, solution, args):
-    """(exit status, output) of grading lab in a child grader."""
-    cmd = [sys.executable, "-m", "grader", "grade", "--lab", lab.number,
-           "--solution", "1" if solution else "0"]
-    if args.seed is not None:
-        cmd += ["--seed", str(args.seed)]
-    if args.valgrind:
-        cmd.append("--valgrind")
-    if args.sanitize:
-        cmd.append("--sanitize")
-    if args.select:
-        cmd += ["-k", args.select]
-    code, output, _ = children.run(cmd, cwd=labs.ROOT)
-    return code, output
 
 
 def publish_handout(args):
@@ -226,18 +213,23 @@ def main(argv=None):
             return publish_handout(args)
         if args.command == "batch":
             from .batch import run_batch  # instructors only: not in handouts
-            return run_batch(args.lab, args.subs, args.jobs, args.out)
+            return run_batch(args.lab, args.subs, args.jobs, args.out, args.unsafe)
         if args.command in ("gradescope", "gradescope-run"):
             from . import gradescope  # instructors only: not in handouts
             if args.command == "gradescope-run":
-                return gradescope.run_on_submission(args.lab, args.submission, args.results)
+                return gradescope.run_on_submission(args.lab, args.submission, args.results,
+                                                    args.unsafe)
             target = gradescope.build_package(gradescope.check_lab(args.lab), args.out)
             print(f"gradescope: wrote {os.path.relpath(target)}")
             return 0
+        if args.results_fd is not None:
+            from .grading import grade_here   # the child grader's side
+            lab = labs.get_lab(args.lab)
+            return grade_here(lab, args.solution == "1", args)
         lab_name, solution = resolve_target(args)
         if lab_name == "all":
             return grade_all(solution, args)
-        return grade_one(labs.get_lab(lab_name), solution, args)
+        return grade_lab(labs.get_lab(lab_name), solution, args)
     except labs.UsageError as exc:
         print(f"grade: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -7,7 +7,6 @@ reproduce a failure by hand. cleanup() kills and reaps everything the test
 started, whatever happened.
 """
 
-import fcntl
 import os
 import platform
 import random
@@ -15,11 +14,10 @@ import re
 import shlex
 import shutil
 import signal
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 
+from . import labs, sandbox
 from .failures import GradeFailure, TestTimeout
 from .processes import Limits, Process, describe_signal, describe_status, reap_strays
 from .sockets import Conn, DEFAULT_TIMEOUT
@@ -117,7 +115,13 @@ class TestContext:
         # whose progress was watched; None if none was
         self.longest_pause = None
         self._custom_repro = False
-        self.tmpdir = tempfile.mkdtemp(prefix=f"grade-{test_name[:40]}-")
+        box = sandbox.current()
+        # The programs' working folder, which they may write: create the
+        # test's files in it before starting them (a program could have
+        # put a symbolic link where a later file is written).
+        self.tmpdir = box.make_work_dir(f"grade-{test_name[:40]}-")
+        # The grader's own files (stdin, captured stdout): never in view.
+        self.private_dir = box.make_private_dir(f"grader-{test_name[:40]}-")
         self._servers = []
 
     # -- helpers ---------------------------------------------------------
@@ -143,32 +147,36 @@ class TestContext:
 
     def tsan_program_path(self, program):
         """The ThreadSanitizer build of program (labs/build.mk, make tsan),
-        built now unless up to date. Only the tests that need it pay for
-        it; a lock keeps tests running side by side from building at once."""
+        built now, in the sandbox, unless up to date. Only the tests that
+        need it pay for it."""
         self.program_path(program)  # "not built" if the plain build failed
         run = self.run_info
-        bin_dir = os.path.abspath(run.bin_dir)
-        cmd = ["make", "--no-print-directory", "-f", "labs/build.mk",
-               f"LAB_DIR={os.path.relpath(run.lab.dir, run.root)}",
-               f"SRC_DIR={os.path.abspath(run.src_dir)}", f"OUT={bin_dir}", "SANITIZE=0", "tsan"]
-        with open(os.path.join(bin_dir, ".tsan-build.lock"), "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                done = subprocess.run(cmd, cwd=run.root, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True, errors="replace",
-                                      timeout=TSAN_BUILD_TIMEOUT)
-            except subprocess.TimeoutExpired as exc:
-                raise GradeFailure("grader error", f"building {program} with ThreadSanitizer "
-                                   f"took over {TSAN_BUILD_TIMEOUT} s") from exc
-        path = os.path.join(bin_dir, TSAN_FOLDER, program)
-        if done.returncode != 0 or not os.access(path, os.X_OK):
+        done = labs.build(run.lab, run.src_dir, run.bin_dir, targets=["tsan"],
+                          solution=run.solution)
+        path = os.path.join(run.bin_dir, TSAN_FOLDER, program)
+        if not done.ok or not os.access(path, os.X_OK):
             raise GradeFailure("not built", f"{program} could not be built with ThreadSanitizer "
-                               f"({' '.join(cmd[3:])})", done.stdout[-3000:])
+                               "(make tsan)", done.output[-3000:])
         return path
 
-    def _valgrind_log(self, program):
-        name = program.replace("/", "_")
-        return os.path.join(self.tmpdir, f"valgrind-{name}-{len(self.processes)}.log")
+    def bind_unix(self, sock, path):
+        """Binds a Unix-domain socket of the test at path, owned by the
+        programs' user (as root, a socket file is only connectable by its
+        owner when the umask keeps others out: the programs must reach it
+        as they would their own). bind() never follows a link: a file a
+        program put at path makes it fail."""
+        sock.bind(path)
+        sandbox.current().give_to_box(path, mode=None)
+
+    def view(self):
+        """What a program of this test may see besides the system: its
+        build (read-only, without the reference's when grading a
+        student's code) and the test's working folder."""
+        bin_dir = os.path.abspath(self.run_info.bin_dir)
+        binds = [(bin_dir, "ro")]
+        if not self.run_info.solution and os.path.isdir(os.path.join(bin_dir, "solution")):
+            binds.append((os.path.join(bin_dir, "solution"), "hide"))
+        return binds + [(self.tmpdir, "rw")]
 
     def display_path(self, program):
         """The program's path as you would type it from the top folder."""
@@ -197,9 +205,8 @@ class TestContext:
         else:
             wrapper = []
             argv = [self.program_path(program, sanitize), *args]
-        log = self._valgrind_log(program) if valgrind else None
-        proc = Process(program, argv, self.tmpdir, limits or Limits(), valgrind_log=log,
-                       sanitized=sanitize or tsan)
+        proc = Process(program, argv, self.tmpdir, limits or Limits(), valgrind=valgrind,
+                       sanitized=sanitize or tsan, binds=self.view())
         self.processes.append(proc)
         shown = [str(EXAMPLE_PORT) if a == "0" else a for a in args]
         prefix = [VALGRIND_COMMAND] if valgrind else wrapper
@@ -232,7 +239,7 @@ class TestContext:
     def connect(self, server, timeout=DEFAULT_TIMEOUT):
         """Opens a stream connection to a TCP or Unix-domain server."""
         channel = f"conn {len(self.conns) + 1}"
-        valgrind = server.process.valgrind_log is not None
+        valgrind = server.process.valgrind
         if server.path is not None:
             conn = Conn.open_unix(server.path, channel, self.transcript,
                                   self.scaled(timeout, valgrind))
@@ -267,7 +274,7 @@ class TestContext:
         sends it again and waits up to grace seconds (both scaled under
         valgrind). Returns (exit code or None, whether it was sent twice).
         See stop_server() for why twice."""
-        valgrind = proc.valgrind_log is not None
+        valgrind = proc.valgrind
         proc.signal_group(signo)
         code = proc.wait(self.scaled(1.0, valgrind))
         if code is not None:
@@ -296,18 +303,18 @@ class TestContext:
         valgrind = valgrind or self.valgrind_all
         index = len(self.processes)
         if stdin_data is not None:
-            stdin_path = os.path.join(self.tmpdir, f"stdin-{index}")
+            stdin_path = os.path.join(self.private_dir, f"stdin-{index}")
             with open(stdin_path, "wb") as f:
                 f.write(stdin_data)
-        stdout_path = os.path.join(self.tmpdir, f"stdout-{index}")
-        log = self._valgrind_log(program) if valgrind else None
+        stdout_path = os.path.join(self.private_dir, f"stdout-{index}")
         # Unit tests are not built with the sanitizers (cmocka's --wrap).
         sanitize = (sanitize or self.sanitize_all) and not valgrind and "/" not in program
         argv = [self.program_path(program, sanitize), *args]
         stdin = open(stdin_path, "rb") if stdin_path else None
         try:
             proc = Process(program, argv, self.tmpdir, limits or Limits(), stdin=stdin,
-                           stdout_path=stdout_path, valgrind_log=log, sanitized=sanitize)
+                           stdout_path=stdout_path, valgrind=valgrind, sanitized=sanitize,
+                           binds=self.view())
             self.processes.append(proc)
             proc.start()
         finally:
@@ -326,7 +333,7 @@ class TestContext:
         timed_out = code is None
         if timed_out:
             proc.kill()
-            code = proc.popen.returncode
+            code = proc.returncode
             why = (f"made no progress for {window:g} s" if stalled
                    else f"still running after {self.scaled(timeout, valgrind):g} s")
             self.transcript.add(program, "stopped by the test", note=f"{why}; killed")
@@ -379,12 +386,10 @@ class TestContext:
 
     def check_valgrind(self, proc):
         """Fails unless valgrind's log shows no errors and no definite leaks."""
-        if proc.valgrind_log is None:
+        if not proc.valgrind:
             return
-        try:
-            with open(proc.valgrind_log, encoding="utf-8", errors="replace") as f:
-                log = f.read()
-        except OSError:
+        log = proc.valgrind_report()
+        if not log:
             raise GradeFailure("valgrind errors", f"valgrind wrote no log for {proc.name}: did it "
                                "exit normally? (it must exit, not be killed, for the leak check)")
         errors = re.search(r"ERROR SUMMARY: (\d+) errors", log)
@@ -405,7 +410,7 @@ class TestContext:
         (SIGTERM, so that valgrind can write its leak report) and check the
         log of every program that ended by itself or by that signal."""
         for proc in self.processes:
-            if proc.valgrind_log is None or proc.popen is None or proc.killed_by_grader:
+            if not proc.valgrind or proc.popen is None or proc.killed_by_grader:
                 continue
             if proc.alive():
                 code, _ = self._signal_twice(proc, signal.SIGTERM, 3.0)
@@ -413,7 +418,7 @@ class TestContext:
                     proc.kill()
                     raise GradeFailure("timeout", f"{proc.name} did not exit on SIGTERM, "
                                        "so valgrind could not check it for leaks")
-            if proc.popen.returncode is not None and proc.popen.returncode >= 0:
+            if proc.returncode is not None and proc.returncode >= 0:
                 self.check_valgrind(proc)
 
     def check_sanitizer(self, proc):
@@ -445,7 +450,11 @@ class TestContext:
         lines = []
         for proc in self.processes:
             signo = proc.crashed()
-            if signo is not None:
+            if signo == signal.SIGKILL and proc.out_of_memory:
+                lines.append(f"{proc.name} was killed by the kernel: its processes together "
+                             f"used more than the test's memory limit "
+                             f"({proc.limits.memory_bytes >> 20} MiB)")
+            elif signo is not None:
                 lines.append(f"{proc.name} crashed: it was killed by {describe_signal(signo)}")
         return lines
 
@@ -455,7 +464,7 @@ class TestContext:
         the symptom, and the exit is the story."""
         lines = []
         for proc in (server.process for server in self._servers):
-            code = proc.popen.poll() if proc.popen else None
+            code = proc.poll() if proc.popen else None
             if code is not None and code > 0 and not proc.killed_by_grader:
                 lines.append(f"{proc.name} exited by itself with status {code} "
                              "while the test was still talking to it")
@@ -504,7 +513,15 @@ class TestContext:
         if strays:
             self.note(f"{strays} process(es) started by the program had left its process "
                       "group (setsid?) and were still running; the grader killed them")
+        # rmtree opens each folder without following links: safe in a
+        # folder the programs could write.
         shutil.rmtree(self.tmpdir, ignore_errors=True)
+        shutil.rmtree(self.private_dir, ignore_errors=True)
+
+    def sandbox_failures(self):
+        """Why the sandbox could not run a program of this test, if it
+        could not: then no verdict about the program holds."""
+        return [proc.sandbox_failed for proc in self.processes if proc.sandbox_failed]
 
 
 def tsan_wrapper():

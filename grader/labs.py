@@ -17,6 +17,9 @@ BUILD_DIR = ROOT / "build"
 CURRENT_FILE = BUILD_DIR / "current"
 
 
+EXIT_USAGE = 2   # the grader's exit status for a usage mistake
+
+
 class UsageError(Exception):
     """A mistake in what the user asked for: printed, exit status 2."""
 
@@ -93,20 +96,73 @@ class BuildResult:
     missing: list
 
 
-def build(lab, src_dir, out):
+def build(lab, src_dir, out, targets=("all", "asan"), solution=False):
     """Builds a lab with make -k, so one broken program does not stop the
     rest: its programs, its unit tests, and the programs again with
-    AddressSanitizer and UBSan (in OUT/asan/)."""
+    AddressSanitizer and UBSan (in OUT/asan/).
+
+    The build runs in the sandbox, like every program a test starts: the
+    compiler reads the submission's code, and what it reads, writes and
+    runs is the submission's to choose (an #include of any path, an
+    .incbin of a hidden test, a self-including file that grows without
+    end). It sees the lab's public files and src_dir read-only, writes
+    only out, and is killed, compiler and all, past sandbox.BUILD_SECONDS.
+    """
+    from . import sandbox    # not at the top: sandbox imports nothing from here
+    box = sandbox.current()
+    src_dir, out = os.path.abspath(src_dir), os.path.abspath(out)
+    os.makedirs(out, exist_ok=True)
+    _give_tree_to_box(box, out)
     cmd = ["make", "--no-print-directory", "-k", "-f", "labs/build.mk",
-           f"LAB_DIR={os.path.relpath(lab.dir, ROOT)}",
-           f"SRC_DIR={os.path.abspath(src_dir)}",
-           f"OUT={os.path.abspath(out)}", "SANITIZE=0", "all", "asan"]
-    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, errors="replace")
+           f"LAB_DIR={os.path.relpath(lab.dir, ROOT)}", f"SRC_DIR={src_dir}",
+           f"OUT={out}", "SANITIZE=0", *targets]
+    proc = sandbox.run_sandboxed(box, cmd, build_view(lab, src_dir, out, solution), str(ROOT),
+                                 seconds=sandbox.BUILD_SECONDS, memory=sandbox.BUILD_MEMORY,
+                                 tasks=sandbox.BUILD_TASKS)
     out = Path(out)
     wanted = [out / p for p in lab.programs] + [out / "tests" / t for t in lab.unit_tests]
+    if list(targets) == ["tsan"]:
+        wanted = []
     missing = [str(p.relative_to(out)) for p in wanted if not os.access(p, os.X_OK)]
-    return BuildResult(proc.returncode == 0, proc.stdout, missing)
+    output = proc.output
+    if proc.timed_out:
+        output += (f"\nThe build took more than {sandbox.BUILD_SECONDS} s and was stopped, "
+                   "compiler and all.\n")
+    return BuildResult(proc.returncode == 0 and not proc.timed_out, output, missing)
+
+
+def build_view(lab, src_dir, out, solution):
+    """What the build may see of the course: the lab's public files, the
+    shared build rules, labs/common where the lab links it, what it
+    borrows from an earlier lab's reference, the code being graded
+    (read-only) and out (writable). Never a solution/ of its own lab
+    (unless that is what is graded), never tests/hidden/."""
+    from .handout import borrowed_files, uses_common
+    binds = [(str(LABS_DIR / "build.mk"), "ro"), (str(lab.dir), "ro")]
+    if uses_common(lab):
+        binds.append((str(LABS_DIR / "common"), "ro"))
+    if not (lab.dir / "borrowed").is_dir():
+        binds += [(str(ROOT / source), "ro") for _, source in borrowed_files(lab)]
+    for secret in (lab.dir / "solution", lab.dir / "tests" / "hidden"):
+        if secret.is_dir() and not (solution and secret == lab.dir / "solution"):
+            binds.append((str(secret), "hide"))
+    if src_dir != str(lab.dir):
+        binds.append((src_dir, "ro"))
+    binds.append((out, "rw"))
+    if not solution and os.path.isdir(os.path.join(out, "solution")):
+        binds.append((os.path.join(out, "solution"), "hide"))
+    return binds
+
+
+def _give_tree_to_box(box, top):
+    """Makes top and everything in it the box user's, so that its build can
+    replace files an earlier build (under another box user) left."""
+    box.give_to_box(top)
+    for folder, dirs, files in os.walk(top):
+        if os.path.relpath(folder, top).split(os.sep)[0] == "solution":
+            continue
+        for name in dirs + files:
+            box.give_to_box(os.path.join(folder, name), mode=None)
 
 
 def grader_version():

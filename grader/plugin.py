@@ -228,6 +228,12 @@ class GradePlugin:
         sections = []
         if ctx is None:
             return sections
+        failures = ctx.sandbox_failures()
+        if failures:
+            # The program never ran: whatever the test saw says nothing of it.
+            result.kind = "grader error"
+            result.message = f"{failures[0]} (the test saw: {result.message})"
+            result.details = ""
         crashes = ctx.crash_lines()
         reports = ctx.sanitizer_sections()
         if reports and result.kind not in ("sanitizer errors", "grader error"):

@@ -1,16 +1,17 @@
 """Starting the programs under test, containing them, and cleaning up.
 
-Every program runs in its own session (so its own process group), with
-resource limits applied by prlimit(1) before it starts: CPU time, memory,
-processes, open files, file size, no core dumps. Where a pids cgroup is
-writable (as root, where RLIMIT_NPROC does not bind), it also runs in a
-cgroup of its own that caps its tasks and lets the grader kill every one
-of its descendants. Its stdout and stderr are drained by threads into
-bounded buffers, so a program that prints without end costs memory of a
-fixed size. At the end of a test the whole group is killed and reaped.
+Every program runs in the grading sandbox (sandbox.py: its own user, a
+read-only view of the system and only its own folders, the grader's
+loopback-only network), in its own session (so its own process group),
+with resource limits applied by prlimit(1) before it starts: CPU time,
+memory, processes, open files, file size, no core dumps. Where cgroups
+are writable it also runs in groups of its own that cap its tasks and
+memory and let the grader kill every one of its descendants
+(cgroups.py). Its stdout and stderr are drained by threads into bounded
+buffers, so a program that prints without end costs memory of a fixed
+size. At the end of a test the whole group is killed and reaped.
 """
 
-import atexit
 import ctypes
 import os
 import re
@@ -20,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from . import sandbox
 from .failures import GradeFailure, TestTimeout
 
 KEEP_HEAD = 64 * 1024    # bytes of output kept from the start
@@ -28,7 +30,6 @@ STDERR_TAIL_LINES = 12   # lines of stderr shown in a failure report
 
 # Stop at the first error, with a stack trace, and check leaks at exit.
 SANITIZER_ENV = dict(
-    os.environ,
     ASAN_OPTIONS="abort_on_error=1:halt_on_error=1:detect_leaks=1:symbolize=1",
     UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1",
     TSAN_OPTIONS="halt_on_error=1:abort_on_error=1:second_deadlock_stack=1",
@@ -52,6 +53,10 @@ SIGNAL_MEANINGS = {
 
 
 PR_SET_CHILD_SUBREAPER = 36   # from <linux/prctl.h>
+PR_SET_DUMPABLE = 4
+PID_WAIT = 5.0                # seconds bubblewrap may take to fork the program
+SIGNAL_EXIT_BASE = 128        # how a shell (and bubblewrap) reports death by signal
+LAST_SIGNAL = 64
 
 
 def become_subreaper():
@@ -105,96 +110,6 @@ def reap_strays(keep=()):
     return [pid for pid, state in children if state != "Z"]
 
 
-# -- a pids cgroup per program ----------------------------------------------
-#
-# RLIMIT_NPROC does not bind root (the kernel skips the check for
-# CAP_SYS_RESOURCE and CAP_SYS_ADMIN), and CI runners and Gradescope grade
-# as root: there a fork bomb would take every pid of the machine. A pids
-# cgroup caps a program's tasks whoever runs it, and lists every
-# descendant, whatever its process group or session, for the kill.
-
-CGROUP_SWITCH = "GRADER_CGROUP"   # set to 0: contain by rlimits only
-# Run by /bin/sh in the new process before it execs prlimit: join the
-# group given as $0, then become the program. Student code never runs
-# outside the group.
-CGROUP_JOIN = 'echo $$ >"$0" || exit 125; exec "$@"'
-CGROUP_EMPTY_WAIT = 3.0          # seconds a cleanup waits for a group to empty
-CGROUP_POLL = 0.005              # seconds between two looks at a group
-
-
-def _read(path):
-    with open(path) as f:
-        return f.read()
-
-
-def _write(path, text):
-    """Writes text to a cgroup file; True if the kernel took it."""
-    try:
-        with open(path, "w") as f:
-            f.write(text)
-        return True
-    except OSError:
-        return False
-
-
-class PidsGroup:
-    """One program's pids cgroup: a cap on its tasks, a kill that reaches
-    every descendant, and a directory removed at the end."""
-
-    def __init__(self, path, version):
-        self.path = path
-        self.version = version
-
-    def wrap(self, argv):
-        """argv, run so that the process joins this group before exec."""
-        return ["/bin/sh", "-c", CGROUP_JOIN, os.path.join(self.path, "cgroup.procs"), *argv]
-
-    def pids(self):
-        try:
-            return [int(pid) for pid in _read(os.path.join(self.path, "cgroup.procs")).split()]
-        except OSError:
-            return []
-
-    def kill_all(self):
-        """SIGKILLs every process in the group; True once it is empty.
-
-        A cap of 0 first, so that no process can fork while the others
-        are being killed; then cgroup.kill where the kernel has it (v2,
-        Linux 5.14), else kill(2) for each listed pid until none is left.
-        """
-        _write(os.path.join(self.path, "pids.max"), "0")
-        _write(os.path.join(self.path, "cgroup.kill"), "1")
-        deadline = time.monotonic() + CGROUP_EMPTY_WAIT
-        while True:
-            pids = self.pids()
-            if not pids:
-                return True
-            if time.monotonic() > deadline:
-                return False
-            for pid in pids:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-            time.sleep(CGROUP_POLL)
-
-    def remove(self):
-        """Kills what is left and removes the directory; True if it is gone.
-        (Zombies waiting to be reaped are no longer members: rmdir works.)"""
-        self.kill_all()
-        deadline = time.monotonic() + CGROUP_EMPTY_WAIT
-        while True:
-            try:
-                os.rmdir(self.path)
-                return True
-            except FileNotFoundError:
-                return True
-            except OSError:
-                if time.monotonic() > deadline:
-                    return False
-                time.sleep(CGROUP_POLL)
-
-
 def _pgid(pid):
     try:
         return os.getpgid(pid)
@@ -202,222 +117,20 @@ def _pgid(pid):
         return None
 
 
-def _proc_lines(path):
+def make_undumpable():
+    """Makes this process's memory and descriptors off limits to processes
+    of the same user (ptrace, /proc/PID/mem, /proc/PID/fd): where the
+    programs run as the grader's own user, they still cannot reach in."""
     try:
-        return _read(path).splitlines()
-    except OSError:
-        return []
-
-
-def _own_cgroup_dirs():
-    """[(version, directory)] of this process's pids-capable cgroups: the
-    cgroup v2 one, then the v1 pids one, as paths under their mounts."""
-    own_v1 = own_v2 = None
-    for line in _proc_lines("/proc/self/cgroup"):
-        number, controllers, path = line.split(":", 2)
-        if number == "0" and controllers == "":
-            own_v2 = path
-        elif "pids" in controllers.split(","):
-            own_v1 = path
-    found = []
-    for line in _proc_lines("/proc/self/mountinfo"):
-        # id parent dev root mountpoint options [optional...] - type source superoptions
-        left, _, right = line.partition(" - ")
-        fields, tail = left.split(), right.split()
-        if len(fields) < 5 or len(tail) < 3:
-            continue
-        root, mountpoint = fields[3], fields[4].replace("\\040", " ")
-        if tail[0] == "cgroup2" and own_v2 is not None:
-            found.append((2, _under_mount(mountpoint, root, own_v2)))
-        elif tail[0] == "cgroup" and "pids" in tail[2].split(",") and own_v1 is not None:
-            found.append((1, _under_mount(mountpoint, root, own_v1)))
-    return sorted((entry for entry in found if entry[1]), reverse=True)
-
-
-def _under_mount(mountpoint, root, path):
-    """Where cgroup path is seen through a mount of the hierarchy's root;
-    None when the mount does not show it."""
-    if root == "/":
-        rel = path.lstrip("/")
-    elif path == root or path.startswith(root + "/"):
-        rel = path[len(root):].lstrip("/")
-    else:
-        return None
-    return os.path.join(mountpoint, rel) if rel else mountpoint
-
-
-class PidsCgroups:
-    """The grader's own cgroup (grader-PID, under the cgroup this process
-    is in) and a group in it for every program it starts. The grader's
-    process never moves: only the programs join groups."""
-
-    def __init__(self, parent, version):
-        self.parent = parent
-        self.version = version
-        self._lock = threading.Lock()
-        self._count = 0
-        self._live = set()
-
-    @classmethod
-    def create(cls, version, own_dir):
-        """The grader's group under own_dir, or None if the kernel or the
-        permissions do not allow it here."""
-        if version == 2:
-            controllers = os.path.join(own_dir, "cgroup.controllers")
-            try:
-                if "pids" not in _read(controllers).split():
-                    return None
-            except OSError:
-                return None
-            subtree = os.path.join(own_dir, "cgroup.subtree_control")
-            try:
-                enabled = "pids" in _read(subtree).split()
-            except OSError:
-                return None
-            # pids is a threaded controller: it may be enabled even in a
-            # cgroup that holds processes (here, the grader itself).
-            if not enabled and not _write(subtree, "+pids"):
-                return None
-        _remove_groups_of_dead_graders(own_dir)
-        parent = os.path.join(own_dir, f"grader-{os.getpid()}")
-        try:
-            os.makedirs(parent, exist_ok=True)
-        except OSError:
-            return None
-        if version == 2 and not _write(os.path.join(parent, "cgroup.subtree_control"), "+pids"):
-            _rmdir_quietly(parent)
-            return None
-        cgroups = cls(parent, version)
-        if not cgroups._works():
-            cgroups.close()
-            return None
-        return cgroups
-
-    def _works(self):
-        """Moves a throwaway process into a capped group, once: proof that
-        the programs will be able to join theirs."""
-        group = self.new_group(1)
-        if group is None:
-            return False
-        try:
-            done = subprocess.run(group.wrap(["true"]), stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, timeout=5)
-            return done.returncode == 0
-        except (OSError, subprocess.TimeoutExpired):
-            return False
-        finally:
-            self.discard(group)
-
-    def new_group(self, max_tasks):
-        """A new group capped at max_tasks tasks (threads count), or None."""
-        with self._lock:
-            self._count += 1
-            path = os.path.join(self.parent, f"prog-{self._count}")
-        try:
-            os.mkdir(path)
-        except OSError:
-            return None
-        group = PidsGroup(path, self.version)
-        if not _write(os.path.join(path, "pids.max"), str(max_tasks)):
-            group.remove()
-            return None
-        with self._lock:
-            self._live.add(group)
-        return group
-
-    def discard(self, group):
-        """Kills the group's processes and removes it; True if it is gone."""
-        gone = group.remove()
-        with self._lock:
-            self._live.discard(group)
-        return gone
-
-    def close(self):
-        """Removes every group left, then the grader's own (at exit)."""
-        with self._lock:
-            left = list(self._live)
-        for group in left:
-            self.discard(group)
-        _rmdir_quietly(self.parent)
-
-    def describe(self):
-        return f"a pids cgroup per program (cgroup v{self.version})"
-
-
-def _remove_groups_of_dead_graders(own_dir):
-    """A grader killed with SIGKILL cannot remove its grader-PID group.
-    Empty groups of graders no longer running go here; a group that
-    still holds a process cannot be removed and stays."""
-    try:
-        names = os.listdir(own_dir)
-    except OSError:
-        return
-    for name in names:
-        pid = name.removeprefix("grader-")
-        if name == pid or not pid.isdigit() or _process_exists(int(pid)):
-            continue
-        parent = os.path.join(own_dir, name)
-        try:
-            entries = list(os.scandir(parent))
-        except OSError:
-            continue    # another grader removed it first
-        for entry in entries:
-            if entry.is_dir(follow_symlinks=False):
-                _rmdir_quietly(entry.path)
-        _rmdir_quietly(parent)
-
-
-def _process_exists(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+    except (OSError, AttributeError):
         return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _rmdir_quietly(path):
-    try:
-        os.rmdir(path)
-    except OSError:
-        pass
-
-
-_cgroups_lock = threading.Lock()
-_cgroups = []   # [PidsCgroups or None] once looked for: one per grader process
-
-
-def pids_cgroups():
-    """This process's PidsCgroups, set up on first use; None when no pids
-    cgroup is writable here (or GRADER_CGROUP=0): then only the rlimits
-    contain the programs."""
-    with _cgroups_lock:
-        if not _cgroups:
-            _cgroups.append(_find_pids_cgroups())
-        return _cgroups[0]
-
-
-def _find_pids_cgroups():
-    if os.environ.get(CGROUP_SWITCH, "1") == "0":
-        return None
-    for version, own_dir in _own_cgroup_dirs():
-        cgroups = PidsCgroups.create(version, own_dir)
-        if cgroups is not None:
-            atexit.register(cgroups.close)
-            return cgroups
-    return None
 
 
 def containment_summary():
-    """One line for the report header: what caps the number of processes."""
-    cgroups = pids_cgroups()
-    if cgroups is not None:
-        return f"process count capped by {cgroups.describe()}"
-    if os.geteuid() == 0:
-        return ("process count NOT capped: running as root (RLIMIT_NPROC does not bind root) "
-                "and no pids cgroup is writable here")
-    return "process count capped by RLIMIT_NPROC"
+    """One line for the report header: what runs the programs, and how."""
+    return sandbox.current().summary()
 
 
 def describe_signal(signo):
@@ -448,6 +161,9 @@ class Limits:
     program's pids cgroup (which counts the program's own tasks, threads
     included, whoever runs it). A server that forks or starts a thread per
     client needs room for as many clients as a test opens at once.
+    memory_bytes caps each process's address space (RLIMIT_AS, lifted
+    under valgrind and the sanitizers) and, where there is a memory
+    cgroup, the memory of all the program's processes together.
     """
 
     cpu_seconds: int = 10
@@ -526,40 +242,58 @@ class OutputCollector(threading.Thread):
 
 
 class Process:
-    """One program under test, started in its own process group."""
+    """One program under test, started in the sandbox, in its own process
+    group.
 
-    def __init__(self, name, argv, workdir, limits=None, stdin=None,
-                 stdout_path=None, valgrind_log=None, sanitized=False):
+    binds is what the program may see of the files of this machine besides
+    the system: [(path, "ro"|"rw"|"hide")], see sandbox.Sandbox.wrap.
+    """
+
+    def __init__(self, name, argv, workdir, limits=None, stdin=None, stdout_path=None,
+                 valgrind=False, sanitized=False, binds=()):
         self.name = name
         self.argv = list(argv)
         self.workdir = workdir
         self.limits = limits or Limits()
-        self.valgrind_log = valgrind_log
+        self.valgrind = valgrind
         self.sanitized = sanitized
+        self.binds = list(binds)
         self.stdin = stdin
         self.stdout_path = stdout_path
         self.popen = None
         self.stdout = None
         self.stderr = None
+        self.valgrind_log = None      # an OutputCollector of valgrind's report
+        self._valgrind_pipe = None
         self.killed_by_grader = False
-        self.started_at = None
-        self._cgroups = None      # the PidsCgroups its group came from
-        self.cgroup = None        # its PidsGroup, while it exists
-        self.escaped = []         # its processes outside its process group when killed
-
-    @property
-    def command_line(self):
-        return " ".join(self.argv)
+        self.sandbox_failed = None    # why the sandbox could not run it, if it could not
+        self._status = None           # sandbox.ProgramStatus, under bubblewrap
+        self._pid = None
+        self._groups = None           # the ProgramGroups its group came from
+        self.cgroup = None            # its cgroups.Group, while it exists
+        self.escaped = []             # its processes outside its process group when killed
+        self.out_of_memory = False    # the kernel killed one of them at the memory cap
 
     def start(self):
-        full = self.limits.prlimit_argv(self.valgrind_log is not None or self.sanitized)
-        if self.valgrind_log is not None:
-            full += ["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite",
-                     "--show-leak-kinds=definite", f"--log-file={self.valgrind_log}"]
-        full += self.argv
-        self._cgroups = pids_cgroups()
-        if self._cgroups is not None:
-            self.cgroup = self._cgroups.new_group(self.limits.processes)
+        box = sandbox.current()
+        argv, pass_fds, ours = list(self.argv), [], []
+        if self.valgrind:
+            read_end, write_end = os.pipe()
+            # A pipe, not a file: the program cannot rewrite its own report.
+            argv = ["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite",
+                    "--show-leak-kinds=definite", f"--log-fd={write_end}", *argv]
+            pass_fds.append(write_end)
+            ours.append((read_end, write_end, "valgrind"))
+        status_read = status_write = None
+        if box.bwrap:
+            status_read, status_write = os.pipe()
+            pass_fds.append(status_write)
+        env = SANITIZER_ENV if self.sanitized else {}
+        wrapped, _ = box.wrap(argv, self.binds, self.workdir, env=env, status_fd=status_write)
+        full = self.limits.prlimit_argv(self.valgrind or self.sanitized) + wrapped
+        self._groups = box.groups
+        if self._groups is not None:
+            self.cgroup = self._groups.new_group(self.limits.processes, self.limits.memory_bytes)
         if self.cgroup is not None:
             full = self.cgroup.wrap(full)
         stdout = subprocess.PIPE
@@ -569,14 +303,22 @@ class Process:
             self.popen = subprocess.Popen(
                 full, stdin=self.stdin if self.stdin is not None else subprocess.DEVNULL,
                 stdout=stdout, stderr=subprocess.PIPE, start_new_session=True,
-                cwd=self.workdir, close_fds=True, env=SANITIZER_ENV if self.sanitized else None)
+                cwd=self.workdir, close_fds=True, pass_fds=pass_fds)
         except OSError as exc:
             self._remove_cgroup()
-            raise GradeFailure("not built", f"could not start {self.name}: {exc}") from exc
+            raise GradeFailure("grader error", f"could not start {self.name}: {exc}") from exc
         finally:
             if self.stdout_path is not None:
                 stdout.close()
-        self.started_at = time.monotonic()
+            for fd in pass_fds:
+                os.close(fd)
+        for read_end, _, name in ours:
+            self._valgrind_pipe = os.fdopen(read_end, "rb")
+            self.valgrind_log = OutputCollector(self._valgrind_pipe, f"{self.name}-{name}")
+            self.valgrind_log.start()
+        if status_read is not None:
+            self._status = sandbox.ProgramStatus(status_read)
+            self._status.start()
         if self.stdout_path is None:
             self.stdout = OutputCollector(self.popen.stdout, f"{self.name}-stdout")
             self.stdout.start()
@@ -586,10 +328,39 @@ class Process:
 
     @property
     def pid(self):
-        return self.popen.pid
+        """The program's own pid (under bubblewrap, not bubblewrap's)."""
+        if self._pid is None:
+            if self._status is None:
+                self._pid = self.popen.pid
+            else:
+                self._pid = self._status.wait_for_pid(PID_WAIT)
+        return self._pid
+
+    def _translate(self, raw):
+        """The program's exit status as Popen would give it were the program
+        our own child: bubblewrap exits with 128+N when its command was
+        killed by signal N, as a shell does. Records a sandbox that failed
+        before the program ran (bubblewrap writes no exit code then)."""
+        if raw is None or self._status is None or raw < 0:
+            return raw
+        self._status.finished.wait(PID_WAIT)
+        code = self._status.exit_code
+        if code is None:
+            if self.sandbox_failed is None:
+                self.stderr.join(timeout=2)
+                words = (self.stderr_tail(3) or [f"exit status {raw}"])[-1]
+                self.sandbox_failed = f"the sandbox could not start {self.name}: {words}"
+            return raw
+        if SIGNAL_EXIT_BASE < code <= SIGNAL_EXIT_BASE + LAST_SIGNAL:
+            return -(code - SIGNAL_EXIT_BASE)
+        return code
+
+    @property
+    def returncode(self):
+        return self._translate(self.popen.returncode) if self.popen else None
 
     def poll(self):
-        return self.popen.poll()
+        return self._translate(self.popen.poll())
 
     def alive(self):
         return self.popen.poll() is None
@@ -597,54 +368,73 @@ class Process:
     def wait(self, timeout):
         """Returns the exit code, or None if still running after timeout."""
         try:
-            return self.popen.wait(timeout=timeout)
+            return self._translate(self.popen.wait(timeout=timeout))
         except subprocess.TimeoutExpired:
             return None
 
     def signal_group(self, signo):
+        pid = self.pid
+        if pid is None:
+            return
         try:
-            os.killpg(self.popen.pid, signo)
-        except ProcessLookupError:
+            os.killpg(pid, signo)
+        except (ProcessLookupError, PermissionError):
             pass
 
     def kill(self):
         """Kills the whole process group and reaps the main process; with
-        a pids cgroup, kills every descendant and removes the group."""
+        cgroups, kills every descendant and removes the group."""
         if self.popen is None:
             return
         if self.alive():
             self.killed_by_grader = True
         if self.cgroup is not None:
-            self.escaped = [pid for pid in self.cgroup.pids() if _pgid(pid) != self.popen.pid]
+            leader = self.pid
+            self.escaped = [pid for pid in self.cgroup.pids()
+                            if pid != self.popen.pid and _pgid(pid) not in (leader, self.popen.pid)]
         self.signal_group(signal.SIGKILL)
         if self.cgroup is not None:
             self.cgroup.kill_all()
+        if self.popen.poll() is None:
+            self.popen.kill()    # bubblewrap, and with it (--die-with-parent) the program
         self.popen.wait()
-        for collector in (self.stdout, self.stderr):
+        for collector in (self.stdout, self.stderr, self.valgrind_log):
             if collector is not None:
                 collector.join(timeout=2)
-        for pipe in (self.popen.stdout, self.popen.stderr):
+        for pipe in (self.popen.stdout, self.popen.stderr, self._valgrind_pipe):
             if pipe is not None:
                 pipe.close()
         self._remove_cgroup()
 
     def _remove_cgroup(self):
         if self.cgroup is not None:
-            self._cgroups.discard(self.cgroup)
+            self.out_of_memory = self.out_of_memory or self.cgroup.oom_kills() > 0
+            self._groups.discard(self.cgroup)
             self.cgroup = None
 
     def crashed(self):
         """The signal that killed it on its own (not by the grader), or None."""
-        code = self.popen.poll() if self.popen else None
+        code = self.poll() if self.popen else None
         if code is not None and code < 0 and not self.killed_by_grader:
             return -code
         return None
+
+    def valgrind_report(self):
+        """What valgrind wrote, once the program has ended ('' if nothing)."""
+        if self.valgrind_log is None:
+            return ""
+        log = self.valgrind_log
+        log.join(timeout=5)
+        text = log.head() if log.total <= KEEP_HEAD else log.head() + b"\n...\n" + log.tail()
+        return text.decode("utf-8", "replace")
 
     def stderr_tail(self, lines=STDERR_TAIL_LINES):
         if self.stderr is None:
             return []
         text = self.stderr.tail().decode("utf-8", "replace")
-        return text.splitlines()[-lines:]
+        # Split at \n only: a \r or a form feed in a line stays in it, shown
+        # escaped, instead of cutting the line in two.
+        return text.rstrip("\n").split("\n")[-lines:] if text else []
 
     def sanitizer_report(self, max_lines=25):
         """The first sanitizer report in stderr, as lines, or []."""

@@ -10,12 +10,15 @@ import io
 import json
 import os
 import re
+import secrets
 import sys
 import textwrap
+import xml.etree.ElementTree as ET
 
 from .failures import KINDS
 from .processes import containment_summary
 from .scoring import grader_errors, total
+from .transcripts import printable
 
 RULE = "-" * 72
 INDENT = "    "
@@ -132,14 +135,14 @@ class Reporter:
         st = self.style
         self.say(st.bad("FAIL ") + st.bold(r.title) + f"  ({r.name}, 0/{r.points} points)")
         self.say(f"{INDENT}kind:  {r.kind}: {KINDS.get(r.kind, '')}")
-        self._block("why:  ", r.message)
+        self._block("why:  ", printable(r.message))
         if r.details:
-            for line in r.details.splitlines():
-                self.say(INDENT + "       " + line)
+            for line in r.details.split("\n"):
+                self.say(INDENT + "       " + printable(line))
         for heading, lines in r.sections:
             self.say(f"{INDENT}{heading}:")
             for line in lines:
-                self.say(INDENT + "  " + line)
+                self.say(INDENT + "  " + printable(line))
         doc = r.doc if r.doc.startswith(("docs/", "labs/")) else f"docs/{r.doc}"
         self.say(f"{INDENT}read:  {doc}")
         self.say(f"{INDENT}rerun: {self.run.rerun_command(r.name, r.seed if r.seed_used else None)}")
@@ -184,13 +187,14 @@ MAKE_CHATTER = re.compile(r"^(  CC |make(\[\d+\])?: (Nothing to be done|Entering
 
 def compiler_diagnostics(output):
     """The compiler's and make's messages, without progress chatter."""
-    return [line for line in output.rstrip().splitlines()
+    return [printable(line) for line in output.rstrip().split("\n")
             if line.strip() and not MAKE_CHATTER.match(line)]
 
 
-def write_json(path, run, results, version, build, collection_errors, modified=()):
+def results_record(run, results, version, build, collection_errors, modified, box):
+    """The results of one grade, as results.json holds them."""
     earned, possible = total(results)
-    data = {
+    return {
         "lab": run.lab.number,
         "title": run.lab.title,
         "code": "solution" if run.solution else "student",
@@ -201,6 +205,7 @@ def write_json(path, run, results, version, build, collection_errors, modified=(
         "seed": run.seed,
         "valgrind": run.valgrind,
         "sanitize": run.sanitize,
+        "sandbox": {layer.name: layer.to_json() for layer in box.layers()},
         "build_ok": build.ok,
         "not_built": build.missing,
         "score": earned,
@@ -209,10 +214,53 @@ def write_json(path, run, results, version, build, collection_errors, modified=(
         "collection_errors": collection_errors,
         "tests": [r.to_json() for r in results],
     }
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
+
+
+def send_results(fd, record):
+    """Hands the results in to the parent grader on the results pipe, and
+    closes it: the parent reads to the end."""
+    data = json.dumps(record).encode()
+    with os.fdopen(fd, "wb", closefd=True) as pipe:
+        pipe.write(data)
+
+
+def save_results(out_dir, record):
+    """Writes results.json and junit.xml into out_dir. Each is written to
+    a fresh file that no link can redirect, then renamed into place: the
+    folder may hold what a submission's build left there."""
+    os.makedirs(out_dir, exist_ok=True)
+    _write_new(os.path.join(out_dir, "results.json"), json.dumps(record, indent=2) + "\n")
+    _write_new(os.path.join(out_dir, "junit.xml"), junit_xml(record))
+
+
+def _write_new(path, text):
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.{secrets.token_hex(8)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o644)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
     os.replace(tmp, path)
-    return data
+
+
+def junit_xml(record):
+    """The results as JUnit XML (xunit2), for CI systems that show it."""
+    tests = record["tests"]
+    suite = ET.Element("testsuite", name=f"lab{record['lab']}", tests=str(len(tests)),
+                       failures=str(sum(t["status"] == "failed" and t["kind"] != "grader error"
+                                        for t in tests)),
+                       errors=str(sum(t["kind"] == "grader error" for t in tests)),
+                       skipped=str(sum(t["status"] in ("skipped", "not run") for t in tests)),
+                       time=f"{sum(t['time'] for t in tests):.3f}")
+    for t in tests:
+        case = ET.SubElement(suite, "testcase", classname=f"lab{record['lab']}",
+                             name=t["name"], time=f"{t['time']:.3f}")
+        if t["status"] == "failed":
+            tag = "error" if t["kind"] == "grader error" else "failure"
+            node = ET.SubElement(case, tag, message=f"{t['kind']}: {t['message']}"[:1000])
+            node.text = t["report"] or t["message"]
+        elif t["status"] in ("skipped", "not run"):
+            ET.SubElement(case, "skipped", message=t["message"] or t["status"])
+    root = ET.Element("testsuites")
+    root.append(suite)
+    return ET.tostring(root, encoding="unicode") + "\n"

@@ -7,6 +7,7 @@ escaped, and long data cut to a preview. diff_bytes() explains the first
 difference between expected and received bytes, with a caret under it.
 """
 
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -29,6 +30,24 @@ def escape_byte(b):
 
 def escape(data):
     return "".join(escape_byte(b) for b in data)
+
+
+def _control_escape(match):
+    code = ord(match.group(0))
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+# Characters a terminal acts on rather than shows: C0 controls (but the tab),
+# DEL, C1 controls, and the Unicode controls that reorder or hide text.
+_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200b-\u200f"
+                       "\u2028-\u202e\u2066-\u2069\ufeff]")
+
+
+def printable(text):
+    """text with every character a terminal would act on shown as an
+    escape (ESC as \\x1b): what a program printed can neither recolour
+    the report, move its cursor, nor hide a line of it."""
+    return _CONTROLS.sub(_control_escape, text)
 
 
 def preview(data, limit=PREVIEW_BYTES):

@@ -96,9 +96,12 @@ FLAGS_TEXT := $(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)
 $(shell mkdir -p $(OUT) && (echo '$(FLAGS_TEXT)' | cmp -s - $(FLAGS_STAMP) || \
 	echo '$(FLAGS_TEXT)' > $(FLAGS_STAMP)))
 
+# Each recipe first removes its target: a program that no longer compiles
+# leaves nothing behind to be graded in its place.
 define program_rule
 $(OUT)/$(1): $(call src,$(1)) $(HEADERS) $(FLAGS_STAMP)
 	@echo "  CC      $$@"
+	$(Q)rm -f $$@
 	$(Q)$(CC) $(ALL_CFLAGS) -o $$@ $(call src,$(1)) $(ALL_LDFLAGS) $($(1)_LDLIBS)
 endef
 
@@ -106,6 +109,7 @@ define unit_test_rule
 $(OUT)/tests/$(1): $(LAB_DIR)/tests/$(1).c $(call src,$(1)) $(HEADERS) $(FLAGS_STAMP)
 	@mkdir -p $$(@D)
 	@echo "  CC      $$@"
+	$(Q)rm -f $$@
 	$(Q)$(CC) $(ALL_CFLAGS) -DUNIT_TESTING -o $$@ $(LAB_DIR)/tests/$(1).c \
 		$(call src,$(1)) $(ALL_LDFLAGS) $($(1)_LDFLAGS) -lcmocka
 endef

@@ -200,7 +200,7 @@ def test_stale_file_takeover(ctx):
     path = sock_path(ctx)
     # A socket file with nobody listening: what a crashed server leaves.
     stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    stale.bind(path)
+    ctx.bind_unix(stale, path)
     stale.close()
     ctx.note(f"the test left a stale socket file at {path} (bound, then closed)")
     server = start(ctx, path)
@@ -489,7 +489,7 @@ class ProtoPeer:
         self.error = None
         self._stop = threading.Event()
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(path)
+        ctx.bind_unix(self._listener, path)
         self._listener.listen(1)
         self._listener.settimeout(PEER_POLL)
         self._thread = threading.Thread(target=self._serve, name="unix-peer", daemon=True)
@@ -632,7 +632,7 @@ def test_client_nothing_listening(ctx):
     missing = sock_path(ctx, "nobody-here.sock")
     stale = sock_path(ctx, "stale.sock")
     holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    holder.bind(stale)
+    ctx.bind_unix(holder, stale)
     holder.close()
     for target, why in ((missing, "no file at all"), (stale, "a socket file nobody listens on")):
         result = ctx.run(CLIENT, ["-s", target], stdin_data=b"PING\n", timeout=3)

@@ -1,0 +1,521 @@
+"""The grading sandbox: how everything a submission controls is run.
+
+A submission controls its build and every program a test starts. Each of
+them runs in layers, each cheap and each checked once per grader (the
+report's header names the ones that hold, results.json lists them all):
+
+1. privilege: as root, the grader runs them as a uid and gid of their
+   own (one per grader, so per submission in batch mode), taken from a
+   reserved range, with no capabilities and no_new_privs (setpriv). As an
+   ordinary user they run as that user, in a user namespace without
+   capabilities (bubblewrap).
+2. view: a mount namespace (bubblewrap) that shows the system read-only,
+   the program's own build and working folder, and nothing else of the
+   course: no solution/, no tests/hidden/, no grader, no other
+   submission. /tmp, /var/tmp and /dev/shm are small private tmpfs.
+3. network: the grader itself runs in a network namespace with only a
+   loopback interface (see enclosure.py); its programs share it.
+4. processes: the grader is process 1 of a PID namespace of its own
+   (enclosure.py), so nothing of a submission outlives it; each program
+   also runs in cgroups that cap its tasks and memory (cgroups.py).
+5. results: the grader hands its results to whoever started it over a
+   pipe no program can reach (the results channel in __main__.py), never
+   through a file.
+
+Where a layer cannot be had (no bubblewrap, no user namespaces in a
+container, a read-only cgroup tree) the grader says which is missing;
+batch and Gradescope modes refuse to grade as root without layers 1, 2
+and 5 unless told --unsafe.
+"""
+
+import errno
+import fcntl
+import json
+import os
+import pwd
+import grp
+import shutil
+import stat
+import subprocess
+import threading
+from dataclasses import dataclass, field
+
+from . import cgroups
+
+# Box accounts: uid BOX_UID_BASE + slot, gid BOX_GID_BASE + slot. Both
+# ranges sit in Debian's "allocated on demand" range (60000-64999), below
+# systemd's dynamic users (61184 and up) and its homed range ends
+# (60513): no account owns them. A uid that has a passwd entry is skipped.
+# The gid differs from the uid, so that a program that mixes them up shows.
+BOX_UID_BASE = 60600
+BOX_GID_BASE = 60900
+SLOTS = 280
+SLOT_ENV = "GRADER_SLOT"          # set by the enclosure: this grader's slot
+WORK_ROOT_ENV = "GRADER_WORK_ROOT"  # set by the enclosure: its private tmpfs
+ENCLOSURE_ENV = "GRADER_ENCLOSURE"  # set by the enclosure: what it could do
+
+# Private tmpfs sizes, in bytes, inside each sandbox.
+TMP_BYTES = 128 << 20
+SMALL_TMP_BYTES = 16 << 20
+# The whole build (compiler included): wall time and memory.
+BUILD_SECONDS = 180
+BUILD_MEMORY = 2 << 30
+BUILD_TASKS = 256
+
+SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+SYSTEM_DIRS = ("/usr", "/etc")
+# Environment a sandboxed program gets (it sees nothing else of ours).
+BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TMPDIR": "/tmp"}
+
+
+class SandboxError(Exception):
+    """The sandbox could not be set up: the grader's fault, never the student's."""
+
+
+# -- the runtime folder and this grader's slot ------------------------------------
+
+
+def runtime_dir():
+    """A folder only this user can write, shared by every grader of this
+    user on this machine: slot locks live there."""
+    if os.geteuid() == 0 and os.access("/run", os.W_OK):
+        path = "/run/lab-grader"
+    else:
+        base = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
+        path = os.path.join(base, f"lab-grader-{os.geteuid()}")
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise SandboxError(f"{path} is not a private folder of this user: remove it")
+    return path
+
+
+class Slot:
+    """A number from 0 to SLOTS-1 that this grader holds alone while it runs
+    (an flock on runtime_dir()/slot-N.lock): it names the grader's cgroup
+    and, as root, its box account. A slot whose lock is free belongs to no
+    running grader."""
+
+    def __init__(self, number, lock_fd):
+        self.number = number
+        self._fd = lock_fd
+
+    @classmethod
+    def acquire(cls):
+        directory = runtime_dir()
+        for number in range(SLOTS):
+            if os.geteuid() == 0 and _account_exists(number):
+                continue
+            fd = os.open(os.path.join(directory, f"slot-{number}.lock"),
+                         os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            return cls(number, fd)
+        raise SandboxError(f"all {SLOTS} grader slots are taken: too many graders at once")
+
+    @classmethod
+    def inherited(cls, text):
+        """The slot an enclosure acquired and holds for us (SLOT_ENV)."""
+        return cls(int(text), None)
+
+    def fd(self):
+        return self._fd
+
+    @property
+    def uid(self):
+        return BOX_UID_BASE + self.number
+
+    @property
+    def gid(self):
+        return BOX_GID_BASE + self.number
+
+    @property
+    def cgroup_name(self):
+        return f"{cgroups.GROUP_PREFIX}slot{self.number}"
+
+
+def _account_exists(number):
+    """Whether the box uid or gid of a slot belongs to a real account."""
+    for lookup, value in ((pwd.getpwuid, BOX_UID_BASE + number),
+                          (grp.getgrgid, BOX_GID_BASE + number)):
+        try:
+            lookup(value)
+            return True
+        except KeyError:
+            pass
+    return False
+
+
+def slot_is_stale(group_name):
+    """Whether a cgroup named grader-slotN belongs to no running grader."""
+    number = group_name.removeprefix(f"{cgroups.GROUP_PREFIX}slot")
+    if not number.isdigit():
+        return False     # not one of ours
+    try:
+        fd = os.open(os.path.join(runtime_dir(), f"slot-{number}.lock"),
+                     os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except (OSError, SandboxError):
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True      # nobody holds it: the grader is gone
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)     # also releases our lock at once
+
+
+# -- what the sandbox can do here ------------------------------------------------
+
+
+@dataclass
+class Layer:
+    name: str
+    holds: bool
+    how: str
+
+    def to_json(self):
+        return {"holds": self.holds, "how": self.how}
+
+
+@dataclass
+class Sandbox:
+    """How this grader runs untrusted commands, found once per process."""
+
+    slot: Slot
+    as_root: bool
+    bwrap: str = None                # path of bwrap, when it works here
+    bwrap_problem: str = ""
+    setpriv: str = None
+    groups: object = None            # cgroups.ProgramGroups, or None
+    enclosure: dict = field(default_factory=dict)   # what the enclosure did
+    work_root: str = None            # private tmpfs for test folders, or None
+
+    # -- the layers, for the report ---------------------------------------
+
+    def layers(self):
+        box = f"uid {self.slot.uid}, gid {self.slot.gid}"
+        if self.as_root:
+            privilege = Layer("privilege", self.setpriv is not None,
+                              f"own user ({box}), no capabilities, no_new_privs"
+                              if self.setpriv else "NOT dropped: setpriv is missing (util-linux)")
+        else:
+            privilege = Layer("privilege", self.bwrap is not None,
+                              "your user, no capabilities, no_new_privs" if self.bwrap
+                              else "your user (no bubblewrap: " + self.bwrap_problem + ")")
+        view = Layer("view", self.bwrap is not None,
+                     "read-only system, own build and working folder only, private /tmp"
+                     if self.bwrap else "NOT isolated: " + self.bwrap_problem)
+        net = self.enclosure.get("net")
+        network = Layer("network", bool(net), "loopback only" if net else
+                        "shared with this machine (" + self.enclosure.get("why", "no enclosure")
+                        + ")")
+        kinds = []
+        if self.enclosure.get("pid"):
+            kinds.append("PID namespace")
+        if self.groups is not None:
+            kinds.append(self.groups.describe())
+        else:
+            kinds.append("rlimits" + ("" if not self.as_root else
+                                      " (RLIMIT_NPROC binds the box user)"
+                                      if self.setpriv else " (NOT binding root)"))
+        processes = Layer("processes", bool(self.enclosure.get("pid")) or self.groups is not None,
+                          ", ".join(kinds))
+        return [privilege, view, network, processes]
+
+    def summary(self):
+        """One line for the report's header."""
+        parts = [f"{layer.name}: {layer.how}" for layer in self.layers()]
+        return "sandbox: " + "; ".join(parts)
+
+    def missing(self, names):
+        """The layers among names that do not hold here."""
+        return [layer for layer in self.layers() if layer.name in names and not layer.holds]
+
+    # -- folders the box may write ------------------------------------------
+
+    def give_to_box(self, path, mode=0o700):
+        """Makes a path the grader created the box user's (a folder: with
+        mode). Never follows a link."""
+        if self.as_root and self.setpriv:
+            os.chown(path, self.slot.uid, self.slot.gid, follow_symlinks=False)
+            if mode is not None:
+                os.chmod(path, mode)
+
+    def make_work_dir(self, prefix):
+        """A fresh folder a sandboxed program may write (its working folder),
+        in the enclosure's private tmpfs when there is one."""
+        import tempfile
+        path = tempfile.mkdtemp(prefix=prefix, dir=self.work_root)
+        self.give_to_box(path)
+        return path
+
+    def make_private_dir(self, prefix):
+        """A fresh folder for the grader's own files: never shown to a program."""
+        import tempfile
+        return tempfile.mkdtemp(prefix=prefix, dir=self.work_root)
+
+    # -- commands ---------------------------------------------------------------
+
+    def wrap(self, argv, binds, workdir, env=None, status_fd=None):
+        """argv run inside the sandbox: read-only binds (paths shown at the
+        same place), writable ones, and workdir as the current folder.
+        binds is [(path, "ro"|"rw"|"hide")]: "hide" puts an empty folder
+        over a path (after the binds above it). env adds to BASE_ENV.
+        status_fd receives bubblewrap's JSON status (see ProgramStatus).
+        Without bubblewrap, only the privilege drop applies."""
+        full_env = dict(BASE_ENV, HOME=workdir, **(env or {}))
+        inner = list(argv)
+        if self.as_root and self.setpriv:
+            inner = [self.setpriv, f"--reuid={self.slot.uid}", f"--regid={self.slot.gid}",
+                     "--clear-groups", "--no-new-privs", "--inh-caps=-all",
+                     "--bounding-set=-all", "--", *inner]
+        if self.bwrap is None:
+            return ["env", "-i", *[f"{k}={v}" for k, v in full_env.items()], *inner], None
+        outer = [self.bwrap, *self._namespaces(), "--die-with-parent", "--new-session"]
+        outer += _system_view()
+        outer += ["--proc", "/proc", "--dev", "/dev"]
+        for path, size in (("/tmp", TMP_BYTES), ("/var/tmp", SMALL_TMP_BYTES),
+                           ("/dev/shm", SMALL_TMP_BYTES)):
+            outer += ["--perms", "1777", "--size", str(size), "--tmpfs", path]
+        outer += _parent_dirs([path for path, _ in binds] + [workdir])
+        for path, mode in binds:
+            if mode == "hide":
+                outer += ["--tmpfs", path]
+            else:
+                outer += ["--bind" if mode == "rw" else "--ro-bind", path, path]
+        outer += ["--chdir", workdir, "--clearenv"]
+        for key, value in full_env.items():
+            outer += ["--setenv", key, value]
+        if status_fd is not None:
+            outer += ["--json-status-fd", str(status_fd)]
+        return [*outer, "--", *inner], status_fd
+
+    def _namespaces(self):
+        """The namespaces each sandbox gets of its own. Network and PIDs are
+        the enclosure's (shared with the grader, so that the tests reach
+        the programs and peer credentials name real processes)."""
+        spaces = ["--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+        if not self.as_root:
+            spaces = ["--unshare-user", "--disable-userns", *spaces]
+        return spaces
+
+    # -- the probe -------------------------------------------------------------
+
+    def probe(self):
+        """Runs `true` in the sandbox once; '' if it works, else the reason."""
+        workdir = self.make_work_dir("probe-")
+        try:
+            argv, _ = self.wrap(["/bin/true"], [(workdir, "rw")], workdir)
+            done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  timeout=20, text=True, errors="replace")
+            if done.returncode == 0:
+                return ""
+            return (done.stderr.strip().splitlines() or ["exit status "
+                                                          f"{done.returncode}"])[-1]
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return str(exc)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _system_view():
+    """Read-only binds of the system: /usr, /etc and the /bin-style links."""
+    args = []
+    for path in SYSTEM_DIRS:
+        args += ["--ro-bind", path, path]
+    for path in SYSTEM_LINKS:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def _parent_dirs(paths):
+    """--dir arguments for every folder above paths, made traversable:
+    bubblewrap would make them 0700, which only root may cross."""
+    args, made = [], {"/"}
+    for path in paths:
+        parents = []
+        parent = os.path.dirname(os.path.abspath(path))
+        while parent not in made:
+            parents.append(parent)
+            made.add(parent)
+            parent = os.path.dirname(parent)
+        for folder in reversed(parents):
+            if folder in ("/tmp", "/var/tmp", "/dev", "/dev/shm", "/proc", "/usr", "/etc"):
+                continue
+            args += ["--perms", "0755", "--dir", folder]
+    return args
+
+
+class ProgramStatus(threading.Thread):
+    """Reads bubblewrap's JSON status (--json-status-fd): the program's pid
+    as soon as it is forked, and its exit code once it has run. bubblewrap
+    writes an exit code only for a command it managed to start, so a
+    missing one means the sandbox failed, not the program."""
+
+    def __init__(self, read_fd):
+        super().__init__(name="bwrap-status", daemon=True)
+        self._fd = read_fd
+        self._got_pid = threading.Event()
+        self.child_pid = None
+        self.exit_code = None
+        self.finished = threading.Event()
+
+    def run(self):
+        data = b""
+        with os.fdopen(self._fd, "rb") as stream:
+            while True:
+                chunk = stream.read1(4096)
+                if not chunk:
+                    break
+                data += chunk
+                self._parse(data)
+        self._parse(data)
+        self._got_pid.set()
+        self.finished.set()
+
+    def _parse(self, data):
+        decoder = json.JSONDecoder()
+        text, index = data.decode("utf-8", "replace"), 0
+        while True:
+            while index < len(text) and text[index].isspace():
+                index += 1
+            try:
+                value, index = decoder.raw_decode(text, index)
+            except ValueError:
+                return
+            if "child-pid" in value and self.child_pid is None:
+                self.child_pid = int(value["child-pid"])
+                self._got_pid.set()
+            if "exit-code" in value:
+                self.exit_code = int(value["exit-code"])
+
+    def wait_for_pid(self, timeout):
+        self._got_pid.wait(timeout)
+        return self.child_pid
+
+
+# -- finding what works, once per grader process -------------------------------------
+
+_lock = threading.Lock()
+_current = []
+
+
+def current():
+    """This grader process's Sandbox, set up on first use."""
+    with _lock:
+        if not _current:
+            _current.append(_set_up())
+        return _current[0]
+
+
+def _set_up():
+    as_root = os.geteuid() == 0
+    inherited = os.environ.get(SLOT_ENV)
+    slot = Slot.inherited(inherited) if inherited else Slot.acquire()
+    enclosure = {}
+    try:
+        enclosure = json.loads(os.environ.get(ENCLOSURE_ENV, "{}"))
+    except ValueError:
+        pass
+    work_root = os.environ.get(WORK_ROOT_ENV) or None
+    if work_root and not os.path.isdir(work_root):
+        work_root = None
+    box = Sandbox(slot=slot, as_root=as_root, enclosure=enclosure, work_root=work_root)
+    if as_root:
+        box.setpriv = shutil.which("setpriv")
+    box.groups = cgroups.create(slot.cgroup_name, slot_is_stale)
+    found = shutil.which("bwrap")
+    if found is None:
+        box.bwrap_problem = "bubblewrap is not installed (make deps installs it)"
+    elif os.environ.get("GRADER_SANDBOX", "1") == "0":
+        box.bwrap_problem = "switched off (GRADER_SANDBOX=0)"
+    else:
+        box.bwrap = found
+        problem = box.probe()
+        if problem:
+            box.bwrap, box.bwrap_problem = None, f"bubblewrap cannot run here: {problem}"
+    return box
+
+
+@dataclass
+class Finished:
+    returncode: int
+    output: str
+    timed_out: bool
+
+
+def run_sandboxed(box, argv, binds, workdir, seconds, memory, tasks):
+    """Runs argv to completion in the sandbox, in a cgroup of its own with
+    tasks and memory capped, output (stdout and stderr) captured. After
+    seconds, everything it started is killed. A sandbox that fails before
+    argv runs raises SandboxError."""
+    from .processes import Limits    # processes imports this module
+    limits = Limits(cpu_seconds=seconds, memory_bytes=memory, processes=tasks,
+                    open_files=1024)
+    status_read = status_write = None
+    pass_fds = []
+    if box.bwrap:
+        status_read, status_write = os.pipe()
+        pass_fds.append(status_write)
+    wrapped, _ = box.wrap(argv, binds, workdir, status_fd=status_write)
+    full = limits.prlimit_argv() + wrapped
+    group = box.groups.new_group(tasks, memory) if box.groups else None
+    if group is not None:
+        full = group.wrap(full)
+    status = None
+    try:
+        proc = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True, cwd=workdir,
+                                pass_fds=pass_fds)
+    finally:
+        for fd in pass_fds:
+            os.close(fd)
+    if status_read is not None:
+        status = ProgramStatus(status_read)
+        status.start()
+    timed_out = False
+    try:
+        output, _ = proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        if group is not None:
+            group.kill_all()
+        proc.kill()
+        output, _ = proc.communicate()
+    finally:
+        if group is not None:
+            box.groups.discard(group)
+    text = output.decode("utf-8", "replace")
+    if status is not None:
+        status.finished.wait(5)
+        if status.exit_code is None and not timed_out:
+            raise SandboxError(f"the sandbox could not run {argv[0]}: "
+                               + (text.strip().splitlines() or ["no message"])[-1])
+    return Finished(proc.returncode, text, timed_out)
+
+
+def kill_box_processes(uid):
+    """SIGKILLs every process of a box user left by a grader that was
+    killed (only where no PID namespace took them with it)."""
+    killed = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}").st_uid == uid:
+                os.kill(int(entry), 9)
+                killed += 1
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ESRCH):
+                raise
+    return killed
