@@ -23,7 +23,7 @@ from pathlib import Path
 from . import course as course_plan
 from .children import EXIT_INTERRUPTED, ChildGraders
 from .labs import UsageError, get_lab
-from .submissions import grade_submission, stage_submission
+from .submissions import grade_submission, refuse_unless_safe, stage_submission
 
 
 def grade_one(lab, student_dir, out_dir, children):
@@ -72,13 +72,15 @@ def write_csv(path, lab, rows, weight):
                              *[points.get(name, "") for name in test_names]])
 
 
-def run_batch(lab_number, subs, jobs=None, out=None):
+def run_batch(lab_number, subs, jobs=None, out=None, unsafe=False):
     lab = get_lab(lab_number)
     subs = Path(subs)
-    students = sorted(p for p in subs.iterdir() if p.is_dir()) if subs.is_dir() else []
+    students = sorted(p for p in subs.iterdir()
+                      if p.is_dir() and not p.is_symlink()) if subs.is_dir() else []
     if not students:
         raise UsageError(f"{subs} has no submission folders (one folder per student)")
     out_dir = Path(out or f"batch-lab{lab.number}")
+    refuse_unless_safe(unsafe, secrets=[subs, out_dir])
     if out_dir.exists():
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)

@@ -17,9 +17,10 @@ import signal
 import time
 from dataclasses import dataclass
 
-from . import labs, sandbox
+from . import boxfs, labs, sandbox
 from .failures import GradeFailure, TestTimeout
-from .processes import Limits, Process, describe_signal, describe_status, reap_strays
+from .processes import (KEEP_HEAD, Limits, Process, describe_signal, describe_status,
+                        reap_strays)
 from .sockets import Conn, DEFAULT_TIMEOUT
 from .transcripts import Transcript
 
@@ -52,6 +53,15 @@ class Server:
     port: int
     announce_line: str
     path: str = None
+
+
+@dataclass
+class ToolResult:
+    """A tool run to completion: returncode None when it timed out."""
+
+    returncode: int
+    stdout: bytes
+    stderr: bytes
 
 
 @dataclass
@@ -158,6 +168,40 @@ class TestContext:
             raise GradeFailure("not built", f"{program} could not be built with ThreadSanitizer "
                                "(make tsan)", done.output[-3000:])
         return path
+
+    # -- files in the working folder (see boxfs.py) ------------------------------
+
+    def _box_file(self, action, path, *args):
+        try:
+            return action(self.tmpdir, path, *args)
+        except boxfs.UnsafePath as exc:
+            raise GradeFailure("wrong output", f"{exc}: only the program under test could "
+                               "have put that there, and the test does not follow it") from exc
+
+    def write_file(self, path, data):
+        """Creates path (a file in the test's folder, folders made as needed)."""
+        self._box_file(boxfs.write_file, path, data)
+
+    def read_file(self, path, limit=64 << 20):
+        """The bytes of a regular file in the test's folder."""
+        return self._box_file(boxfs.read_file, path, limit)
+
+    def open_file(self, path):
+        """A read-only descriptor of a regular file in the test's folder."""
+        return self._box_file(boxfs.open_file, path)
+
+    def make_dirs(self, path):
+        self._box_file(boxfs.make_dirs, path)
+
+    def symlink(self, target, path):
+        self._box_file(boxfs.symlink, target, path)
+
+    def unlink(self, path):
+        self._box_file(boxfs.unlink, path)
+
+    def lstat(self, path):
+        """lstat of a path in the test's folder, or None if there is none."""
+        return self._box_file(boxfs.lstat, path)
 
     def bind_unix(self, sock, path):
         """Binds a Unix-domain socket of the test at path, owned by the
@@ -342,6 +386,27 @@ class TestContext:
             proc.stderr.join(timeout=2)
             self.transcript.add(program, describe_status(code))
         return RunResult(proc, code, timed_out, stdout_path)
+
+    def run_tool(self, argv, timeout, limits=None):
+        """Runs a tool of this machine (curl, a browser) against the
+        program under test, in the same sandbox as the programs: what the
+        program sends it is not the grader's to trust either. Returns
+        (exit code, stdout, stderr) as bytes; code None if it timed out."""
+        index = len(self.processes)
+        stdout_path = os.path.join(self.private_dir, f"tool-{index}")
+        name = os.path.basename(argv[0])
+        proc = Process(name, argv, self.tmpdir, limits or Limits(processes=512), tool=True,
+                       stdout_path=stdout_path, binds=self.view())
+        self.processes.append(proc)
+        proc.start()
+        code = proc.wait(timeout)
+        if code is None:
+            proc.kill()
+        proc.stderr.join(timeout=2)
+        with open(stdout_path, "rb") as f:
+            out = f.read()
+        err = proc.stderr.head() + (proc.stderr.tail() if proc.stderr.total > KEEP_HEAD else b"")
+        return ToolResult(code, out, err)
 
     @staticmethod
     def _wait_with_progress(proc, timeout, progress, stall_after):

@@ -16,6 +16,8 @@ for testing.
 """
 
 import json
+import os
+import subprocess
 import tempfile
 import time
 import zipfile
@@ -24,7 +26,7 @@ from pathlib import Path
 from .children import ChildGraders
 from .handout import borrowed_files, borrowed_readme, uses_common
 from .labs import ROOT, UsageError, get_lab
-from .submissions import grade_submission, stage_submission
+from .submissions import grade_submission, refuse_unless_safe, stage_submission
 SHARED = ["Makefile", "labs/build.mk", "grader"]
 # The instructor-only parts of the grader that grading does not need.
 NOT_PACKAGED = ("grader/tests", "grader/bench", "grader/templates", "grader/mutants")
@@ -54,8 +56,24 @@ def _packaged(rel):
     return "solution" not in parts and "__pycache__" not in parts
 
 
+def tracked_files():
+    """The files the course's repository tracks (git ls-files): a file
+    that only happens to lie in the tree (a build product, a file a
+    program left) never goes into a package."""
+    try:
+        done = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
+                              timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(f"cannot list the course's tracked files with git: {exc}") from exc
+    if done.returncode != 0:
+        raise UsageError("make gradescope packs only the files git tracks, and "
+                         f"{ROOT} is not a git repository")
+    return {name for name in done.stdout.decode().split("\0") if name}
+
+
 def package_files(lab):
     """Paths (relative to the top folder) that go into the package."""
+    tracked = tracked_files()
     files = []
     trees = [*SHARED, str(lab.dir.relative_to(ROOT))]
     if uses_common(lab):
@@ -65,7 +83,7 @@ def package_files(lab):
         candidates = [path] if path.is_file() else sorted(path.rglob("*"))
         for item in candidates:
             rel = str(item.relative_to(ROOT))
-            if item.is_file() and _packaged(rel):
+            if rel in tracked and item.is_file() and not item.is_symlink() and _packaged(rel):
                 files.append(rel)
     return files
 
@@ -79,7 +97,10 @@ def build_package(lab_number, dist):
         for rel in package_files(lab):
             zf.write(ROOT / rel, rel)
         # An earlier lab's reference the lab builds on, as in a handout.
+        tracked = tracked_files()
         for dest, src in borrowed_files(lab):
+            if src not in tracked:
+                raise UsageError(f"{src} (borrowed by lab {lab.number}) is not tracked by git")
             zf.write(ROOT / src, dest)
         readme = borrowed_readme(lab)
         if readme is not None:
@@ -123,9 +144,29 @@ def to_gradescope(results, notes, elapsed):
     }
 
 
-def run_on_submission(lab_number, submission, results_path):
+def hide_secrets_by_permissions():
+    """Where bubblewrap cannot run (a container without the privileges for
+    namespaces), the box user must at least be unable to read the hidden
+    tests: they go root-only here, in the package's own copy."""
+    for hidden in (ROOT / "labs").glob("*/tests/hidden"):
+        os.chmod(hidden, 0o700)
+
+
+def run_on_submission(lab_number, submission, results_path, unsafe=False):
     lab = get_lab(lab_number)
     start = time.monotonic()
+    path = Path(results_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        hide_secrets_by_permissions()
+    try:
+        refuse_unless_safe(unsafe)
+    except UsageError as exc:
+        print(f"gradescope: {exc}")
+        _write(path, {"score": 0, "output": "The autograder could not grade safely on this "
+                      "machine; the course staff can see why in its log.",
+                      "stdout_visibility": "hidden", "tests": []})
+        return 1
     children = ChildGraders()
     with tempfile.TemporaryDirectory(prefix="gradescope-") as workdir:
         src, notes = stage_submission(submission, lab, workdir)
@@ -140,10 +181,12 @@ def run_on_submission(lab_number, submission, results_path):
                 "been shown its log.", "stdout_visibility": "hidden", "tests": []}
     else:
         data = to_gradescope(results, notes, time.monotonic() - start)
-    path = Path(results_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")
+    _write(path, data)
     return 0 if results is not None else 1
+
+
+def _write(path, data):
+    path.write_text(json.dumps(data, indent=2) + "\n")
 
 
 def check_lab(lab_number):

@@ -157,7 +157,7 @@ def build_view(lab, src_dir, out, solution):
 def _give_tree_to_box(box, top):
     """Makes top and everything in it the box user's, so that its build can
     replace files an earlier build (under another box user) left."""
-    box.give_to_box(top)
+    box.give_to_box(top, mode=0o755)
     for folder, dirs, files in os.walk(top):
         if os.path.relpath(folder, top).split(os.sep)[0] == "solution":
             continue

@@ -250,7 +250,7 @@ class Process:
     """
 
     def __init__(self, name, argv, workdir, limits=None, stdin=None, stdout_path=None,
-                 valgrind=False, sanitized=False, binds=()):
+                 valgrind=False, sanitized=False, binds=(), tool=False):
         self.name = name
         self.argv = list(argv)
         self.workdir = workdir
@@ -258,6 +258,9 @@ class Process:
         self.valgrind = valgrind
         self.sanitized = sanitized
         self.binds = list(binds)
+        # A tool of the machine (curl, a browser) run against the program:
+        # browsers reserve address space far beyond RLIMIT_AS's cap.
+        self.tool = tool
         self.stdin = stdin
         self.stdout_path = stdout_path
         self.popen = None
@@ -290,7 +293,7 @@ class Process:
             pass_fds.append(status_write)
         env = SANITIZER_ENV if self.sanitized else {}
         wrapped, _ = box.wrap(argv, self.binds, self.workdir, env=env, status_fd=status_write)
-        full = self.limits.prlimit_argv(self.valgrind or self.sanitized) + wrapped
+        full = self.limits.prlimit_argv(self.valgrind or self.sanitized or self.tool) + wrapped
         self._groups = box.groups
         if self._groups is not None:
             self.cgroup = self._groups.new_group(self.limits.processes, self.limits.memory_bytes)

@@ -24,6 +24,15 @@ def _read(path):
         return None
 
 
+def memory_kib(pid, field):
+    """A memory figure of a process from /proc/PID/status, in KiB: VmRSS
+    (resident now) or VmHWM (the peak of VmRSS); None if there is none."""
+    for line in (_read(f"/proc/{pid}/status") or "").splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return None
+
+
 def _stat_fields(pid):
     """The fields of /proc/PID/stat after the command name, or None.
     The name is in parentheses and may itself hold spaces and ')'."""

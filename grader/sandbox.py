@@ -196,6 +196,7 @@ class Sandbox:
     groups: object = None            # cgroups.ProgramGroups, or None
     enclosure: dict = field(default_factory=dict)   # what the enclosure did
     work_root: str = None            # private tmpfs for test folders, or None
+    exposed: list = field(default_factory=list)     # secrets the box user could read
 
     # -- the layers, for the report ---------------------------------------
 
@@ -209,9 +210,15 @@ class Sandbox:
             privilege = Layer("privilege", self.bwrap is not None,
                               "your user, no capabilities, no_new_privs" if self.bwrap
                               else "your user (no bubblewrap: " + self.bwrap_problem + ")")
-        view = Layer("view", self.bwrap is not None,
-                     "read-only system, own build and working folder only, private /tmp"
-                     if self.bwrap else "NOT isolated: " + self.bwrap_problem)
+        if self.bwrap:
+            view = Layer("view", True,
+                         "read-only system, own build and working folder only, private /tmp")
+        elif self.as_root and self.setpriv and not self.exposed:
+            view = Layer("view", True, "by permissions only: the course's secrets are "
+                         "unreadable by the box user (" + self.bwrap_problem + ")")
+        else:
+            exposed = (f"; readable: {', '.join(self.exposed[:3])}" if self.exposed else "")
+            view = Layer("view", False, "NOT isolated: " + self.bwrap_problem + exposed)
         net = self.enclosure.get("net")
         network = Layer("network", bool(net), "loopback only" if net else
                         "shared with this machine (" + self.enclosure.get("why", "no enclosure")
@@ -418,7 +425,47 @@ def current():
         return _current[0]
 
 
-def _set_up():
+def course_secrets():
+    """What no submission may read: every lab's solution/ and hidden tests,
+    the catalogue of mutants, and the repository's history."""
+    from .labs import LABS_DIR, ROOT
+    found = [ROOT / ".git", ROOT / "grader" / "mutants"]
+    for lab in sorted(LABS_DIR.glob("[0-9][0-9]-*")):
+        found += [lab / "solution", lab / "tests" / "hidden"]
+    return [str(path) for path in found if path.exists()]
+
+
+def box_can_read(path, uid, gid):
+    """Whether a user with uid and gid (and no other group) could read
+    path, by the permission bits of path and of every folder above it."""
+    path = os.path.abspath(path)
+    parts = path.split(os.sep)
+    for depth in range(1, len(parts) + 1):
+        current = os.sep.join(parts[:depth]) or os.sep
+        try:
+            info = os.stat(current)
+        except OSError:
+            return False
+        if info.st_uid == uid:
+            bits = (info.st_mode >> 6) & 7
+        elif info.st_gid == gid:
+            bits = (info.st_mode >> 3) & 7
+        else:
+            bits = info.st_mode & 7
+        last = depth == len(parts)
+        needed = 4 if last else 1      # read the target, cross the folders above
+        if not bits & needed:
+            return False
+    return True
+
+
+def preflight(secrets=()):
+    """A Sandbox for checking layers before grading (no cgroups made):
+    batch and Gradescope modes refuse to start without the essential ones."""
+    return _set_up(make_groups=False, secrets=secrets)
+
+
+def _set_up(make_groups=True, secrets=()):
     as_root = os.geteuid() == 0
     inherited = os.environ.get(SLOT_ENV)
     slot = Slot.inherited(inherited) if inherited else Slot.acquire()
@@ -433,7 +480,8 @@ def _set_up():
     box = Sandbox(slot=slot, as_root=as_root, enclosure=enclosure, work_root=work_root)
     if as_root:
         box.setpriv = shutil.which("setpriv")
-    box.groups = cgroups.create(slot.cgroup_name, slot_is_stale)
+    if make_groups:
+        box.groups = cgroups.create(slot.cgroup_name, slot_is_stale)
     found = shutil.which("bwrap")
     if found is None:
         box.bwrap_problem = "bubblewrap is not installed (make deps installs it)"
@@ -444,6 +492,9 @@ def _set_up():
         problem = box.probe()
         if problem:
             box.bwrap, box.bwrap_problem = None, f"bubblewrap cannot run here: {problem}"
+    if box.bwrap is None and as_root:
+        box.exposed = [path for path in [*course_secrets(), *map(str, secrets)]
+                       if box_can_read(path, slot.uid, slot.gid)]
     return box
 
 

@@ -1,15 +1,19 @@
 """Grading a student's submission in isolation (Gradescope, batch mode).
 
-The student's files are copied into a fresh copy of the lab, and the
-grader runs in a child process with its own temporary folder, using the
-course's own tests, never tests found in the submission. The results are
-read from the JSON the child writes after every student process is gone.
+The student's files are copied into a fresh folder, and a child grader
+(children.py) grades them in the sandbox with the course's own tests,
+never tests found in the submission. Its results come back over the
+child's results pipe, never from a file.
+
+Staging follows no links: a submission is an upload or a clone, and a
+symbolic link in it could name any file of the machine grading it (the
+lab's own solution/ among them). Only regular files are copied, each up
+to a size cap; a link, a device, a FIFO or a file too large is left out
+with a note saying so, and the skeleton's version is graded instead.
 """
 
-import json
 import os
-import shutil
-import sys
+import stat
 from pathlib import Path
 
 from .children import EXIT_INTERRUPTED
@@ -17,50 +21,116 @@ from .handout import student_files
 from .labs import ROOT
 
 GRADING_TIMEOUT = 20 * 60   # seconds for one submission, whatever happens
+MAX_FILE_BYTES = 1 << 20    # a student's source file, at most
+MAX_FILES_SEEN = 100_000    # entries walked in one submission, at most
+
+
+def candidates(submission, name):
+    """Every entry called name in the submission, links included, found
+    without following a link to a folder."""
+    found, seen = [], 0
+    for folder, dirs, files in os.walk(submission, followlinks=False):
+        seen += len(dirs) + len(files)
+        if seen > MAX_FILES_SEEN:
+            break
+        dirs.sort()
+        for entry in dirs + files:
+            if entry == name:
+                found.append(Path(folder) / entry)
+    return sorted(found)
 
 
 def find_in_submission(submission, lab, name):
-    """The submitted file for one of the lab's student files, or None.
+    """The submitted entry for one of the lab's student files, or None.
 
     Students may upload the bare files or a whole repository; a file under
     the lab's own folder wins over one found elsewhere.
     """
-    matches = sorted(Path(submission).rglob(name))
+    matches = candidates(submission, name)
     preferred = [m for m in matches if m.parent.name == lab.dir.name]
     chosen = preferred or matches
     return chosen[0] if chosen else None
 
 
+def copy_regular_file(source, target):
+    """Copies source to target if it is a regular file of at most
+    MAX_FILE_BYTES, never following a link; returns None, or why not."""
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if os.path.islink(source):
+            return "is a symbolic link"
+        return f"cannot be read ({exc.strerror})"
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return "is not a regular file"
+        if info.st_size > MAX_FILE_BYTES:
+            return f"is larger than {MAX_FILE_BYTES >> 20} MiB"
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        return f"is larger than {MAX_FILE_BYTES >> 20} MiB"
+    with open(target, "xb") as out:
+        out.write(data)
+    return None
+
+
 def stage_submission(submission, lab, workdir):
-    """A copy of the lab with the student's files in place; (src, notes)."""
+    """A folder with the student's files in place; (src, notes)."""
     src = Path(workdir) / "src"
     src.mkdir(parents=True)
     notes = []
     for name in student_files(lab):
         found = find_in_submission(submission, lab, name)
+        why = None
+        if found is not None:
+            why = copy_regular_file(found, src / name)
+            if why is None:
+                continue
+        copy_regular_file(lab.dir / name, src / name)
         if found is None:
-            shutil.copy(lab.dir / name, src / name)
             notes.append(f"{name} was not in the submission: the skeleton's version was graded.")
         else:
-            shutil.copy(found, src / name)
+            shown = os.path.relpath(found, submission)
+            notes.append(f"{name} ({shown}) {why}, so it was left out: the skeleton's version "
+                         "was graded.")
     return src, notes
 
 
 def grade_submission(lab, src, workdir, children):
-    """Runs the grader on src in a child grader (one of children, a
-    ChildGraders); returns its results, or None, and its log."""
+    """Grades src in a child grader (one of children, a ChildGraders);
+    returns (its results or None, its log)."""
     out = Path(workdir) / "out"
     private_tmp = Path(workdir) / "tmp"
     private_tmp.mkdir()
     env = dict(os.environ, TMPDIR=str(private_tmp), NO_COLOR="1")
-    cmd = [sys.executable, "-m", "grader", "grade", "--lab", lab.number, "--solution", "0",
-           "--src-dir", str(src), "--out-dir", str(out)]
-    code, log, timed_out = children.run(cmd, timeout=GRADING_TIMEOUT, cwd=ROOT, env=env)
-    if timed_out:
+    args = ["--lab", lab.number, "--solution", "0", "--src-dir", str(src),
+            "--out-dir", str(out)]
+    outcome = children.run(args, timeout=GRADING_TIMEOUT, cwd=ROOT, env=env)
+    log = outcome.output
+    if outcome.timed_out:
         return None, log + f"\ngrading stopped after {GRADING_TIMEOUT} s"
-    if code is None or code == EXIT_INTERRUPTED:
+    if outcome.code is None or outcome.code == EXIT_INTERRUPTED:
         return None, log + "\ngrading was interrupted"
-    try:
-        return json.loads((out / "results.json").read_text()), log
-    except (OSError, ValueError):
-        return None, log
+    problem = outcome.problem()
+    if problem is not None:
+        return None, log + f"\n{problem}: no score"
+    return outcome.results, log
+
+
+def refuse_unless_safe(unsafe, secrets=()):
+    """Batch and Gradescope modes grade strangers' code: as root, they
+    refuse to unless the sandbox can drop privileges and hide the course's
+    secrets (the results pipe always holds). Raises UsageError with the
+    one line that says what to install or enable, unless unsafe."""
+    from . import sandbox
+    from .labs import UsageError
+    if os.geteuid() != 0 or unsafe:
+        return
+    box = sandbox.preflight(secrets)
+    missing = box.missing(("privilege", "view"))
+    if missing:
+        what = "; ".join(f"{layer.name}: {layer.how}" for layer in missing)
+        raise UsageError(f"refusing to grade submissions as root without the sandbox ({what}). "
+                         "Install bubblewrap and util-linux (make deps), or pass --unsafe to "
+                         "grade anyway (docs/instructors.md#what-the-sandbox-guarantees)")

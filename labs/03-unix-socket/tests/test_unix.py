@@ -248,24 +248,21 @@ def test_refuses_non_socket(ctx):
     start(ctx, sock_path(ctx, "ok.sock"))
     path = sock_path(ctx, "notes.txt")
     content = ctx.rng().randbytes(1000)
-    with open(path, "wb") as f:
-        f.write(content)
+    ctx.write_file(path, content)
+    folder = sock_path(ctx, "a-folder")
+    ctx.make_dirs(folder)
     result = ctx.run(SERVER, ["-s", path], timeout=3)
     expect_exit(result, 1, f"unix_server -s on a regular file ({path})")
-    try:
-        with open(path, "rb") as f:
-            now = f.read()
-    except FileNotFoundError:
+    if ctx.lstat(path) is None:
         raise GradeFailure("wrong output", f"the server deleted the regular file {path}: only "
-                           "a stale socket file may be removed, never someone's data") from None
-    if now != content:
+                           "a stale socket file may be removed, never someone's data")
+    if ctx.read_file(path) != content:
         raise GradeFailure("wrong output", f"the server changed the regular file {path}")
 
-    folder = sock_path(ctx, "a-folder")
-    os.mkdir(folder)
     result = ctx.run(SERVER, ["-s", folder], timeout=3)
     expect_exit(result, 1, f"unix_server -s on a directory ({folder})")
-    if not os.path.isdir(folder):
+    info = ctx.lstat(folder)
+    if info is None or not stat.S_ISDIR(info.st_mode):
         raise GradeFailure("wrong output", f"the server removed the directory {folder}")
 
 
@@ -727,9 +724,8 @@ def test_stretch_server_passes_fd(ctx):
     server = start(ctx, limits=Limits(open_files=24))
     content = ctx.rng().randbytes(64 * 1024)
     path = os.path.join(ctx.tmpdir, "data.bin")
-    with open(path, "wb") as f:
-        f.write(content)
-    want_ino = os.stat(path).st_ino
+    ctx.write_file(path, content)
+    want_ino = ctx.lstat(path).st_ino
     conn = ctx.connect(server)
     for i in range(40):
         conn.send(f"SEND {path}\n".encode())
@@ -785,10 +781,9 @@ def test_stretch_client_reads_fd(ctx):
     # The file is deleted once open: only the descriptor leads to it, so a
     # client that opens the path itself finds nothing.
     secret = os.path.join(ctx.tmpdir, "secret.bin")
-    with open(secret, "wb") as f:
-        f.write(content)
-    fd = os.open(secret, os.O_RDONLY)
-    os.unlink(secret)
+    ctx.write_file(secret, content)
+    fd = ctx.open_file(secret)
+    ctx.unlink(secret)
     fake_path = "/nonexistent/lab03/secret.bin"
 
     def respond(line):

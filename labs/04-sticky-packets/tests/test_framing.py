@@ -19,7 +19,7 @@ import struct
 import threading
 import time
 
-from grader import GradeFailure, describe_status, graded, split_sizes
+from grader import GradeFailure, describe_status, graded, procfs, split_sizes
 from grader.transcripts import preview
 
 SERVER = os.environ.get("FRAME_SERVER") or "frame_server"
@@ -491,13 +491,11 @@ def test_half_close(ctx):
 
 
 def memory_kib(pid, field):
-    """A memory figure of a process from /proc/PID/status, in KiB:
-    VmRSS (resident now) or VmHWM (the peak of VmRSS)."""
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise GradeFailure("grader error", f"no {field} in /proc/{pid}/status")
+    """A memory figure of the server, in KiB (see procfs.memory_kib)."""
+    value = procfs.memory_kib(pid, field)
+    if value is None:
+        raise GradeFailure("grader error", f"no {field} in /proc/{pid}/status")
+    return value
 
 
 def send_until_stalled(sock, data, stall, cap):

@@ -14,8 +14,6 @@ import shutil
 import signal
 import socket
 import struct
-import subprocess
-import tempfile
 import threading
 import time
 import zlib
@@ -93,19 +91,13 @@ def make_docroot(ctx):
     """The document root for a test, with a secret file just outside it."""
     root = os.path.join(ctx.tmpdir, "www")
     for name, (content, _) in FILES.items():
-        path = os.path.join(root, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(content)
+        ctx.write_file(os.path.join(root, name), content)
     outside = os.path.join(ctx.tmpdir, "private")
-    os.makedirs(outside, exist_ok=True)
-    with open(os.path.join(ctx.tmpdir, "secret.txt"), "wb") as f:
-        f.write(SECRET)
-    with open(os.path.join(outside, "secret.txt"), "wb") as f:
-        f.write(SECRET)
-    os.symlink(os.path.join(ctx.tmpdir, "secret.txt"), os.path.join(root, "link-out.txt"))
-    os.symlink(outside, os.path.join(root, "dir-out"))
-    os.symlink("notes.txt", os.path.join(root, "link-in.txt"))
+    ctx.write_file(os.path.join(ctx.tmpdir, "secret.txt"), SECRET)
+    ctx.write_file(os.path.join(outside, "secret.txt"), SECRET)
+    ctx.symlink(os.path.join(ctx.tmpdir, "secret.txt"), os.path.join(root, "link-out.txt"))
+    ctx.symlink(outside, os.path.join(root, "dir-out"))
+    ctx.symlink("notes.txt", os.path.join(root, "link-in.txt"))
     return root
 
 
@@ -271,8 +263,7 @@ def test_binary_file(ctx):
     """server: a 1 MiB random binary file arrives byte-exact"""
     root = make_docroot(ctx)
     data = ctx.rng().randbytes(MIB)
-    with open(os.path.join(root, "random.bin"), "wb") as f:
-        f.write(data)
+    ctx.write_file(os.path.join(root, "random.bin"), data)
     server = ctx.start_server(SERVER, ["-p", "0", "-d", root])
     _, _, resp = exchange(ctx, server, request("GET", "/random.bin"), "GET",
                           "GET /random.bin")
@@ -286,9 +277,8 @@ def test_large_file_streamed(ctx):
     root = make_docroot(ctx)
     block = ctx.rng().randbytes(MIB)
     size = 50 * MIB
-    with open(os.path.join(root, "big.bin"), "wb") as f:
-        for i in range(50):
-            f.write(i.to_bytes(4, "big") + block[4:])
+    ctx.write_file(os.path.join(root, "big.bin"),
+                   b"".join(i.to_bytes(4, "big") + block[4:] for i in range(50)))
     server = ctx.start_server(SERVER, ["-p", "0", "-d", root],
                               limits=Limits(memory_bytes=48 * MIB))
     conn = ctx.connect(server, timeout=15)
@@ -690,8 +680,7 @@ def test_idle_and_slow_clients(ctx):
 def test_client_disconnects_mid_response(ctx):
     """server: survives a client that resets during a large response"""
     root = make_docroot(ctx)
-    with open(os.path.join(root, "big.bin"), "wb") as f:
-        f.write(ctx.rng().randbytes(8 * MIB))
+    ctx.write_file(os.path.join(root, "big.bin"), ctx.rng().randbytes(8 * MIB))
     server = ctx.start_server(SERVER, ["-p", "0", "-d", root])
     for _ in range(2):
         rude = ctx.connect(server)
@@ -771,10 +760,10 @@ def need(tool):
 def run_tool(ctx, argv, timeout):
     shown = " ".join(argv)
     ctx.note(f"ran: {shown}")
-    try:
-        return subprocess.run(argv, capture_output=True, timeout=timeout, cwd=ctx.tmpdir)
-    except subprocess.TimeoutExpired as exc:
-        raise GradeFailure("timeout", f"'{shown}' did not finish in {timeout} s") from exc
+    run = ctx.run_tool(argv, timeout)
+    if run.returncode is None:
+        raise GradeFailure("timeout", f"'{shown}' did not finish in {timeout} s")
+    return run
 
 
 def url(server, path):
@@ -792,8 +781,7 @@ def test_curl_get_and_head(ctx):
     if run.returncode != 0:
         raise GradeFailure("wrong exit code", f"curl failed (status {run.returncode}): "
                            f"{run.stderr.decode(errors='replace').strip()}")
-    with open(out, "rb") as f:
-        expect_bytes(FILES["blob.bin"][0], f.read(), "the file curl saved")
+    expect_bytes(FILES["blob.bin"][0], ctx.read_file(out), "the file curl saved")
     run = run_tool(ctx, [curl, "-sS", "-I", "--max-time", "5", url(server, "/logo.svg")], 10)
     text = run.stdout.decode(errors="replace")
     if run.returncode != 0 or not text.startswith("HTTP/1.1 200") or \
@@ -829,8 +817,7 @@ def test_curl_post_echo(ctx):
     server = start(ctx)
     data = ctx.rng().randbytes(3000)
     path = os.path.join(ctx.tmpdir, "post-data")
-    with open(path, "wb") as f:
-        f.write(data)
+    ctx.write_file(path, data)
     run = run_tool(ctx, [curl, "-sS", "--fail", "--max-time", "10", "--data-binary", "@" + path,
                          "-H", "Content-Type: application/octet-stream",
                          url(server, "/echo")], 15)
@@ -852,7 +839,7 @@ def test_chromium_renders_page(ctx):
     if chromium is None:
         pytest.skip("chromium is not installed (make deps installs it; CI runs this test)")
     server = start(ctx, ["-t", "2"])
-    profile = tempfile.mkdtemp(prefix="chromium-", dir=ctx.tmpdir)
+    profile = os.path.join(ctx.tmpdir, "chromium-profile")   # chromium makes it
     argv = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
             "--virtual-time-budget=5000", "--dump-dom", url(server, "/index.html")]
     run = run_tool(ctx, argv, 30)
@@ -901,8 +888,7 @@ def test_server_sanitizers(ctx):
     root = make_docroot(ctx)
     rng = ctx.rng()
     data = rng.randbytes(3 * 65536 + 1234)
-    with open(os.path.join(root, "chunks.bin"), "wb") as f:
-        f.write(data)
+    ctx.write_file(os.path.join(root, "chunks.bin"), data)
     server = ctx.start_server(SERVER, ["-p", "0", "-d", root], sanitize=True)
     conn, reader = open_reader(ctx, server, timeout=10)
     body = rng.randbytes(5000)
@@ -1075,8 +1061,7 @@ def test_client_output_file_and_status(ctx):
     out = os.path.join(ctx.tmpdir, "saved.bin")
     _, result = run_client(ctx, [response_bytes(body)], args=["-o", out])
     expect_client_exit(result, 0, "http_get URL -o FILE")
-    with open(out, "rb") as f:
-        expect_bytes(body, f.read(), "the file written with -o")
+    expect_bytes(body, ctx.read_file(out), "the file written with -o")
     if result.stdout_bytes():
         raise GradeFailure("wrong output", "with -o FILE, nothing should go to stdout")
     page = b"<h1>Not Found</h1>\n"
@@ -1146,8 +1131,7 @@ def test_client_against_own_server(ctx):
     """both: http_get fetches a 1 MiB file from http_server byte-exact"""
     root = make_docroot(ctx)
     data = ctx.rng().randbytes(MIB)
-    with open(os.path.join(root, "one.bin"), "wb") as f:
-        f.write(data)
+    ctx.write_file(os.path.join(root, "one.bin"), data)
     server = ctx.start_server(SERVER, ["-p", "0", "-d", root])
     result = ctx.run(CLIENT, [url(server, "/one.bin")], timeout=10)
     expect_client_exit(result, 0, "http_get from http_server")

@@ -70,17 +70,12 @@ def make_site(ctx, big=False):
     seeded random bytes, returned)."""
     root = os.path.join(ctx.tmpdir, "www")
     for name, (content, _) in FILES.items():
-        path = os.path.join(root, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(content)
-    with open(os.path.join(root, "medium.bin"), "wb") as f:
-        f.write(ctx.rng(salt=3).randbytes(MEDIUM_SIZE))
+        ctx.write_file(os.path.join(root, name), content)
+    ctx.write_file(os.path.join(root, "medium.bin"), ctx.rng(salt=3).randbytes(MEDIUM_SIZE))
     data = None
     if big:
         data = ctx.rng(salt=8).randbytes(BIG_SIZE)
-        with open(os.path.join(root, "big.bin"), "wb") as f:
-            f.write(data)
+        ctx.write_file(os.path.join(root, "big.bin"), data)
     return root, data
 
 

@@ -30,18 +30,15 @@ def request(method, target, headers=(), version="HTTP/1.1", body=b""):
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
-def write_tree(root, files):
+def write_tree(ctx, root, files):
     for name, content in files.items():
-        path = os.path.join(root, *name.split("/"))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(content)
+        ctx.write_file(os.path.join(root, *name.split("/")), content)
 
 
 def start(ctx, files, extra=()):
     root = os.path.join(ctx.tmpdir, "site")
-    os.makedirs(root, exist_ok=True)
-    write_tree(root, files)
+    ctx.make_dirs(root)
+    write_tree(ctx, root, files)
     return ctx.start_server(SERVER, ["-p", "0", "-d", root, *extra])
 
 

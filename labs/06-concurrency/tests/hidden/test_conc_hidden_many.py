@@ -66,10 +66,8 @@ def test_hidden_500_keep_alive_connections(ctx, model):
     if soft < COUNT + 100 <= hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (COUNT + 100, hard))
     root = os.path.join(ctx.tmpdir, "site")
-    os.makedirs(root)
     for name, content in FILES.items():
-        with open(os.path.join(root, name), "wb") as f:
-            f.write(content)
+        ctx.write_file(os.path.join(root, name), content)
     server = ctx.start_server(SERVER, ["-p", "0", "-d", root, *MODELS[model]],
                               limits=Limits(processes=COUNT + 100, open_files=4 * COUNT,
                                             memory_bytes=4 << 30))

@@ -36,13 +36,11 @@ def request(method, target, close=False):
 def site(ctx, rng):
     """Files of random sizes, from empty to several send rounds."""
     root = os.path.join(ctx.tmpdir, "site")
-    os.makedirs(os.path.join(root, "d"), exist_ok=True)
     files = {}
     for i, size in enumerate([0, 1, 100, 4096, 16385, 70000, 400000]):
         name = f"d/f{i}.bin" if i % 2 else f"f{i}.txt"
         files[name] = rng.randbytes(size)
-        with open(os.path.join(root, name), "wb") as f:
-            f.write(files[name])
+        ctx.write_file(os.path.join(root, name), files[name])
     return root, files
 
 

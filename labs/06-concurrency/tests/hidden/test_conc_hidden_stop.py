@@ -68,12 +68,9 @@ def at_eof(sock, timeout):
 def test_hidden_sigterm_with_idle_and_in_flight(ctx, model):
     """server: SIGTERM with 50 idle keep-alive connections and 5 responses in flight"""
     root = os.path.join(ctx.tmpdir, "site")
-    os.makedirs(root)
     data = ctx.rng().randbytes(BIG)
-    with open(os.path.join(root, "big.bin"), "wb") as f:
-        f.write(data)
-    with open(os.path.join(root, "small.txt"), "wb") as f:
-        f.write(b"small\n")
+    ctx.write_file(os.path.join(root, "big.bin"), data)
+    ctx.write_file(os.path.join(root, "small.txt"), b"small\n")
     server = ctx.start_server(SERVER, ["-p", "0", "-d", root, *MODELS[model]],
                               limits=Limits(processes=256, open_files=1024))
     pid = server.process.pid
