@@ -111,8 +111,10 @@ class Group:
         return ["/bin/sh", "-c", JOIN, "sh", *procs, "--", *argv]
 
     def _file(self, controller, name):
+        """The path of a control file of controller's hierarchy, or None
+        when that hierarchy has no such file (v1 and v2 name them apart)."""
         for hierarchy, path in self.dirs:
-            if controller in hierarchy.controllers:
+            if controller in hierarchy.controllers and os.path.exists(os.path.join(path, name)):
                 return os.path.join(path, name)
         return None
 
@@ -239,7 +241,7 @@ class ProgramGroups:
         for name, value in (("memory.swap.max", "0"),
                             ("memory.memsw.limit_in_bytes", str(memory_bytes))):
             path = group._file("memory", name)
-            if path and os.path.exists(path):
+            if path:
                 write_text(path, value)
         return True
 
@@ -391,6 +393,24 @@ def find_hierarchies(name, is_stale):
             covered.update(wanted)
     # The task cap is what contains a fork bomb: without pids, no groups.
     return hierarchies if "pids" in covered else []
+
+
+def pids_home():
+    """The folder, in the hierarchy that has the pids controller, where
+    this process's graders make their groups (grader-slotN), or None. For
+    looking, not for making: nothing is created."""
+    own_v2, own_v1 = _own_paths()
+    for fstype, mountpoint, root, options in _mounts():
+        if fstype == "cgroup2" and own_v2 is not None:
+            own_dir = _under_mount(mountpoint, root, own_v2)
+            controllers = (read_text(os.path.join(own_dir or "", "cgroup.subtree_control"))
+                           or "").split()
+            if own_dir and "pids" in controllers:
+                return own_dir
+    for fstype, mountpoint, root, options in _mounts():
+        if fstype == "cgroup" and "pids" in options and "pids" in own_v1:
+            return _under_mount(mountpoint, root, own_v1["pids"])
+    return None
 
 
 def create(name, is_stale):

@@ -297,7 +297,8 @@ class Process:
         self._groups = box.groups
         if self._groups is not None:
             self.cgroup = self._groups.new_group(self.limits.processes, self.limits.memory_bytes)
-        if self.cgroup is not None:
+            if self.cgroup is None:
+                raise GradeFailure("grader error", f"could not make the cgroups for {self.name}")
             full = self.cgroup.wrap(full)
         stdout = subprocess.PIPE
         if self.stdout_path is not None:

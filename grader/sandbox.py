@@ -521,6 +521,8 @@ def run_sandboxed(box, argv, binds, workdir, seconds, memory, tasks):
     wrapped, _ = box.wrap(argv, binds, workdir, status_fd=status_write)
     full = limits.prlimit_argv() + wrapped
     group = box.groups.new_group(tasks, memory) if box.groups else None
+    if box.groups and group is None:
+        raise SandboxError(f"could not make the cgroups to run {argv[0]} in")
     if group is not None:
         full = group.wrap(full)
     status = None

@@ -11,15 +11,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from grader import labs  # noqa: E402
+from grader import launch, labs  # noqa: E402
 
 READY_LABS = [lab for lab in labs.find_labs() if lab.ready]
 
 
 def grade(lab, *extra, solution=False, src_dir=None, out_dir=None, timeout=600):
     """Runs "python -m grader grade" and returns (exit code, results, output)."""
-    cmd = [sys.executable, "-m", "grader", "grade", "--lab", lab.number,
-           "--solution", "1" if solution else "0", *extra]
+    cmd = launch.grader_command("grade", "--lab", lab.number,
+           "--solution", "1" if solution else "0", *extra)
     if src_dir:
         cmd += ["--src-dir", str(src_dir)]
     if out_dir:

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from conftest import READY_LABS, ROOT
-from grader import labs
+from grader import launch, labs
 from grader.handout import borrowed_files, student_files
 from grader.submissions import stage_submission
 
@@ -25,8 +25,8 @@ def test_batch_grades_each_student_into_the_csv(tmp_path):
         for name in student_files(lab):
             shutil.copy(source / name, target / name)
     out = tmp_path / "out"
-    run = subprocess.run([sys.executable, "-m", "grader", "batch", "--lab", lab.number,
-                          "--subs", str(subs), "--jobs", "2", "--out", str(out)],
+    run = subprocess.run(launch.grader_command("batch", "--lab", lab.number,
+                          "--subs", str(subs), "--jobs", "2", "--out", str(out)),
                          cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout + run.stderr
     rows = {row["student"]: row for row in csv.DictReader(open(out / "results.csv"))}

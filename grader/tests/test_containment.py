@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, grade
-from grader import labs, processes, submissions
+from grader import cgroups, labs, launch, processes, sandbox, submissions
 from grader.children import ChildGraders
 
 FIXTURES = Path(__file__).parent / "misbehaving"
@@ -116,42 +116,45 @@ BOMB_CASES = [
     ("test_exits_cleanly_on_signals", "crash", "SIGTERM"),
 ]
 BOMB_BUDGET = 5          # seconds the lab test itself may take
-SAMPLE_EVERY = 0.002     # seconds between two looks at the grader's cgroups
+SAMPLE_EVERY = 0.002     # seconds between two looks at the graders' cgroups
 
 
-def needs_pids_cgroup():
-    if processes.pids_cgroups() is None:
+def pids_home():
+    home = cgroups.pids_home()
+    if os.geteuid() != 0 or home is None or os.environ.get(cgroups.SWITCH) == "0":
         pytest.skip("no writable pids cgroup here (not root?): a fork bomb would be held "
                     "by RLIMIT_NPROC alone, which counts the user's every process")
+    return Path(home)
 
 
-def tasks_in_groups(grader_dir):
-    """The most tasks in any one of a grader's program groups, right now."""
+def tasks_of(binary_dir, home):
+    """The most tasks in one program group, among the groups (of any
+    grader) that hold a process running a program from binary_dir."""
     most = 0
-    for group in Path(grader_dir).glob("prog-*"):
+    for group in home.glob(f"{cgroups.GROUP_PREFIX}slot*/prog-*"):
         try:
-            most = max(most, int((group / "pids.current").read_text()))
+            pids = (group / "cgroup.procs").read_text().split()
+            if any(os.readlink(f"/proc/{pid}/exe").startswith(str(binary_dir)) for pid in pids):
+                most = max(most, int((group / "pids.current").read_text()))
         except (OSError, ValueError):
             pass   # removed meanwhile
     return most
 
 
-def grade_watched(test, src, out):
+def grade_watched(test, src, out, home):
     """Grades src on one lab 01 test like conftest.grade, and meanwhile
     reads the task counts of its programs' cgroups. Returns (results,
-    output, most tasks seen in one group, the grader's cgroup folder)."""
-    cmd = [sys.executable, "-m", "grader", "grade", "--lab", LAB01.number, "--solution", "0",
-           "-k", test, "--src-dir", str(src), "--out-dir", str(out)]
+    output, most tasks seen in one group)."""
+    cmd = launch.grader_command("grade", "--lab", LAB01.number, "--solution", "0", "-k", test,
+                                "--src-dir", str(src), "--out-dir", str(out))
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=dict(os.environ, NO_COLOR="1"))
     peak = [0]
     done = threading.Event()
-    own = os.path.dirname(processes.pids_cgroups().parent)
-    grader_dir = os.path.join(own, f"grader-{proc.pid}")
 
     def sample():
         while not done.is_set():
-            peak[0] = max(peak[0], tasks_in_groups(grader_dir))
+            peak[0] = max(peak[0], tasks_of(out, home))
             time.sleep(SAMPLE_EVERY)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -166,32 +169,30 @@ def grade_watched(test, src, out):
         sampler.join()
     with open(out / "results.json") as f:
         results = json.load(f)
-    return results, output, peak[0], grader_dir
+    return results, output, peak[0]
 
 
 @pytest.mark.parametrize("test,kind,words", BOMB_CASES, ids=[c[0] for c in BOMB_CASES])
 def test_fork_bomb_is_capped_and_cleaned_up(test, kind, words, tmp_path, monkeypatch):
-    needs_pids_cgroup()
+    home = pids_home()
     src = copy_fixture("fork_bomb", tmp_path)
     out = tmp_path / "out"
     monkeypatch.setenv("TMPDIR", str(tmp_path))
-    results, output, peak, grader_dir = grade_watched(test, src, out)
+    results, output, peak = grade_watched(test, src, out, home)
 
     result = check_single_result(results, output, kind, words)
     assert result["time"] < BOMB_BUDGET, f"the test took {result['time']:.1f} s:\n{output}"
-    assert "capped by a pids cgroup" in output, output
+    assert "cgroups (" in output and "pids" in output, output
     cap = processes.Limits().processes
     # The bomb filled its group (it announces once a fork is refused) up
-    # to the cap and no further; then every process of it is gone, and
-    # the grader's cgroups with them.
+    # to the cap and no further; then every process of it is gone.
     assert peak == cap, f"at most {peak} tasks in the program's cgroup (cap {cap}):\n{output}"
     assert processes_running(out) == [], f"processes left behind:\n{output}"
-    assert not os.path.exists(grader_dir), f"{grader_dir} left behind"
 
 
-def test_pids_cgroup_caps_tasks_and_is_removed(tmp_path):
+def test_pids_cgroup_caps_tasks_and_is_removed():
     """Without a build: a program that tries 40 forks gets the cap's worth."""
-    needs_pids_cgroup()
+    pids_home()
     code = ("import os, sys, time\n"
             "made = 0\n"
             "for _ in range(40):\n"
@@ -203,17 +204,20 @@ def test_pids_cgroup_caps_tasks_and_is_removed(tmp_path):
             "        os.setsid(); time.sleep(60); os._exit(0)\n"
             "    made += 1\n"
             "print('made', made, flush=True); time.sleep(60)\n")
-    proc = processes.Process("forker", [sys.executable, "-c", code], str(tmp_path),
-                             processes.Limits(processes=10)).start()
-    group = proc.cgroup.path
+    workdir = sandbox.current().make_work_dir("forker-")
+    proc = processes.Process("forker", [sys.executable, "-c", code], workdir,
+                             processes.Limits(processes=10), binds=[(workdir, "rw")]).start()
+    groups = [path for _, path in proc.cgroup.dirs]
     try:
         match = proc.wait_for_line(rb"^made (\d+)$", 10, "its count")
-        assert int(match.group(1)) == 9      # 10 tasks: itself and 9 children
+        # 10 tasks: bubblewrap's monitor, the program and 8 children.
+        assert int(match.group(1)) == 8
         members = proc.cgroup.pids()
         assert len(members) == 10
     finally:
         proc.kill()
-    assert not os.path.exists(group)
+        shutil.rmtree(workdir, ignore_errors=True)
+    assert not any(os.path.exists(group) for group in groups)
     deadline = time.monotonic() + 5
     while any(_alive(pid) for pid in members):
         assert time.monotonic() < deadline, "a child in its own session survived"
@@ -237,7 +241,7 @@ def test_without_cgroups_the_header_says_what_caps_processes(tmp_path, monkeypat
     code, results, output = grade(LAB01, "-k", "test_echo_short_text", src_dir=src,
                                   out_dir=out)
     assert results["tests"][0]["status"] == "passed", output
-    assert "process count" in output and "pids cgroup per program" not in output, output
+    assert "rlimits" in output and "cgroups (" not in output, output
     assert processes_running(out) == [], f"processes left behind:\n{output}"
 
 
@@ -274,8 +278,8 @@ def test_grader_stopped_by_a_signal_cleans_up(signo, tmp_path):
     out = tmp_path / "out"
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
-    cmd = [sys.executable, "-m", "grader", "grade", "--lab", LAB01.number, "--solution", "0",
-           "-k", "test_echo_short_text", "--src-dir", str(src), "--out-dir", str(out)]
+    cmd = launch.grader_command("grade", "--lab", LAB01.number, "--solution", "0",
+           "-k", "test_echo_short_text", "--src-dir", str(src), "--out-dir", str(out))
     # The program waits silently; the grader waits 3 s for its line.
     code, output = signal_once_a_program_runs(
         cmd, {"NO_COLOR": "1", "TMPDIR": str(private_tmp)}, out, signo, stop_within=30)
@@ -288,13 +292,10 @@ def test_grader_stopped_by_a_signal_cleans_up(signo, tmp_path):
 
 
 def test_groups_of_killed_graders_are_removed(tmp_path):
-    """A grader killed with SIGKILL leaves its empty cgroups; the next
-    grader removes them."""
-    needs_pids_cgroup()
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    own = Path(processes.pids_cgroups().parent).parent
-    stale = own / f"grader-{dead.pid}"
+    """A grader killed with SIGKILL leaves its cgroups; the next grader
+    removes those whose slot no running grader holds."""
+    home = pids_home()
+    stale = home / f"{cgroups.GROUP_PREFIX}slot{sandbox.SLOTS - 1}"
     (stale / "prog-1").mkdir(parents=True)
     try:
         code, results, output = grade(LAB01, "-k", "test_echo_short_text", solution=True,
@@ -318,8 +319,8 @@ def test_batch_stopped_by_a_signal_stops_its_child_graders(tmp_path):
     private_tmp = tmp_path / "tmp"
     private_tmp.mkdir()
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "grader", "batch", "--lab", LAB01.number, "--subs", str(subs),
-           "--jobs", "2", "--out", str(out)]
+    cmd = launch.grader_command("batch", "--lab", LAB01.number, "--subs", str(subs),
+           "--jobs", "2", "--out", str(out))
     code, output = signal_once_a_program_runs(
         cmd, {"TMPDIR": str(private_tmp)}, private_tmp, signal.SIGTERM, stop_within=60)
     assert code == 130, output

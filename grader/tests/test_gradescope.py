@@ -12,7 +12,7 @@ import zipfile
 import pytest
 
 from conftest import READY_LABS, ROOT
-from grader import handout
+from grader import launch, handout
 
 TEST_KEYS = {"name", "number", "score", "max_score", "status", "output", "visibility"}
 
@@ -21,8 +21,8 @@ TEST_KEYS = {"name", "number", "score", "max_score", "status", "output", "visibi
 def package(request, tmp_path_factory):
     lab = request.param
     dist = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "grader", "gradescope", "--lab", lab.number,
-                    "--out", str(dist)], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(launch.grader_command("gradescope", "--lab", lab.number,
+                    "--out", str(dist)), cwd=ROOT, check=True, capture_output=True)
     return lab, dist / f"lab{lab.number}-autograder.zip"
 
 
@@ -106,8 +106,8 @@ BORROWING_LABS = [lab for lab in READY_LABS if handout.borrowed_files(lab)]
 def test_package_builds_a_lab_that_borrows(lab, tmp_path):
     """The package has no other lab's solution/ to build from: what the lab
     borrows must be in it, and a submission must build with it."""
-    subprocess.run([sys.executable, "-m", "grader", "gradescope", "--lab", lab.number,
-                    "--out", str(tmp_path / "dist")], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(launch.grader_command("gradescope", "--lab", lab.number,
+                    "--out", str(tmp_path / "dist")), cwd=ROOT, check=True, capture_output=True)
     source = tmp_path / "source"
     with zipfile.ZipFile(tmp_path / "dist" / f"lab{lab.number}-autograder.zip") as zf:
         zf.extractall(source)

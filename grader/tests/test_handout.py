@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from conftest import READY_LABS, ROOT
-from grader import course, handout
+from grader import launch, course, handout
 
 
 def publish(out, *args):
-    run = subprocess.run([sys.executable, "-m", "grader", "handout", "--out", str(out), *args],
+    run = subprocess.run(launch.grader_command("handout", "--out", str(out), *args),
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
     return run.stdout

@@ -1,20 +1,32 @@
 """Unit tests of grader/processes.py: starting, containing and reaping."""
 
 import os
+import shutil
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
+from grader import sandbox
 from grader.failures import GradeFailure, TestTimeout
 from grader.processes import Limits, Process, describe_signal, describe_status
 
 PY = sys.executable
 
 
+@pytest.fixture
+def tmp_path():
+    """A folder the sandboxed programs may write, as a test's own."""
+    path = sandbox.current().make_work_dir("processes-")
+    yield Path(path)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def start(tmp_path, code, limits=None):
-    return Process("prog", [PY, "-c", code], str(tmp_path), limits).start()
+    return Process("prog", [PY, "-c", code], str(tmp_path), limits,
+                   binds=[(str(tmp_path), "rw")]).start()
 
 
 def test_announce_line_is_found(tmp_path):
