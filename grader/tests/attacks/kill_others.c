@@ -3,6 +3,8 @@
  * every echo_server or echo_client it can see that is not its own, for
  * the first seconds of its run (in a child, while it serves).
  */
+#include <dirent.h>
+
 #include "attack.h"
 
 #define ROUNDS 300
