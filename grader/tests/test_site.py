@@ -42,7 +42,7 @@ def site(tmp_path_factory):
                     "(make deps installs it)")
     tmp = tmp_path_factory.mktemp("site")
     out = tmp / "site"
-    run = subprocess.run([sys.executable, str(BUILD), "--out", str(out), "--work",
+    run = subprocess.run([sys.executable, str(BUILD), "--strict", "--out", str(out), "--work",
                           str(tmp / "work")], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, f"make docs failed:\n{run.stdout}\n{run.stderr}"
     return out
