@@ -199,6 +199,8 @@ def test_busy_port_refused(ctx):
     program = ctx.display_path(SERVER)
     ctx.set_repro([f"{program} -p 5000    # terminal 1",
                    f"{program} -p 5000; echo \"exit $?\"    # terminal 2: must fail at once"])
+    # The first server must hold the port, serving, before the second tries.
+    sock = round_trip(ctx, first, b"the first server's", "echo from the first server")
     result = ctx.run(SERVER, ["-p", port], timeout=3)
     if result.timed_out:
         raise GradeFailure("timeout", f"a second server on port {port}, where the first one "
@@ -212,7 +214,7 @@ def test_busy_port_refused(ctx):
                            f"'udp_server: bind 127.0.0.1 port {port}: Address already in use'; "
                            f"its stderr was {result.stderr_text()[:200]!r}")
     round_trip(ctx, first, b"still the first server's", "echo from the first server after "
-               "the second one gave up")
+               "the second one gave up", sock)
 
 
 @graded(points=3, doc="00-network-basics.md#ip-addresses")
