@@ -5,6 +5,7 @@
 #   make grade                grade the lab you built last
 #   make grade LAB=01 T=echo  grade lab 01, only tests whose name has "echo"
 #   make test                 the maintainers' self-check (CI runs this)
+#   make docs                 the notes and handouts as a site in build/site/
 
 # Every lab folder is labs/NN-name; a lab is ready once it has a lab.mk.
 LAB_DIRS := $(sort $(wildcard labs/[0-9][0-9]-*))
@@ -22,7 +23,7 @@ solution_arg = $(if $(filter command line environment,$(origin SOLUTION)),--solu
 GRADER_PYTHON := grader/python
 DEPS := grader/deps
 
-.PHONY: help deps check-deps check-test-deps grade test handout gradescope batch bench clean $(addprefix lab,$(LAB_NUMBERS))
+.PHONY: help deps check-deps check-test-deps check-docs-deps grade test docs figures handout gradescope batch bench clean $(addprefix lab,$(LAB_NUMBERS))
 
 help:
 	@echo "Labs: $(notdir $(LAB_DIRS))"
@@ -37,6 +38,7 @@ help:
 	@echo "      SOLUTION=1             grade the reference instead of your code"
 	@echo "  make deps                  install the Debian packages the labs need"
 	@echo "  make test                  maintainers' self-check of every lab"
+	@echo "  make docs                  the notes and handouts as a site: build/site/index.html"
 	@echo "  make handout OUT=DIR [WEEK=N|LAB=NN]   publish a student repository"
 	@echo "  make gradescope LAB=NN     build dist/labNN-autograder.zip"
 	@echo "  make batch LAB=NN SUBS=DIR grade a folder of submissions into a CSV"
@@ -79,6 +81,27 @@ handout:
 	@$(GRADER_PYTHON) -m grader handout --out "$(OUT)" \
 		$(if $(WEEK),--week $(WEEK)) $(if $(filter-out all,$(LAB)),--lab $(LAB))
 
+# The notes as a static site. The figures in docs/images/ are drawn from
+# their sources in docs/figures/ (Graphviz .dot files, and .seq files for
+# seqdiag.py); both are committed, so that the Markdown shows them on
+# GitHub without a build.
+DOCS_PYTHON := $(firstword $(wildcard /usr/bin/python3) python3)
+FIGURES := $(patsubst docs/figures/%.dot,docs/images/%.svg,$(wildcard docs/figures/*.dot)) \
+	$(patsubst docs/figures/%.seq,docs/images/%.svg,$(wildcard docs/figures/*.seq))
+
+docs: check-docs-deps figures
+	@$(DOCS_PYTHON) docs/site/build.py --out build/site --work build/site-src
+
+figures: $(FIGURES)
+
+docs/images/%.svg: docs/figures/%.dot
+	@echo "  DOT     $@"
+	@dot -Tsvg -o $@ $<
+
+docs/images/%.svg: docs/figures/%.seq docs/figures/seqdiag.py
+	@echo "  SEQDIAG $@"
+	@$(DOCS_PYTHON) docs/figures/seqdiag.py $< $@
+
 deps:
 	@$(DEPS) install
 
@@ -87,6 +110,9 @@ check-deps:
 
 check-test-deps:
 	@$(DEPS) check test
+
+check-docs-deps:
+	@$(DEPS) check docs
 
 # Instructors: dist/labNN-autograder.zip for Gradescope (docs/instructors.md).
 gradescope:

@@ -3,6 +3,8 @@ leads to a file and heading that exist: a student who follows "read:"
 must land on the right section."""
 
 import re
+import shutil
+import subprocess
 
 import pytest
 
@@ -68,3 +70,87 @@ def check_links(md, root):
             assert target[1:] in anchors(md), f"{md.relative_to(root)}: no heading {target}"
             continue
         check_target(md.parent, target, md.relative_to(root))
+
+
+# -- code blocks in the notes ------------------------------------------------------
+#
+# A ```c block is a complete program: it must compile and link with
+# CODE_FLAGS. A block that is not marks itself with an HTML comment on the
+# line before it (blank lines between are fine), as docs/README.md explains:
+#   <!-- fragment -->            a piece of a program: not compiled
+#   <!-- fragment: compiles -->  whole functions with their #includes, no
+#                                main(): compiled (gcc -c), not linked
+# A ```python block must be valid Python 3 (compiled, not run).
+
+FENCE = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})(?P<info>[^`]*)$")
+MARKER = re.compile(r"^\s*<!--\s*(?P<text>fragment.*?)\s*-->\s*$")
+MARKERS = ("fragment", "fragment: compiles")
+CODE_FLAGS = ["-std=c11", "-D_DEFAULT_SOURCE", "-Wall", "-Wextra", "-Werror"]
+
+
+def code_blocks(md_path):
+    """(first line number, language, marker or None, code) of each fenced block."""
+    lines = md_path.read_text().splitlines()
+    blocks, marker, i = [], None, 0
+    while i < len(lines):
+        fence = FENCE.match(lines[i])
+        if fence is None:
+            mark = MARKER.match(lines[i])
+            if mark:
+                marker = mark.group("text")
+            elif lines[i].strip():
+                marker = None
+            i += 1
+            continue
+        indent, close = fence.group("indent"), fence.group("fence")
+        body, j = [], i + 1
+        while j < len(lines) and lines[j].strip() != close:
+            line = lines[j]
+            body.append(line[len(indent):] if line.startswith(indent) else line.lstrip())
+            j += 1
+        language = fence.group("info").split()[0] if fence.group("info").split() else ""
+        blocks.append((i + 1, language, marker, "\n".join(body) + "\n"))
+        marker, i = None, j + 1
+    return blocks
+
+
+def doc_code_cases(language):
+    for md in sorted((ROOT / "docs").glob("*.md")):
+        for line, lang, marker, code in code_blocks(md):
+            if lang == language:
+                yield pytest.param(md, line, marker, code, id=f"{md.name}:{line}")
+
+
+@pytest.mark.parametrize("md,line,marker,code", list(doc_code_cases("c")))
+def test_c_block_compiles(md, line, marker, code, tmp_path):
+    where = f"docs/{md.name}, the ```c block at line {line}"
+    assert marker is None or marker in MARKERS, (
+        f"{where}: unknown marker <!-- {marker} -->; use one of "
+        + ", ".join(f"<!-- {m} -->" for m in MARKERS))
+    if marker == "fragment":
+        return
+    compiler = shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("gcc is not installed")
+    source = tmp_path / "block.c"
+    source.write_text(code)
+    if marker == "fragment: compiles":
+        argv = [compiler, *CODE_FLAGS, "-Wno-unused-function", "-c", str(source),
+                "-o", str(tmp_path / "block.o")]
+    else:
+        argv = [compiler, *CODE_FLAGS, "-pthread", str(source), "-o", str(tmp_path / "block")]
+    run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, (
+        f"{where} does not compile as "
+        + ("whole functions" if marker else "a complete program")
+        + f" ({' '.join(argv[1:])}); fix it, or mark it as a fragment "
+        "(docs/README.md, \"Code in the notes\"):\n" + run.stderr)
+
+
+@pytest.mark.parametrize("md,line,marker,code", list(doc_code_cases("python")))
+def test_python_block_compiles(md, line, marker, code):
+    try:
+        compile(code, f"docs/{md.name}:{line}", "exec")
+    except SyntaxError as exc:
+        pytest.fail(f"docs/{md.name}, the ```python block at line {line} is not valid "
+                    f"Python 3: {exc}")

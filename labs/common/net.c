@@ -137,9 +137,13 @@ int net_listen(const struct sockaddr_storage *addr, socklen_t len, int type,
 		*failed_call = "socket";
 		return -1;
 	}
-	/* Lets a restarted server bind while old connections are in TIME_WAIT.
+	/*
+	 * Stream sockets: lets a restarted server bind while old connections
+	 * are in TIME_WAIT. Not datagram sockets: on Linux a second UDP socket
+	 * that also sets it may bind the same port and take the datagrams.
 	 */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
+	if (type != SOCK_DGRAM &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
 		*failed_call = "setsockopt SO_REUSEADDR";
 		goto fail;
 	}

@@ -62,7 +62,8 @@ ssize_t net_write_all(int fd, const void *buf, size_t len);
 
 /*
  * Opens a listening socket of the given type (SOCK_STREAM or SOCK_DGRAM)
- * on addr: socket, SO_REUSEADDR, bind, and listen for SOCK_STREAM.
+ * on addr: socket, SO_REUSEADDR (SOCK_STREAM only), bind, and listen for
+ * SOCK_STREAM. A SOCK_DGRAM port already bound fails with EADDRINUSE.
  * Returns the socket, or -1 with errno set and *failed_call naming the
  * call that failed ("socket", "bind", ...).
  */

@@ -191,6 +191,32 @@ def test_exits_cleanly_on_signals(ctx):
                                f"status 0, but it {describe_status(code)}")
 
 
+@graded(points=3, doc="02-udp.md#so_reuseaddr-on-a-udp-socket")
+def test_busy_port_refused(ctx):
+    """server: a second server on a port in use exits 1 with 'Address already in use'"""
+    first = ctx.start_server(SERVER, ["-p", "0"])
+    port = str(first.port)
+    program = ctx.display_path(SERVER)
+    ctx.set_repro([f"{program} -p 5000    # terminal 1",
+                   f"{program} -p 5000; echo \"exit $?\"    # terminal 2: must fail at once"])
+    # The first server must hold the port, serving, before the second tries.
+    sock = round_trip(ctx, first, b"the first server's", "echo from the first server")
+    result = ctx.run(SERVER, ["-p", port], timeout=3)
+    if result.timed_out:
+        raise GradeFailure("timeout", f"a second server on port {port}, where the first one "
+                           "runs, should fail to bind and exit 1 at once, but it was still "
+                           "running after 3 s: its bind() succeeded. Does the socket set "
+                           "SO_REUSEADDR? On a UDP socket that lets a second server share the "
+                           "port and take the first one's datagrams")
+    expect_exit(result, 1, f"a second server on port {port}, already in use")
+    if "address already in use" not in result.stderr_text().lower():
+        raise GradeFailure("wrong output", "the second server should say why it exits, e.g. "
+                           f"'udp_server: bind 127.0.0.1 port {port}: Address already in use'; "
+                           f"its stderr was {result.stderr_text()[:200]!r}")
+    round_trip(ctx, first, b"still the first server's", "echo from the first server after "
+               "the second one gave up", sock)
+
+
 @graded(points=3, doc="00-network-basics.md#ip-addresses")
 def test_ipv6(ctx):
     """server: works on IPv6 with -a ::1"""

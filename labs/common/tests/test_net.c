@@ -141,6 +141,26 @@ static void test_listen_reports_failed_call(void **state)
 	close(fd);
 }
 
+/* A UDP port is not shared: SO_REUSEADDR would let a second server take it. */
+static void test_listen_dgram_port_is_exclusive(void **state)
+{
+	(void)state;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const char *failed = NULL;
+
+	assert_int_equal(net_make_addr("127.0.0.1", 0, &ss, &len), 0);
+	int first = net_listen(&ss, len, SOCK_DGRAM, 0, &failed);
+	assert_true(first >= 0);
+	/* The same address with the port the kernel chose for the first. */
+	assert_int_equal(getsockname(first, (struct sockaddr *)&ss, &len), 0);
+	errno = 0;
+	assert_int_equal(net_listen(&ss, len, SOCK_DGRAM, 0, &failed), -1);
+	assert_string_equal(failed, "bind");
+	assert_int_equal(errno, EADDRINUSE);
+	close(first);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -149,6 +169,7 @@ int main(void)
 		cmocka_unit_test(test_send_all),
 		cmocka_unit_test(test_write_all_to_pipe),
 		cmocka_unit_test(test_listen_reports_failed_call),
+		cmocka_unit_test(test_listen_dgram_port_is_exclusive),
 	};
 	return cmocka_run_group_tests_name("net", tests, NULL, NULL);
 }
