@@ -24,8 +24,8 @@ import zipfile
 from pathlib import Path
 
 from .children import ChildGraders
-from .handout import borrowed_files, borrowed_readme, uses_common
-from .labs import ROOT, UsageError, get_lab
+from .handout import borrowed_readme
+from .labs import ROOT, UsageError, borrowed_files, get_lab, uses_common
 from .submissions import grade_submission, refuse_unless_safe, stage_submission
 SHARED = ["Makefile", "labs/build.mk", "grader"]
 # The instructor-only parts of the grader that grading does not need.

@@ -19,7 +19,8 @@ import shutil
 from pathlib import Path
 
 from . import course as course_plan
-from .labs import ROOT, read_make_vars, find_labs
+from .labs import (BORROWED_DIR, ROOT, borrowed_files, find_labs, read_make_vars,
+                   student_files, uses_common)
 from .manifest import MANIFEST, sha256
 
 TEMPLATES = ROOT / "grader" / "templates"
@@ -41,11 +42,6 @@ def excluded(rel):
     return any(rel == p or rel.startswith(p + "/") for p in NEVER_PATHS)
 
 
-def student_files(lab):
-    """The files a student edits in a lab: STUDENT_FILES in its lab.mk."""
-    return sorted(read_make_vars(lab.dir / "lab.mk").get("STUDENT_FILES", "").split())
-
-
 def lab_files(lab):
     """(instructor-owned files, student-owned files) of a released lab, as
     paths relative to the top folder."""
@@ -58,11 +54,6 @@ def lab_files(lab):
     return instructor, sorted(owned_by_student)
 
 
-def uses_common(lab):
-    return bool(read_make_vars(lab.dir / "lab.mk").get("COMMON_SRCS"))
-
-
-BORROWED_DIR = "borrowed"
 BORROWED_README = """# Borrowed from lab {number}
 
 These files are lab {number}'s reference parser and path helpers, given out
@@ -70,26 +61,6 @@ once lab {number} is due. This lab builds them as they are (see lab.mk,
 BORROWED_SRCS, and labs/build.mk): you do not edit them, and your own lab
 {number} files are not used here.
 """
-
-
-def borrowed_files(lab):
-    """(destination, source) pairs, relative to the top folder, of what a
-    lab borrows from an earlier lab's reference (BORROWED_FROM in its
-    lab.mk): the NAME_BORROWED_SRCS from that lab's solution/ and that
-    lab's headers, all in this lab's borrowed/ folder. Empty for a lab
-    that borrows nothing."""
-    values = read_make_vars(lab.dir / "lab.mk")
-    origin = values.get("BORROWED_FROM")
-    if not origin:
-        return []
-    source_dir = lab.dir.parent / origin
-    names = sorted({name for var, text in values.items() if var.endswith("_BORROWED_SRCS")
-                    for name in text.split()})
-    pairs = [(source_dir / "solution" / name) for name in names]
-    pairs += sorted(source_dir.glob("*.h"))
-    dest = lab.dir / BORROWED_DIR
-    return [(str((dest / src.name).relative_to(ROOT)), str(src.relative_to(ROOT)))
-            for src in pairs]
 
 
 def borrowed_readme(lab):

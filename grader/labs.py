@@ -79,6 +79,38 @@ def get_lab(number):
     raise UsageError(f"there is no lab {number}; labs you can grade: {known}")
 
 
+def student_files(lab):
+    """The files a student edits in a lab: STUDENT_FILES in its lab.mk."""
+    return sorted(read_make_vars(lab.dir / "lab.mk").get("STUDENT_FILES", "").split())
+
+
+def uses_common(lab):
+    return bool(read_make_vars(lab.dir / "lab.mk").get("COMMON_SRCS"))
+
+
+BORROWED_DIR = "borrowed"
+
+
+def borrowed_files(lab):
+    """(destination, source) pairs, relative to the top folder, of what a
+    lab borrows from an earlier lab's reference (BORROWED_FROM in its
+    lab.mk): the NAME_BORROWED_SRCS from that lab's solution/ and that
+    lab's headers, all in this lab's borrowed/ folder. Empty for a lab
+    that borrows nothing."""
+    values = read_make_vars(lab.dir / "lab.mk")
+    origin = values.get("BORROWED_FROM")
+    if not origin:
+        return []
+    source_dir = lab.dir.parent / origin
+    names = sorted({name for var, text in values.items() if var.endswith("_BORROWED_SRCS")
+                    for name in text.split()})
+    pairs = [(source_dir / "solution" / name) for name in names]
+    pairs += sorted(source_dir.glob("*.h"))
+    dest = lab.dir / BORROWED_DIR
+    return [(str((dest / src.name).relative_to(ROOT)), str(src.relative_to(ROOT)))
+            for src in pairs]
+
+
 def read_current():
     """(lab number, solution flag) remembered by the last "make labNN"."""
     try:
@@ -137,7 +169,6 @@ def build_view(lab, src_dir, out, solution):
     borrows from an earlier lab's reference, the code being graded
     (read-only) and out (writable). Never a solution/ of its own lab
     (unless that is what is graded), never tests/hidden/."""
-    from .handout import borrowed_files, uses_common
     binds = [(str(LABS_DIR / "build.mk"), "ro"), (str(lab.dir), "ro")]
     if uses_common(lab):
         binds.append((str(LABS_DIR / "common"), "ro"))

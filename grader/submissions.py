@@ -17,8 +17,7 @@ import stat
 from pathlib import Path
 
 from .children import EXIT_INTERRUPTED
-from .handout import student_files
-from .labs import ROOT
+from .labs import ROOT, student_files
 
 GRADING_TIMEOUT = 20 * 60   # seconds for one submission, whatever happens
 MAX_FILE_BYTES = 1 << 20    # a student's source file, at most

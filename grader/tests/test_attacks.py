@@ -26,7 +26,7 @@ import pytest
 
 from conftest import ROOT, grade
 from grader import labs, launch
-from grader.handout import student_files
+from grader.labs import student_files
 
 HERE = Path(__file__).parent
 ATTACKS_DIR = HERE / "attacks"

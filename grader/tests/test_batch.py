@@ -10,7 +10,7 @@ import pytest
 
 from conftest import READY_LABS, ROOT
 from grader import launch, labs
-from grader.handout import borrowed_files, student_files
+from grader.labs import borrowed_files, student_files
 from grader.submissions import stage_submission
 
 

@@ -12,7 +12,7 @@ import zipfile
 import pytest
 
 from conftest import READY_LABS, ROOT
-from grader import launch, handout
+from grader import handout, labs, launch
 
 TEST_KEYS = {"name", "number", "score", "max_score", "status", "output", "visibility"}
 
@@ -71,7 +71,7 @@ def test_package_holds_no_solution(package):
 
 def test_reference_submission_gets_full_marks(package, tmp_path):
     lab, zip_path = package
-    files = [lab.dir / "solution" / name for name in handout.student_files(lab)]
+    files = [lab.dir / "solution" / name for name in labs.student_files(lab)]
     run, results = run_autograder(zip_path, files, tmp_path, nested=True)
     check_shape(results)
     assert all(t["status"] == "passed" for t in results["tests"]), run.stdout
@@ -81,7 +81,7 @@ def test_reference_submission_gets_full_marks(package, tmp_path):
 
 def test_skeleton_submission_gets_low_marks(package, tmp_path):
     lab, zip_path = package
-    files = [lab.dir / name for name in handout.student_files(lab)]
+    files = [lab.dir / name for name in labs.student_files(lab)]
     run, results = run_autograder(zip_path, files, tmp_path)
     check_shape(results)
     max_score = sum(t["max_score"] for t in results["tests"])
@@ -99,7 +99,7 @@ def test_empty_submission_still_writes_valid_results(package, tmp_path):
     assert "was not in the submission" in results["output"]
 
 
-BORROWING_LABS = [lab for lab in READY_LABS if handout.borrowed_files(lab)]
+BORROWING_LABS = [lab for lab in READY_LABS if labs.borrowed_files(lab)]
 
 
 @pytest.mark.parametrize("lab", BORROWING_LABS, ids=[f"lab{l.number}" for l in BORROWING_LABS])
@@ -111,9 +111,9 @@ def test_package_builds_a_lab_that_borrows(lab, tmp_path):
     source = tmp_path / "source"
     with zipfile.ZipFile(tmp_path / "dist" / f"lab{lab.number}-autograder.zip") as zf:
         zf.extractall(source)
-    for dest, src in handout.borrowed_files(lab):
+    for dest, src in labs.borrowed_files(lab):
         assert handout.sha256(source / dest) == handout.sha256(ROOT / src), dest
-    submission = [lab.dir / "solution" / name for name in handout.student_files(lab)]
+    submission = [lab.dir / "solution" / name for name in labs.student_files(lab)]
     src_dir = tmp_path / "submission"
     src_dir.mkdir()
     for path in submission:

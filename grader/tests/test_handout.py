@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import READY_LABS, ROOT
-from grader import launch, course, handout
+from grader import course, handout, labs, launch
 
 
 def publish(out, *args):
@@ -51,7 +51,7 @@ def test_no_solution_hidden_test_or_mutant_by_content(full_handout):
             hidden_names.update(line.split("(")[0][4:] for line in path.read_text().splitlines()
                                 if line.startswith("def test_"))
     # An earlier lab's reference that a lab builds on goes out in its borrowed/.
-    borrowed = {dest: src for lab in READY_LABS for dest, src in handout.borrowed_files(lab)}
+    borrowed = {dest: src for lab in READY_LABS for dest, src in labs.borrowed_files(lab)}
     for path in files_of(full_handout):
         rel = path.relative_to(full_handout)
         assert "solution" not in rel.parts and "hidden" not in rel.parts, rel
@@ -130,12 +130,12 @@ def test_edited_tests_make_the_score_unofficial(tmp_path):
     assert results["official"] is False
 
 
-BORROWING_LABS = [lab for lab in READY_LABS if handout.borrowed_files(lab)]
+BORROWING_LABS = [lab for lab in READY_LABS if labs.borrowed_files(lab)]
 
 
 @pytest.mark.parametrize("lab", BORROWING_LABS, ids=[f"lab{l.number}" for l in BORROWING_LABS])
 def test_borrowed_sources_go_out_and_build(full_handout, lab, tmp_path):
-    for dest, src in handout.borrowed_files(lab):
+    for dest, src in labs.borrowed_files(lab):
         assert handout.sha256(full_handout / dest) == handout.sha256(ROOT / src), dest
     assert (full_handout / handout.borrowed_readme(lab)[0]).is_file()
     # The handout has no solution/ to fall back on: the build must use borrowed/.

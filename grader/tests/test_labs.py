@@ -63,7 +63,7 @@ def test_common_library_unit_tests(compiler, tmp_path):
 def test_lab_declares_its_student_files(lab):
     """STUDENT_FILES (lab.mk) names what students edit and submit: each a
     skeleton at the lab's root with a reference of the same name."""
-    from grader.handout import student_files
+    from grader.labs import student_files
     names = student_files(lab)
     assert names, f"{lab.dir.name}/lab.mk has no STUDENT_FILES"
     for name in names:
