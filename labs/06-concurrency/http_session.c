@@ -60,7 +60,7 @@
 #define SENDFILE_CHUNK (1 << 20) /* bytes asked of one sendfile() call */
 #define STATUS_PAGE_MAX 512
 #define DATE_TEXT_MAX 64
-#define UINT64_DIGITS 20 /* 18446744073709551615 */
+#define UINT64_DIGITS 20    /* 18446744073709551615 */
 #define PROC_FD_PATH_MAX 32 /* "/proc/self/fd/" and a descriptor */
 #define MS_PER_S 1000
 #define NS_PER_MS 1000000L
@@ -83,71 +83,6 @@ struct request_info {
 	int is_head;
 	int expect_continue;
 };
-
-/* ---- the document root --------------------------------------------- */
-
-#ifdef SYS_openat2
-/*
- * Opens path relative to dirfd, and lets the kernel refuse whatever
- * would resolve outside dirfd: with RESOLVE_BENEATH, a "..", an absolute
- * path or a symlink that leads out fails with EXDEV, checked as each
- * component is looked up, so no later rename can slip past it.
- * RESOLVE_NO_MAGICLINKS refuses /proc-style links too (ELOOP). glibc has
- * no openat2() wrapper (2.36 has none): syscall(2) calls it by number.
- * Returns a descriptor, or -1 with errno set (ENOSYS before Linux 5.6).
- */
-static int open_beneath(int dirfd, const char *path, int flags)
-{
-	struct open_how how = {
-		.flags = (uint64_t)flags,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
-	};
-
-	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-}
-#else
-/* Headers older than Linux 5.6: no openat2(), the fallback serves. */
-static int open_beneath(int dirfd, const char *path, int flags)
-{
-	(void)dirfd;
-	(void)path;
-	(void)flags;
-	errno = ENOSYS;
-	return -1;
-}
-#endif
-
-int http_site_open(struct http_site *site, const char *docroot)
-{
-	site->root_fd = -1;
-	if (realpath(docroot, site->root) == NULL)
-		return -1;
-	/* O_DIRECTORY: ENOTDIR when it is not one. */
-	site->root_fd = open(site->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (site->root_fd < 0)
-		return -1;
-	site->root_len = strlen(site->root);
-	/* The root "/" itself: paths are then compared against "" + '/'. */
-	if (site->root_len == 1)
-		site->root_len = 0;
-	/*
-	 * Tried once here rather than on every request: an old kernel says
-	 * ENOSYS, and a sandbox's seccomp filter may refuse the call with
-	 * ENOSYS or EPERM. Any failure means the fallback (open_checked).
-	 */
-	int fd = open_beneath(site->root_fd, ".", O_RDONLY | O_CLOEXEC);
-	site->beneath = fd >= 0;
-	if (fd >= 0)
-		close(fd);
-	return 0;
-}
-
-void http_site_close(struct http_site *site)
-{
-	if (site->root_fd >= 0)
-		close(site->root_fd);
-	site->root_fd = -1;
-}
 
 /* ---- buffers ------------------------------------------------------- */
 
@@ -193,6 +128,80 @@ static void spares_free(void)
 	free(spare.out);
 	spare.in = NULL;
 	spare.out = NULL;
+}
+
+/* ---- the document root --------------------------------------------- */
+
+#ifdef SYS_openat2
+/*
+ * Opens path relative to dirfd, and lets the kernel refuse whatever
+ * would resolve outside dirfd: with RESOLVE_BENEATH, a "..", an absolute
+ * path or a symlink that leads out fails with EXDEV, checked as each
+ * component is looked up, so no later rename can slip past it.
+ * RESOLVE_NO_MAGICLINKS refuses /proc-style links too (ELOOP). glibc has
+ * no openat2() wrapper (2.36 has none): syscall(2) calls it by number.
+ * Returns a descriptor, or -1 with errno set (ENOSYS before Linux 5.6).
+ */
+static int open_beneath(int dirfd, const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)flags,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+
+	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+#else
+/* Headers older than Linux 5.6: no openat2(), the fallback serves. */
+static int open_beneath(int dirfd, const char *path, int flags)
+{
+	(void)dirfd;
+	(void)path;
+	(void)flags;
+	errno = ENOSYS;
+	return -1;
+}
+#endif
+
+int http_site_open(struct http_site *site, const char *docroot)
+{
+	static int spares_freed_at_exit;
+
+	/*
+	 * The thread that ends the process (in the epoll model, the loop's)
+	 * frees its spares on the way out, so that valgrind finds every
+	 * block freed. Once: a program may open more than one site.
+	 */
+	if (!spares_freed_at_exit && atexit(spares_free) == 0)
+		spares_freed_at_exit = 1;
+	site->root_fd = -1;
+	if (realpath(docroot, site->root) == NULL)
+		return -1;
+	/* O_DIRECTORY: ENOTDIR when it is not one. */
+	site->root_fd = open(site->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (site->root_fd < 0)
+		return -1;
+	site->root_len = strlen(site->root);
+	/* The root "/" itself: paths are then compared against "" + '/'. */
+	if (site->root_len == 1)
+		site->root_len = 0;
+	/*
+	 * Tried once here rather than on every request: an old kernel says
+	 * ENOSYS, and a sandbox's seccomp filter may refuse the call with
+	 * ENOSYS or EPERM. Any failure means the fallback (open_checked).
+	 */
+	int fd = open_beneath(site->root_fd, ".", O_RDONLY | O_CLOEXEC);
+	site->beneath = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
+void http_site_close(struct http_site *site)
+{
+	if (site->root_fd >= 0)
+		close(site->root_fd);
+	site->root_fd = -1;
 }
 
 /* ---- response text ------------------------------------------------- */
@@ -458,7 +467,8 @@ static int open_under_root(const struct http_site *site, const char *url_path,
 
 	if (site->beneath) /* the path relative to the root; "/" is "." */
 		*fd = open_beneath(site->root_fd,
-				   url_path[1] != '\0' ? url_path + 1 : ".", flags);
+				   url_path[1] != '\0' ? url_path + 1 : ".",
+				   flags);
 	else
 		*fd = open_checked(site, url_path, flags);
 	if (*fd < 0)
