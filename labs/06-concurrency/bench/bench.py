@@ -978,14 +978,16 @@ TRUST = """\
 Which figure to trust. CPU us/req is the server's own cost: the CPU time
 of its processes during the run divided by the requests it served. It
 does not depend on how fast wrk is, and other work on the machine moves
-it little: compare servers by it. Requests/s is what clients get, but it
-measures a server only while the server is the bottleneck (it kept its
-CPU busy, "bound by server"); when wrk is ("bound by wrk"), requests/s is
-wrk's limit, a lower bound for the server, and wrk's p99 includes its
-own queueing; when other programs took 10 % or more of either CPU ("bound
-by other work"), requests/s and p99 are theirs as much as the server's.
-A ratio whose lowest and highest rounds fall on both sides of 1 shows no
-difference."""
+it less than requests/s: compare servers by it. (A server held back, by
+wrk or by other work, finds fewer requests per wake-up and pays a little
+more for each: the comparison then errs against the faster server.)
+Requests/s is what clients get, but it measures a server only while the
+server is the bottleneck (it kept its CPU busy, "bound by server"); when
+wrk is ("bound by wrk"), requests/s is wrk's limit, a lower bound for the
+server, and wrk's p99 includes its own queueing; when other programs
+took 10 % or more of either CPU ("bound by other work"), requests/s and
+p99 are theirs as much as the server's. A ratio whose lowest and highest
+rounds fall on both sides of 1 shows no difference."""
 
 
 def verdict(e, settings):
