@@ -152,3 +152,56 @@ def test_bench_stopped_half_way_leaves_nothing(ready, tmp_path):
     assert bench.returncode != 0, output
     assert "interrupted" in output, output
     assert not leftovers(str(tmp_path)), output
+
+
+def test_bench_side_by_side_alternates_and_reports_spread(ready, tmp_path):
+    if shutil.which("nginx") is None and not os.access("/usr/sbin/nginx", os.X_OK):
+        pytest.skip("nginx is not installed (make deps)")
+    env = tiny_env(tmp_path, BENCH_MODELS="epoll nginx", BENCH_LEVELS="10", BENCH_ROUNDS="2",
+                   BENCH_RATIO_LEVELS="10", BENCH_IDLE="0")
+    run = subprocess.run([str(BENCH)], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=180)
+    output = (run.stdout + run.stderr)[-6000:]
+    assert run.returncode == 0, output
+    assert ("pinned: each server on CPU" in output) == (len(os.sched_getaffinity(0)) >= 2), output
+    assert "Which figure to trust" in output, output
+    out = tmp_path / "out"
+    with open(out / "ratio_runs.csv") as f:
+        runs = list(csv.DictReader(f))
+    # Round 1 runs nginx first, round 2 epoll first, for each file.
+    order = [(r["file"], r["round"], r["model"]) for r in runs]
+    assert order == [(f, rnd, m) for f in ("index.html", "100k.bin")
+                     for rnd, pair in (("1", ("nginx", "epoll")), ("2", ("epoll", "nginx")))
+                     for m in pair], output
+    for r in runs:
+        assert float(r["cpu_us_per_req"]) > 0 and r["bound"], (r, output)
+    with open(out / "ratio.csv") as f:
+        table = list(csv.DictReader(f))
+    assert [r["file"] for r in table] == ["index.html", "100k.bin"], output
+    for e in table:
+        assert e["rounds"] == "2", (e, output)
+        for key in ("nginx_rps", "epoll_rps", "epoll_cpu_us", "rps_ratio", "cpu_ratio"):
+            lo, mid, hi = (float(e[key + end]) for end in ("_lo", "", "_hi"))
+            assert 0 < lo <= mid <= hi, (key, e, output)
+    report = (out / "report.md").read_text()
+    assert "| 100 KiB | 10 |" in report and "Which figure to trust" in report, report
+
+
+def test_bench_counts_system_calls_per_request(ready, tmp_path):
+    if shutil.which("strace") is None:
+        pytest.skip("strace is not installed")
+    env = tiny_env(tmp_path, BENCH_LEVELS="1", BENCH_IDLE="0", BENCH_SYSCALLS="1")
+    run = subprocess.run([str(BENCH)], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=180)
+    output = (run.stdout + run.stderr)[-6000:]
+    assert run.returncode == 0, output
+    counts = json.loads((tmp_path / "out" / "results.json").read_text())["syscalls"]
+    for path in ("index.html", "100k.bin"):
+        epoll = counts[path]["epoll"]
+        # One request in, one file opened, looked at and closed, one
+        # response out: whatever the machine, each about once a request.
+        assert 0.9 < epoll["recvfrom"] < 1.1, (path, epoll, output)
+        assert 0.9 < epoll.get("openat2", 0) + epoll.get("openat", 0) < 1.1, (path, epoll)
+        assert 0.9 < epoll["close"] < 1.1, (path, epoll, output)
+        assert sum(epoll.values()) < 10, (path, epoll, output)
+    assert not leftovers(str(tmp_path)), output

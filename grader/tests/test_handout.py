@@ -165,3 +165,17 @@ def test_borrowed_sources_wait_until_their_lab_is_due(lab, tmp_path, monkeypatch
     borrowed_dir = str(lab.dir.relative_to(ROOT) / handout.BORROWED_DIR)
     assert f"{borrowed_dir}/" in str(refused.value)
     assert f"lab {origin}" in str(refused.value)
+
+
+def test_lab05_bench_measures_the_students_code(full_handout):
+    # A handout has no solution/: lab 05's benchmark builds and measures
+    # the student's own server (here the skeleton, which answers nothing).
+    if shutil.which("wrk") is None:
+        pytest.skip("wrk is not installed (make deps)")
+    lab = full_handout / "labs" / "05-http-server"
+    run = subprocess.run(["sh", str(lab / "bench" / "bench.sh"), "1"], cwd=full_handout,
+                         capture_output=True, text=True, timeout=120)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output
+    assert "bench: %s\n" % lab in output, output
+    assert all(name in output for name in ("index.html", "64k.bin", "1m.bin")), output

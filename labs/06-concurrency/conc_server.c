@@ -377,6 +377,7 @@ static void close_server(struct server *srv)
 		close(srv->stop_fd);
 	if (srv->stop_fd_write >= 0)
 		close(srv->stop_fd_write);
+	http_site_close(&srv->site);
 }
 
 int main(int argc, char **argv)
@@ -386,6 +387,7 @@ int main(int argc, char **argv)
 	int status = EXIT_FAILURE;
 
 	srv.listener = srv.stop_fd = srv.stop_fd_write = -1;
+	srv.site.root_fd = -1;
 	if (parse_args(argc, argv, &opts) < 0) {
 		usage();
 		return NET_EXIT_USAGE;

@@ -39,13 +39,18 @@
 struct http_site {
 	char root[PATH_MAX]; /* canonical path, without a trailing '/' */
 	size_t root_len;
+	int root_fd; /* the root directory, opened once (O_PATH) */
+	int beneath; /* nonzero: the kernel has openat2(RESOLVE_BENEATH) */
 };
 
 /*
- * Canonicalises docroot into site. Returns 0, or -1 with errno set
- * (ENOTDIR when it is not a directory).
+ * Canonicalises docroot into site and opens it. Returns 0, or -1 with
+ * errno set (ENOTDIR when it is not a directory).
  */
 int http_site_open(struct http_site *site, const char *docroot);
+
+/* Closes the root directory that http_site_open() opened. */
+void http_site_close(struct http_site *site);
 
 struct http_chunked; /* http_parse.h: the chunked body decoder */
 

@@ -2,8 +2,10 @@
 # bench/bench.sh - requests per second of the lab 05 reference server,
 # measured with wrk (Debian package wrk) over loopback.
 #
-#   labs/05-http-server/bench/bench.sh [SECONDS]       the reference
-#   SOLUTION=0 labs/05-http-server/bench/bench.sh      your code
+#   labs/05-http-server/bench/bench.sh [SECONDS]    or: make bench LAB=05
+#   SOLUTION=0 ... your code, SOLUTION=1 ... the reference; by default the
+#   reference where it exists (the course's repository), else your code
+#   (a student's handout, which has no solution/).
 #
 # The server is sequential, so wrk uses one connection (-c 1): that is
 # the number later labs (concurrency, lab 06) compare against. Results
@@ -12,11 +14,14 @@ set -eu
 lab=$(cd "$(dirname "$0")/.." && pwd)
 root=$(cd "$lab/../.." && pwd)
 seconds=${1:-5}
-if [ "${SOLUTION:-1}" = 1 ]; then
+if [ -d "$lab/solution" ]; then default=1; else default=0; fi
+if [ "${SOLUTION:-$default}" = 1 ]; then
+	[ -d "$lab/solution" ] || { echo "bench: no reference here ($lab/solution); SOLUTION=0 measures your code" >&2; exit 2; }
 	src=$lab/solution out=$root/build/lab05/solution
 else
 	src=$lab out=$root/build/lab05
 fi
+echo "bench: $src"
 command -v wrk >/dev/null || { echo "bench: wrk is not installed (make deps)" >&2; exit 1; }
 make -s -C "$root" -f labs/build.mk LAB_DIR="$lab" SRC_DIR="$src" OUT="$out" programs
 
@@ -50,5 +55,7 @@ for file in index.html 64k.bin 1m.bin; do
 	printf '%-12s ' "$file"
 	wrk -t 1 -c 1 -d "${seconds}s" "http://127.0.0.1:$port/$file" |
 		awk '/Requests\/sec/ { rps = $2 } /Transfer\/sec/ { tps = $2 }
-		     /Latency/ { lat = $2 } END { printf "%10s req/s  %10s/s  latency %s\n", rps, tps, lat }'
+		     /Latency/ { lat = $2 }
+		     /Socket errors|Non-2xx/ { sub(/^ */, ""); bad = bad "; " $0 }
+		     END { printf "%10s req/s  %10s/s  latency %s%s\n", rps, tps, lat, bad }'
 done

@@ -1,20 +1,36 @@
 """bench.py - measure conc_server's three models, and nginx, with wrk.
 
 Run it through bench.sh (or "make bench LAB=06"); bench.sh describes the
-settings. Three measurements, all over loopback:
+settings. The measurements, all over loopback:
 
-  sweep  requests/s, the server's CPU time per request, p50 and p99
-         latency, errors, stalled connections and the server's peak
-         memory for each model at 1, 10, 50, 100 and 1000 connections;
-  ratio  epoll against nginx at 50 and 1000 connections, in alternate
-         runs, the median of several rounds;
-  idle   how many idle keep-alive connections each model holds, what
-         they cost in memory, and whether a new client is still served.
+  sweep     requests/s, the server's CPU time per request, p50 and p99
+            latency, errors, stalled connections and the server's peak
+            memory for each model at 1, 10, 50, 100 and 1000 connections,
+            serving a 1 KiB file;
+  ratio     epoll against nginx, 1 KiB and 100 KiB files (1 MiB too with
+            BENCH_BIG=1) at 50 and 1000 connections, in alternating runs:
+            the median and the spread (lowest, highest) of each figure;
+  idle      how many idle keep-alive connections each model holds, what
+            they cost in memory, and whether a new client is still served;
+  syscalls  (BENCH_SYSCALLS=1) system calls per request, counted with
+            strace -c -f during a short run of epoll and nginx.
 
-Everything goes to build/bench/lab06/: sweep.csv, ratio.csv, idle.csv,
-results.json, report.md and bench.png (requests/s and p99 against
-connections, one line per model). Every process it starts runs in its
-own process group and is killed, with its children, before it exits.
+The method is meant to be fair to both sides. nginx runs as its
+documentation advises for static files (sendfile, tcp_nopush,
+tcp_nodelay, one worker, no access log, no open_file_cache since
+conc_server caches no file either). When the machine has two CPUs or
+more, each server runs on a CPU of its own and wrk on the others
+(taskset), so that the server and the load generator do not take turns
+on the same CPU; the output says so. Beside requests/s it reports the
+server's CPU time per request and which side was the bottleneck, and
+says which figure to trust.
+
+Everything goes to build/bench/lab06/: sweep.csv, ratio.csv,
+ratio_runs.csv, idle.csv, results.json, report.md and bench.png
+(requests/s, server CPU time per request and p99 against connections,
+one line per model). Every
+process it starts runs in its own process group and is killed, with its
+children, before it exits; every wrk run is bounded in time.
 """
 
 import csv
@@ -41,7 +57,15 @@ ROOT = LAB.parent.parent
 
 HOST = "127.0.0.1"
 SMALL_FILE, SMALL_SIZE = "index.html", 1024
+MEDIUM_FILE, MEDIUM_SIZE = "100k.bin", 100 << 10
 BIG_FILE, BIG_SIZE = "1m.bin", 1 << 20
+FILES = {SMALL_FILE: ("1 KiB", SMALL_SIZE), MEDIUM_FILE: ("100 KiB", MEDIUM_SIZE),
+         BIG_FILE: ("1 MiB", BIG_SIZE)}
+MIN_ROUNDS = 5  # fewer alternating rounds give a spread that means little
+BUSY_PERCENT = 90  # a side using this much of its CPUs is the bottleneck
+WRK_THREADS_MAX = 4  # more wrk threads than this only add switching
+SYSCALL_CONNS = 50  # connections of the strace runs
+SYSCALL_SECONDS = 3  # seconds of each strace run
 START_TIMEOUT = 5.0  # seconds for a server to start listening
 STOP_TIMEOUT = 10.0  # seconds for a server to exit after SIGTERM
 WRK_TIMEOUT = "2s"  # a response slower than this counts as a wrk timeout
@@ -62,7 +86,7 @@ MODELS = {
     "thread": (["-m", "thread"], "a thread per connection"),
     "pool": (None, "a pool of worker threads (-w)"),
     "epoll": (["-m", "epoll"], "one thread, an epoll event loop"),
-    "nginx": (None, "1 worker process, sendfile on, access log off"),
+    "nginx": (None, "1 worker process, sendfile, tcp_nopush, tcp_nodelay, no access log"),
 }
 
 
@@ -75,11 +99,15 @@ class Settings:
         self.levels = words_int(env.get("BENCH_LEVELS", "1 10 50 100 1000"))
         self.models = words(env.get("BENCH_MODELS", "fork thread pool epoll nginx"))
         self.pool = env_int("BENCH_POOL", 16)
-        self.rounds = env_int("BENCH_ROUNDS", 3)
+        self.rounds = env_int("BENCH_ROUNDS", MIN_ROUNDS)
         self.ratio_levels = words_int(env.get("BENCH_RATIO_LEVELS", "50 1000"))
         self.idle = env_int("BENCH_IDLE", 10000)
         self.big = env.get("BENCH_BIG", "0") == "1"
-        self.wrk_threads = env_int("BENCH_WRK_THREADS", 2)
+        self.ratio_files = [SMALL_FILE, MEDIUM_FILE] + ([BIG_FILE] if self.big else [])
+        self.syscalls = env.get("BENCH_SYSCALLS", "0") == "1"
+        self.cpus = Pinning(env.get("BENCH_PIN", "1") != "0")
+        self.wrk_threads = env_int("BENCH_WRK_THREADS",
+                                   min(len(self.cpus.wrk), WRK_THREADS_MAX))
         self.out = Path(env.get("BENCH_OUT") or ROOT / "build" / "bench" / "lab06")
         self.server = env.get("BENCH_SERVER")
         solution = env.get("SOLUTION")
@@ -98,15 +126,61 @@ class Settings:
 
     def estimate(self):
         """Seconds the run should take, roughly."""
-        files = 2 if self.big else 1
-        runs = len(self.models) * len(self.levels) * files
+        runs = len(self.models) * len(self.levels)
         if self.ratio_wanted():
-            runs += self.rounds * len(self.ratio_levels) * 2
+            runs += self.rounds * len(self.ratio_levels) * len(self.ratio_files) * 2
         idle = 12 * len(self.models) if self.idle else 0
-        return runs * (self.seconds + 1) + idle + 5
+        strace = (SYSCALL_SECONDS + 3) * 2 * len(self.ratio_files) if self.syscalls else 0
+        return runs * (self.seconds + 1) + idle + strace + 5
 
     def ratio_wanted(self):
         return self.rounds > 0 and "epoll" in self.models and "nginx" in self.models
+
+
+class Pinning:
+    """Which CPUs the servers and wrk run on. With two CPUs or more, a
+    server gets one of its own and wrk the others: sharing CPUs, the two
+    would take turns, and a faster server would leave wrk less time to
+    load it. With one CPU, or BENCH_PIN=0, nothing is pinned."""
+
+    def __init__(self, wanted):
+        cpus = sorted(os.sched_getaffinity(0))
+        self.taskset = shutil.which("taskset")
+        if wanted and len(cpus) >= 2 and self.taskset:
+            self.server, self.wrk = [cpus[-1]], cpus[:-1]
+        else:
+            self.server, self.wrk = cpus, cpus
+        self.why = ("" if self.pinned() else
+                    "BENCH_PIN=0" if not wanted else
+                    "taskset is missing (util-linux)" if not self.taskset else
+                    "only one CPU")
+
+    def pinned(self):
+        return self.server != self.wrk
+
+    def __str__(self):
+        return self.describe()
+
+    def wrap(self, cpus, argv):
+        """argv run on cpus (taskset -c), or as it is when not pinned."""
+        if not self.pinned():
+            return argv
+        return [self.taskset, "-c", ",".join(map(str, cpus))] + argv
+
+    def describe(self):
+        if self.pinned():
+            return ("pinned: each server on CPU %s, wrk on CPU %s (taskset)"
+                    % (cpu_list(self.server), cpu_list(self.wrk)))
+        return ("not pinned (%s): servers and wrk share CPU %s, so requests/s partly "
+                "measures wrk; compare CPU time per request" % (self.why, cpu_list(self.server)))
+
+
+def sentence(text):
+    return text[:1].upper() + text[1:]
+
+
+def cpu_list(cpus):
+    return ",".join(map(str, cpus))
 
 
 class UsageError(Exception):
@@ -371,12 +445,14 @@ def wait_for(condition, timeout, step=0.05):
     return condition()
 
 
-def start_conc(binary, model, settings, work, idle_timeout=None):
-    """Starts conc_server with -p 0 and reads the port from its announce line."""
+def start_conc(binary, model, settings, work, idle_timeout=None, wrap=None):
+    """Starts conc_server with -p 0 and reads the port from its announce
+    line. wrap (a list) goes before the command, as strace does."""
     args = MODELS[model][0] or ["-m", "thread", "-w", str(settings.pool)]
     argv = [str(binary), "-p", "0", "-d", str(work / "www"), *args]
     if idle_timeout:
         argv += ["-t", str(idle_timeout)]
+    argv = settings.cpus.wrap(settings.cpus.server, (wrap or []) + argv)
     out, err = work / ("%s.out" % model), work / ("%s.err" % model)
     # Output goes to files, not pipes: a server that logs every request
     # must never block on a pipe nobody reads, nor be slowed by a terminal.
@@ -409,6 +485,11 @@ def find_nginx():
         None)
 
 
+# sendfile, tcp_nopush and tcp_nodelay are what nginx's documentation
+# advises for static files: the body goes from the page cache to the
+# socket without a copy, the head and the body's start leave in one
+# segment, and the last one is not held back. open_file_cache stays off
+# (its default): conc_server opens the file on every request too.
 NGINX_CONF = """\
 # Generated by bench.py: nginx serving the same files as conc_server.
 daemon off;
@@ -424,6 +505,8 @@ events {{
 http {{
 	access_log off;
 	sendfile on;
+	tcp_nopush on;
+	tcp_nodelay on;
 	keepalive_timeout {keepalive}s;
 	keepalive_requests 1000000;
 	server_tokens off;
@@ -455,7 +538,7 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_nginx(settings, work, idle_timeout=5, tries=3):
+def start_nginx(settings, work, idle_timeout=5, tries=3, wrap=None):
     nginx = find_nginx()
     tmp = work / "nginx"
     tmp.mkdir(exist_ok=True)
@@ -475,9 +558,10 @@ def start_nginx(settings, work, idle_timeout=5, tries=3):
             nofile=nofile, tmp=tmp, user=user, connections=max(1024, nofile - 64),
             keepalive=idle_timeout, host=HOST, port=port, root=work / "www"))
         err = work / "nginx.err"
+        argv = (wrap or []) + [nginx, "-p", str(tmp), "-c", str(conf), "-e",
+                               str(tmp / "nginx-error.log")]
         with open(err, "wb") as fe:
-            proc = PROCS.start([nginx, "-p", str(tmp), "-c", str(conf), "-e",
-                                str(tmp / "nginx-error.log")],
+            proc = PROCS.start(settings.cpus.wrap(settings.cpus.server, argv),
                                stdin=subprocess.DEVNULL, stdout=fe, stderr=fe)
         server = Server("nginx", proc, port, (err, tmp / "nginx-error.log"))
         if wait_for(lambda: not server.alive() or can_connect(port), START_TIMEOUT) \
@@ -497,10 +581,10 @@ def can_connect(port):
         return False
 
 
-def start_server(name, binary, settings, work, idle_timeout=None):
+def start_server(name, binary, settings, work, idle_timeout=None, wrap=None):
     if name == "nginx":
-        return start_nginx(settings, work, idle_timeout or 5)
-    return start_conc(binary, name, settings, work, idle_timeout)
+        return start_nginx(settings, work, idle_timeout or 5, wrap=wrap)
+    return start_conc(binary, name, settings, work, idle_timeout, wrap)
 
 
 def stop_server(server):
@@ -525,38 +609,144 @@ def stop_server(server):
 # ---------------------------------------------------------------------------
 # wrk.
 
-def run_wrk(settings, port, path, conns):
+def run_wrk(settings, port, path, conns, seconds=None):
+    """One wrk run, on wrk's CPUs. Returns (its figures, threads, the CPU
+    seconds wrk used)."""
+    seconds = seconds or settings.seconds
     threads = min(settings.wrk_threads, conns)
-    argv = ["wrk", "-t", str(threads), "-c", str(conns), "-d", "%ds" % settings.seconds,
+    argv = ["wrk", "-t", str(threads), "-c", str(conns), "-d", "%ds" % seconds,
             "--timeout", WRK_TIMEOUT, "-s", str(HERE / "report.lua"),
             "http://%s:%d/%s" % (HOST, port, path)]
-    proc = PROCS.start(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, text=True)
+    proc = PROCS.start(settings.cpus.wrap(settings.cpus.wrk, argv), stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + seconds + WRK_GRACE
     try:
-        output, _ = proc.communicate(timeout=settings.seconds + WRK_GRACE)
+        output = read_until_exit(proc, deadline)
+        cpu = exited_cpu_seconds(proc, deadline)
+        proc.wait(timeout=max(0.1, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
+        raise BenchError("wrk did not finish within %d s" % (seconds + WRK_GRACE)) from None
+    finally:
         PROCS.kill_group(proc)
-        raise BenchError("wrk did not finish within %d s" % (settings.seconds + WRK_GRACE))
-    PROCS.kill_group(proc)
+        proc.stdout.close()
     for line in output.splitlines():
         if line.startswith("BENCH "):
             values = dict(kv.split("=") for kv in line.split()[1:])
-            return {k: int(v) for k, v in values.items()}, threads
+            return {k: int(v) for k, v in values.items()}, threads, cpu
     raise BenchError("wrk failed (status %s): %s" % (proc.returncode, output.strip()[-500:]))
+
+
+def read_until_exit(proc, deadline):
+    """All of a child's output, up to the end of its stdout, by deadline."""
+    chunks = []
+    fd = proc.stdout.fileno()
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise subprocess.TimeoutExpired(proc.args, 0)
+        data = os.read(fd, 65536)
+        if not data:
+            return b"".join(chunks).decode(errors="replace")
+        chunks.append(data)
+
+
+def exited_cpu_seconds(proc, deadline):
+    """The CPU time (user + system) of a child that has exited but is not
+    reaped yet: waitid(WNOWAIT) leaves it a zombie, whose /proc/PID/stat
+    still holds its times. None if /proc cannot tell."""
+    while os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is None:
+        if time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(proc.args, 0)
+        time.sleep(0.01)
+    try:
+        with open("/proc/%d/stat" % proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # utime and stime are fields 14 and 15 of stat(5); the list starts at 3.
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def cpu_ticks():
+    """{cpu number: (busy, total)} clock ticks since boot, from /proc/stat.
+    Busy is all but idle and iowait; steal (time the hypervisor gave to
+    another machine) counts as busy, since the CPU was not ours. So does
+    softirq time: on loopback the receiving side of a packet runs in the
+    sender's softirq, which the kernel charges to the sender's own CPU
+    time too (tick-based accounting; with CONFIG_IRQ_TIME_ACCOUNTING it
+    does not, and shows here as other work)."""
+    ticks = {}
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *values = line.split()
+            if not name.startswith("cpu") or name == "cpu":
+                continue
+            values = [int(v) for v in values[:8]]
+            total = sum(values)
+            ticks[int(name[3:])] = (total - values[3] - values[4], total)
+    return ticks
+
+
+def busy_percent(before, after, cpus):
+    """How busy cpus were, in %, between two cpu_ticks() readings."""
+    busy = sum(after[c][0] - before[c][0] for c in cpus if c in before and c in after)
+    total = sum(after[c][1] - before[c][1] for c in cpus if c in before and c in after)
+    return 100 * busy / total if total else None
+
+
+def bottleneck(row, pinned):
+    """Which side limited the run: "server" or "wrk" when it kept its CPU
+    busy; "other work" when programs other than these two took 10 % or
+    more of either's CPU; "neither" when the round trips did (few
+    connections); "?" when the two shared CPUs and the split cannot
+    tell."""
+    if not pinned or None in (row["server_cpu_pct"], row["wrk_cpu_pct"]):
+        return "?"
+    if row["server_cpu_pct"] >= BUSY_PERCENT:
+        return "server"
+    if row["wrk_cpu_pct"] >= BUSY_PERCENT:
+        return "wrk"
+    if max(row["other_server_cpu_pct"] or 0, row["other_wrk_cpu_pct"] or 0) >= \
+            100 - BUSY_PERCENT:
+        return "other work"
+    return "neither"
+
+
+def cpu_shares(settings, server_cpu, wrk_cpu, wall, before, after):
+    """The percentages of their CPUs that the server, wrk and the rest of
+    the machine used during a run of wall seconds."""
+    cpus = settings.cpus
+    server = 100 * server_cpu / wall / len(cpus.server)
+    wrk = 100 * wrk_cpu / wall / len(cpus.wrk) if wrk_cpu is not None else None
+    shares = {"server_cpu_pct": round(server), "wrk_cpu_pct": fmt_round(wrk),
+              "other_server_cpu_pct": None, "other_wrk_cpu_pct": None}
+    if cpus.pinned():
+        busy = busy_percent(before, after, cpus.server)
+        shares["other_server_cpu_pct"] = fmt_round(busy - server if busy is not None else None)
+        busy = busy_percent(before, after, cpus.wrk)
+        shares["other_wrk_cpu_pct"] = fmt_round(busy - wrk if None not in (busy, wrk) else None)
+    return shares
+
+
+def fmt_round(value):
+    return None if value is None else max(0, round(value))
 
 
 def measure(settings, server, path, conns):
     """One wrk run against a server, with its memory sampled throughout."""
     cpu = group_cpu_seconds(server.proc.pid)
+    ticks, t0 = cpu_ticks(), time.monotonic()
     with Sampler(server.proc.pid, server.port, settings.seconds) as sampler:
-        w, threads = run_wrk(settings, server.port, path, conns)
+        w, threads, wrk_cpu = run_wrk(settings, server.port, path, conns)
     cpu = group_cpu_seconds(server.proc.pid) - cpu
+    shares = cpu_shares(settings, cpu, wrk_cpu, time.monotonic() - t0, ticks, cpu_ticks())
     seconds = w["duration_us"] / 1e6
-    return {
+    row = {
         "model": server.name, "file": path, "conns": conns, "wrk_threads": threads,
         "seconds": round(seconds, 2), "requests": w["requests"],
         "rps": round(w["requests"] / seconds) if seconds else 0,
-        "cpu_us_per_req": round(cpu * 1e6 / w["requests"], 1) if w["requests"] else None,
+        "cpu_us_per_req": round(cpu * 1e6 / w["requests"], 2) if w["requests"] else None,
+        **shares,
         "p50_ms": w["p50_us"] / 1000, "p99_ms": w["p99_us"] / 1000,
         "max_ms": w["max_us"] / 1000,
         "err_connect": w["connect"], "err_read": w["read"], "err_write": w["write"],
@@ -565,6 +755,8 @@ def measure(settings, server, path, conns):
         "peak_rss_kib": sampler.peak["rss_kib"], "peak_procs": sampler.peak["procs"],
         "peak_threads": sampler.peak["threads"], "stalled": sampler.stalled, "note": "",
     }
+    row["bound"] = bottleneck(row, settings.cpus.pinned())
+    return row
 
 
 def failed_row(name, path, conns, note):
@@ -572,7 +764,8 @@ def failed_row(name, path, conns, note):
 
 
 SWEEP_FIELDS = ["model", "file", "conns", "wrk_threads", "seconds", "requests", "rps",
-                "cpu_us_per_req",
+                "cpu_us_per_req", "server_cpu_pct", "wrk_cpu_pct", "other_server_cpu_pct",
+                "other_wrk_cpu_pct", "bound",
                 "p50_ms", "p99_ms", "max_ms", "errors", "err_connect", "err_read",
                 "err_write", "err_status", "err_timeout", "stalled", "peak_rss_kib",
                 "peak_procs", "peak_threads", "note"]
@@ -580,25 +773,22 @@ SWEEP_FIELDS = ["model", "file", "conns", "wrk_threads", "seconds", "requests", 
 
 def sweep(settings, binary, work):
     rows = []
-    files = [SMALL_FILE] + ([BIG_FILE] if settings.big else [])
-    print("\n== sweep: wrk -t%d -d%ds --timeout %s, GET /%s%s"
-          % (settings.wrk_threads, settings.seconds, WRK_TIMEOUT, SMALL_FILE,
-             " and /" + BIG_FILE if settings.big else ""))
+    print("\n== sweep: %s; wrk -t%d -d%ds --timeout %s; GET /%s (%d bytes)"
+          % (settings.cpus.describe(), settings.wrk_threads, settings.seconds, WRK_TIMEOUT,
+             SMALL_FILE, SMALL_SIZE))
     print_row_header()
     for name in settings.models:
         try:
             server = start_server(name, binary, settings, work)
         except BenchError as e:
             print("%-6s did not start: %s" % (name, e))
-            rows += [failed_row(name, f, c, "did not start") for f in files
-                     for c in settings.levels]
+            rows += [failed_row(name, SMALL_FILE, c, "did not start") for c in settings.levels]
             continue
         try:
-            for path in files:
-                for conns in settings.levels:
-                    row = sweep_one(settings, server, path, conns)
-                    rows.append(row)
-                    print_row(row)
+            for conns in settings.levels:
+                row = sweep_one(settings, server, SMALL_FILE, conns)
+                rows.append(row)
+                print_row(row)
         finally:
             note = stop_server(server)
         if note:
@@ -622,9 +812,9 @@ def sweep_one(settings, server, path, conns):
 
 
 def print_row_header():
-    print("%-6s %-10s %6s %8s %7s %8s %8s %6s %7s %9s %5s %7s  %s"
+    print("%-6s %-10s %6s %8s %7s %8s %8s %6s %7s %9s %5s %7s %5s %5s %-7s  %s"
           % ("model", "file", "conns", "req/s", "CPU us", "p50 ms", "p99 ms", "errors",
-             "stalled", "peak RSS", "procs", "threads", "note"))
+             "stalled", "peak RSS", "procs", "threads", "srv%", "wrk%", "bound", "note"))
 
 
 def print_row(row):
@@ -632,11 +822,13 @@ def print_row(row):
         print("%-6s %-10s %6d %10s  %s" % (row["model"], row["file"], row["conns"],
                                            "-", row["note"]))
         return
-    print("%-6s %-10s %6d %8d %7s %8.2f %8.2f %6d %7s %9s %5d %7d  %s"
+    print("%-6s %-10s %6d %8d %7s %8.2f %8.2f %6d %7s %9s %5d %7d %5s %5s %-7s  %s"
           % (row["model"], row["file"], row["conns"], row["rps"],
              fmt(row["cpu_us_per_req"], "%.1f"), row["p50_ms"],
              row["p99_ms"], row["errors"], fmt(row["stalled"], "%d"),
-             kib(row["peak_rss_kib"]), row["peak_procs"], row["peak_threads"], row["note"]))
+             kib(row["peak_rss_kib"]), row["peak_procs"], row["peak_threads"],
+             fmt(row["server_cpu_pct"], "%d"), fmt(row["wrk_cpu_pct"], "%d"), row["bound"],
+             row["note"]))
 
 
 def kib(n):
@@ -650,70 +842,301 @@ def kib(n):
 # ---------------------------------------------------------------------------
 # epoll against nginx, side by side.
 
+AB = ("nginx", "epoll")
+
+
 def ratio(settings, binary, work):
-    print("\n== epoll and nginx side by side: %d round(s), alternating, %d s each"
-          % (settings.rounds, settings.seconds))
+    """Alternating runs of nginx and epoll, each file and level: round 1
+    runs nginx then epoll, round 2 epoll then nginx, and so on, so that a
+    drift in the machine's speed (another program, a CPU's clock) falls
+    on both alike. Returns (every run, one summary per file and level)."""
+    print("\n== epoll and nginx side by side: %s; %d alternating rounds, %d s per run"
+          % (settings.cpus.describe(), settings.rounds, settings.seconds))
     servers = {}
     runs = []
     try:
-        for name in ("nginx", "epoll"):
+        for name in AB:
             servers[name] = start_server(name, binary, settings, work)
-        for level in settings.ratio_levels:
-            for r in range(settings.rounds):
-                order = ("nginx", "epoll") if r % 2 == 0 else ("epoll", "nginx")
-                for name in order:
-                    row = sweep_one(settings, servers[name], SMALL_FILE, level)
-                    row["round"] = r + 1
-                    runs.append(row)
-                    print("  round %d  %-6s %5d conns  %s" % (
-                        r + 1, name, level,
-                        "%d req/s, p99 %.2f ms, %d errors, server CPU %s us/request" % (
-                            row["rps"], row["p99_ms"], row["errors"],
-                            fmt(row["cpu_us_per_req"], "%.1f"))
-                        if row.get("rps") is not None else row["note"]))
+        for path in settings.ratio_files:
+            for level in settings.ratio_levels:
+                runs += ab_rounds(settings, servers, path, level)
     except BenchError as e:
         print("ratio: %s" % e)
     finally:
         for server in servers.values():
             stop_server(server)
-    table = []
-    for level in settings.ratio_levels:
-        entry = {"conns": level}
-        for name in ("nginx", "epoll"):
-            ok = [r for r in runs if r["model"] == name and r["conns"] == level
-                  and r.get("rps") is not None and r["cpu_us_per_req"] is not None]
-            entry[name + "_rps"] = statistics.median(r["rps"] for r in ok) if ok else None
-            entry[name + "_p99_ms"] = statistics.median(r["p99_ms"] for r in ok) if ok else None
-            entry[name + "_cpu_us"] = statistics.median(
-                r["cpu_us_per_req"] for r in ok) if ok else None
-            entry[name + "_runs"] = len(ok)
-        if entry["nginx_rps"] and entry["epoll_rps"] is not None:
-            entry["ratio"] = round(entry["epoll_rps"] / entry["nginx_rps"], 2)
-        else:
-            entry["ratio"] = None
-        table.append(entry)
+    table = [summarize(runs, path, level) for path in settings.ratio_files
+             for level in settings.ratio_levels]
     return runs, table
 
 
-RATIO_FIELDS = ["conns", "nginx_rps", "epoll_rps", "ratio", "nginx_p99_ms", "epoll_p99_ms",
-                "nginx_cpu_us", "epoll_cpu_us", "nginx_runs", "epoll_runs"]
+def ab_rounds(settings, servers, path, level):
+    runs = []
+    for r in range(settings.rounds):
+        for name in AB if r % 2 == 0 else AB[::-1]:
+            row = sweep_one(settings, servers[name], path, level)
+            row["round"] = r + 1
+            runs.append(row)
+            print("  %-7s %5d conns  round %d  %-5s %s" % (
+                FILES[path][0], level, r + 1, name, run_text(row)))
+    return runs
 
 
-def print_ratio(table, rounds):
-    print("\nepoll / nginx, median of %d round(s):" % rounds)
-    print("%6s %12s %12s %7s %12s %12s %14s %14s" % (
-        "conns", "nginx req/s", "epoll req/s", "ratio", "nginx p99", "epoll p99",
-        "nginx CPU/req", "epoll CPU/req"))
+def run_text(row):
+    """One run in a line: its figures, and whose CPU was busy."""
+    if row.get("rps") is None:
+        return row["note"]
+    others = ""
+    if row["other_server_cpu_pct"] is not None:
+        others = ", other programs %s%% / %s%%" % (fmt(row["other_server_cpu_pct"], "%d"),
+                                                  fmt(row["other_wrk_cpu_pct"], "%d"))
+    return ("%7d req/s  %6s us/req  p99 %7.2f ms  %d errors  CPU: server %s%%, wrk %s%%%s: "
+            "bound by %s" % (row["rps"], fmt(row["cpu_us_per_req"], "%.2f"), row["p99_ms"],
+                             row["errors"], fmt(row["server_cpu_pct"], "%d"),
+                             fmt(row["wrk_cpu_pct"], "%d"), others, row["bound"]))
+
+
+def spread(values):
+    """(median, lowest, highest) of values, or Nones when there are none."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None, None
+    return statistics.median(values), min(values), max(values)
+
+
+def summarize(runs, path, level):
+    """The median and spread of each figure of each server, and of the
+    per-round ratios epoll / nginx (the two runs of one round are next to
+    each other in time, so their ratio cancels slow drifts)."""
+    entry = {"file": path, "size": FILES[path][0], "conns": level}
+    ok = [r for r in runs if r["file"] == path and r["conns"] == level
+          and r.get("rps") is not None and r.get("cpu_us_per_req") is not None]
+    for name in AB:
+        mine = [r for r in ok if r["model"] == name]
+        entry[name + "_runs"] = len(mine)
+        for key, field in (("rps", "rps"), ("cpu_us", "cpu_us_per_req"), ("p99_ms", "p99_ms")):
+            entry[name + "_" + key], entry[name + "_" + key + "_lo"], \
+                entry[name + "_" + key + "_hi"] = spread(r[field] for r in mine)
+        bounds = [r["bound"] for r in mine]
+        entry[name + "_bound"] = max(set(bounds), key=bounds.count) if bounds else None
+        entry[name + "_bound_runs"] = bounds.count(entry[name + "_bound"])
+    pairs = {}
+    for r in ok:
+        pairs.setdefault(r["round"], {})[r["model"]] = r
+    pairs = [p for p in pairs.values() if len(p) == 2]
+    for key, field in (("rps_ratio", "rps"), ("cpu_ratio", "cpu_us_per_req")):
+        entry[key], entry[key + "_lo"], entry[key + "_hi"] = spread(
+            p["epoll"][field] / p["nginx"][field] for p in pairs if p["nginx"][field])
+    entry["rounds"] = len(pairs)
+    return entry
+
+
+RATIO_FIELDS = ["file", "conns", "rounds"] + [
+    "%s_%s%s" % (name, key, end) for name in AB
+    for key in ("rps", "cpu_us", "p99_ms") for end in ("", "_lo", "_hi")] + [
+    "%s%s" % (key, end) for key in ("rps_ratio", "cpu_ratio") for end in ("", "_lo", "_hi")] + [
+    "nginx_bound", "nginx_bound_runs", "epoll_bound", "epoll_bound_runs"]
+RATIO_RUN_FIELDS = ["round"] + SWEEP_FIELDS
+
+
+def med(entry, key, form):
+    """A figure as "median [lowest-highest]"."""
+    if entry.get(key) is None:
+        return "-"
+    return "%s [%s-%s]" % (form % entry[key], form % entry[key + "_lo"],
+                           form % entry[key + "_hi"])
+
+
+def print_ratio(table, settings):
+    print("\nepoll and nginx: median [lowest-highest] over the rounds; %s"
+          % settings.cpus.describe())
     for e in table:
-        print("%6d %12s %12s %7s %12s %12s %14s %14s" % (
-            e["conns"], fmt(e["nginx_rps"], "%.0f"), fmt(e["epoll_rps"], "%.0f"),
-            fmt(e["ratio"], "%.2f"), fmt(e["nginx_p99_ms"], "%.2f ms"),
-            fmt(e["epoll_p99_ms"], "%.2f ms"), fmt(e["nginx_cpu_us"], "%.1f us"),
-            fmt(e["epoll_cpu_us"], "%.1f us")))
+        print("\n%s, %d connections, %d round%s" % (e["size"], e["conns"], e["rounds"],
+                                                 "" if e["rounds"] == 1 else "s"))
+        print("  %-14s %-28s %-28s %s" % ("", "nginx", "epoll", "epoll / nginx"))
+        print("  %-14s %-28s %-28s %s" % ("req/s", med(e, "nginx_rps", "%.0f"),
+                                          med(e, "epoll_rps", "%.0f"),
+                                          med(e, "rps_ratio", "%.2f") + "  (above 1: epoll serves more)"))
+        print("  %-14s %-28s %-28s %s" % ("CPU us/req", med(e, "nginx_cpu_us", "%.2f"),
+                                          med(e, "epoll_cpu_us", "%.2f"),
+                                          med(e, "cpu_ratio", "%.2f") + "  (below 1: epoll spends less)"))
+        print("  %-14s %-28s %-28s" % ("p99 ms", med(e, "nginx_p99_ms", "%.2f"),
+                                       med(e, "epoll_p99_ms", "%.2f")))
+        print("  %-14s %-28s %-28s" % ("bottleneck", bound_text(e, "nginx"), bound_text(e, "epoll")))
+        for line in verdict(e, settings):
+            print("  " + line)
+    print("\n" + TRUST)
+
+
+def bound_text(e, name):
+    if e.get(name + "_bound") is None:
+        return "-"
+    return "%s (%d of %d runs)" % (e[name + "_bound"], e[name + "_bound_runs"], e[name + "_runs"])
+
+
+TRUST = """\
+Which figure to trust. CPU us/req is the server's own cost: the CPU time
+of its processes during the run divided by the requests it served. It
+does not depend on how fast wrk is, and other work on the machine moves
+it less than requests/s: compare servers by it. (A server held back, by
+wrk or by other work, finds fewer requests per wake-up and pays a little
+more for each: the comparison then errs against the faster server.)
+Requests/s is what clients get, but it measures a server only while the
+server is the bottleneck (it kept its CPU busy, "bound by server"); when
+wrk is ("bound by wrk"), requests/s is wrk's limit, a lower bound for the
+server, and wrk's p99 includes its own queueing; when other programs
+took 10 % or more of either CPU ("bound by other work"), requests/s and
+p99 are theirs as much as the server's. A ratio whose lowest and highest
+rounds fall on both sides of 1 shows no difference."""
+
+
+def verdict(e, settings):
+    """What this row's figures support, in a sentence or two."""
+    lines = []
+    if e.get("cpu_ratio") is not None:
+        lines.append("CPU per request: epoll spends %.2f of nginx's (rounds %.2f to %.2f)."
+                     % (e["cpu_ratio"], e["cpu_ratio_lo"], e["cpu_ratio_hi"]))
+    if e.get("rps_ratio") is None:
+        return lines
+    disturbed = max(e[n + "_bound_runs"] if e[n + "_bound"] == "other work" else 0 for n in AB)
+    if not settings.cpus.pinned():
+        lines.append("Requests/s: the servers shared their CPUs with wrk, so the ratio %.2f "
+                     "partly measures wrk." % e["rps_ratio"])
+    elif disturbed:
+        lines.append("Requests/s: other programs took part of the CPUs in most runs, so the "
+                     "ratio %.2f (rounds %.2f to %.2f) is noise as much as measure; trust the "
+                     "CPU figure, or rerun on a quiet machine."
+                     % (e["rps_ratio"], e["rps_ratio_lo"], e["rps_ratio_hi"]))
+    elif e["nginx_bound"] == "wrk" and e["epoll_bound"] == "wrk":
+        lines.append("Requests/s: wrk held both back, so the ratio %.2f measures wrk, not "
+                     "the servers; trust the CPU figure." % e["rps_ratio"])
+    elif e["epoll_bound"] == "wrk":
+        lines.append("Requests/s: wrk held epoll back, not nginx: epoll / nginx = %.2f "
+                     "(rounds %.2f to %.2f) is a lower bound for epoll's lead."
+                     % (e["rps_ratio"], e["rps_ratio_lo"], e["rps_ratio_hi"]))
+    elif e["nginx_bound"] == "wrk":
+        lines.append("Requests/s: wrk held nginx back, not epoll: epoll / nginx = %.2f "
+                     "(rounds %.2f to %.2f) is an upper bound."
+                     % (e["rps_ratio"], e["rps_ratio_lo"], e["rps_ratio_hi"]))
+    elif e["rps_ratio_lo"] < 1 < e["rps_ratio_hi"]:
+        lines.append("Requests/s: the rounds disagree (%.2f to %.2f): no difference shown."
+                     % (e["rps_ratio_lo"], e["rps_ratio_hi"]))
+    else:
+        lines.append("Requests/s: epoll / nginx = %.2f (rounds %.2f to %.2f)."
+                     % (e["rps_ratio"], e["rps_ratio_lo"], e["rps_ratio_hi"]))
+    return lines
 
 
 def fmt(value, form):
     return "-" if value is None else form % value
+
+
+# ---------------------------------------------------------------------------
+# System calls per request, counted by strace.
+
+SYSCALL_MIN = 0.01  # calls per request below this are left out of the table
+
+
+def syscalls(settings, binary, work):
+    """strace -c -f around epoll and nginx during a short wrk run per
+    file. Returns {file: {server: {system call: calls per request}}}.
+    The counts hardly depend on the machine: only the requests one
+    epoll_wait() call brings in vary with the load (and strace slows the
+    server, so it brings in more than without)."""
+    strace = shutil.which("strace")
+    names = [n for n in AB if n in settings.models]
+    if not strace or not names:
+        print("\nbench: %s: no system call counts" % (
+            "strace is not installed" if not strace else "neither epoll nor nginx measured"))
+        return {}
+    print("\n== system calls per request: strace -c -f, wrk -c%d for %d s per file"
+          % (SYSCALL_CONNS, SYSCALL_SECONDS))
+    table = {}
+    for path in settings.ratio_files:
+        for name in names:
+            try:
+                table.setdefault(path, {})[name] = count_syscalls(
+                    settings, binary, work, strace, name, path)
+            except BenchError as e:
+                print("%-6s %s: %s" % (name, path, e))
+        print_syscalls(path, table.get(path, {}))
+    return table
+
+
+def count_syscalls(settings, binary, work, strace, name, path):
+    log = work / ("strace-%s.txt" % name)
+    server = start_server(name, binary, settings, work,
+                          wrap=[strace, "-f", "-c", "-o", str(log)])
+    try:
+        w, _, _ = run_wrk(settings, server.port, path, SYSCALL_CONNS, SYSCALL_SECONDS)
+    finally:
+        stop_traced(server)
+    if not w["requests"]:
+        raise BenchError("no request served under strace")
+    try:
+        return per_request(log.read_text(), w["requests"])
+    except OSError as e:
+        raise BenchError("strace wrote no counts: %s" % e) from None
+
+
+def stop_traced(server):
+    """Stops a server run under strace: SIGTERM to the server (strace's
+    child), so that strace sees it exit and writes its table."""
+    tracer = server.proc.pid
+    for pid, fields in group_stat_fields(tracer):
+        if int(fields[1]) == tracer:  # the parent pid, field 4 of stat(5)
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    try:
+        server.proc.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pass
+    PROCS.kill_group(server.proc)
+
+
+def per_request(text, requests):
+    """{system call: calls per request} from strace -c's table, whose
+    rows read "% time, seconds, usecs/call, calls, [errors], name"."""
+    counts = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] != "total":
+            counts[parts[-1]] = int(parts[3]) / requests
+    return counts
+
+
+def syscall_rows(servers):
+    """[(name, {server: calls per request})], the most frequent first,
+    then the total, leaving out calls rarer than SYSCALL_MIN."""
+    names = sorted({c for counts in servers.values() for c, n in counts.items()
+                    if n >= SYSCALL_MIN},
+                   key=lambda c: -max(counts.get(c, 0) for counts in servers.values()))
+    rows = [(c, {s: counts.get(c, 0) for s, counts in servers.items()}) for c in names]
+    return rows + [("total", {s: sum(counts.values()) for s, counts in servers.items()})]
+
+
+def print_syscalls(path, servers):
+    if not servers:
+        return
+    print("%s: calls per request" % FILES[path][0])
+    print("  %-16s" % "" + "".join("%10s" % s for s in servers))
+    for name, values in syscall_rows(servers):
+        print("  %-16s" % name + "".join("%10.2f" % values[s] for s in servers))
+
+
+def syscalls_md(table):
+    lines = ["", "System calls per request (strace -c -f, wrk -c%d, %d s per file):"
+             % (SYSCALL_CONNS, SYSCALL_SECONDS)]
+    for path, servers in table.items():
+        if not servers:
+            continue
+        lines += ["", "| %s | %s |" % (FILES[path][0], " | ".join(servers)),
+                  "|---|" + "--:|" * len(servers)]
+        for name, values in syscall_rows(servers):
+            lines.append("| %s | %s |" % (name, " | ".join("%.2f" % values[s] for s in servers)))
+    return lines
 
 
 # ---------------------------------------------------------------------------
@@ -897,6 +1320,7 @@ def machine():
         mem = int(f.readline().split()[1]) // 1024
     nginx = find_nginx()
     return {
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "cpus": os.cpu_count(), "cpu": cpu, "os": osname, "kernel": platform.release(),
         "memory_mib": mem, "loadavg_at_start": os.getloadavg()[0],
         "wrk": version(["wrk", "-v"]), "nginx": version([nginx, "-v"]) if nginx else None,
@@ -921,15 +1345,17 @@ def write_csv(path, fields, rows):
 
 
 def chart(settings, rows, out):
-    """bench.png: requests/s (left) and p99 latency (right) against the
-    number of connections, one line per model. Returns a note on failure."""
+    """bench.png: requests/s, server CPU time per request and p99 latency
+    against the number of connections, one line per model. Returns a note
+    on failure."""
     if not shutil.which("gnuplot"):
         return "gnuplot is not installed (make deps): no chart"
     names = [m for m in settings.models if any(r["model"] == m and r.get("rps") is not None
                                              and r["file"] == SMALL_FILE for r in rows)]
     if not names:
         return "no results to chart"
-    for column, name in (("rps", "rps.dat"), ("p99_ms", "p99.dat")):
+    for column, name in (("rps", "rps.dat"), ("cpu_us_per_req", "cpu.dat"),
+                         ("p99_ms", "p99.dat")):
         with open(out / name, "w") as f:
             # gnuplot takes each column's title from this line.
             f.write("conns " + " ".join("pool(-w%d)*" % settings.pool if m == "pool" else m
@@ -941,10 +1367,10 @@ def chart(settings, rows, out):
                            and r["file"] == SMALL_FILE and r.get("rps") is not None]
                     values.append(str(hit[0][column]) if hit and hit[0][column] else "?")
                 f.write("%d %s\n" % (level, " ".join(values)))
-    terminal = "pngcairo size 1200,480 font 'sans,10'"
+    terminal = "pngcairo size 1500,480 font 'sans,10'"
     if subprocess.run(["gnuplot", "-e", "set terminal pngcairo"], capture_output=True,
                       timeout=30).returncode != 0:
-        terminal = "png size 1200,480"
+        terminal = "png size 1500,480"
     script = """\
 set terminal {terminal}
 set bmargin 4
@@ -956,10 +1382,12 @@ set xtics ({xtics})
 set xlabel 'concurrent connections (wrk -c)'
 set grid
 {footnote}
-set multiplot layout 1,2 title 'conc\\_server and nginx, GET of a {size} B file over loopback, {cpus} CPUs, wrk {seconds} s per point'
+set multiplot layout 1,3 title 'conc\\_server and nginx, GET of a {size} B file over loopback, {cpus} CPUs ({pinning}), wrk {seconds} s per point'
 set ylabel 'requests/s'
 set yrange [0:*]
 plot for [i=2:{last}] '{out}/rps.dat' using 1:i with linespoints lw 2 pt 7
+set ylabel 'server CPU time per request (µs)'
+plot for [i=2:{last}] '{out}/cpu.dat' using 1:i with linespoints lw 2 pt 7
 set ylabel 'p99 latency (ms, log scale)'
 set logscale y
 set yrange [*:*]
@@ -967,6 +1395,9 @@ plot for [i=2:{last}] '{out}/p99.dat' using 1:i with linespoints lw 2 pt 7
 unset multiplot
 """.format(terminal=terminal, out=out, xtics=", ".join(str(l) for l in settings.levels),
            size=SMALL_SIZE, cpus=os.cpu_count(), seconds=settings.seconds,
+           pinning="server on CPU %s, wrk on CPU %s" % (cpu_list(settings.cpus.server),
+                                                       cpu_list(settings.cpus.wrk))
+           if settings.cpus.pinned() else "not pinned",
            last=len(names) + 1,
            footnote="set label 1 '* each worker holds one connection until it closes: past "
            "%d connections the others wait unserved, and wrk measures only the served ones' "
@@ -979,45 +1410,64 @@ unset multiplot
     return ""
 
 
+def ratio_md(table, settings):
+    """The side-by-side table: each figure as median [lowest-highest]."""
+    lines = ["", "epoll and nginx in alternating runs, %d rounds; median [lowest-highest] "
+             "over the rounds. The ratios are epoll / nginx, taken round by round." %
+             settings.rounds, "",
+             "| file | conns | nginx req/s | epoll req/s | req/s ratio | nginx CPU µs/req "
+             "| epoll CPU µs/req | CPU ratio | nginx p99 ms | epoll p99 ms | bound by "
+             "(nginx, epoll) |",
+             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
+    for e in table:
+        lines.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s, %s |" % (
+            e["size"], e["conns"], med(e, "nginx_rps", "%.0f"), med(e, "epoll_rps", "%.0f"),
+            med(e, "rps_ratio", "%.2f"), med(e, "nginx_cpu_us", "%.2f"),
+            med(e, "epoll_cpu_us", "%.2f"), med(e, "cpu_ratio", "%.2f"),
+            med(e, "nginx_p99_ms", "%.2f"), med(e, "epoll_p99_ms", "%.2f"),
+            bound_text(e, "nginx"), bound_text(e, "epoll")))
+    for e in table:
+        lines += ["", "%s, %d connections: %s" % (e["size"], e["conns"],
+                                                  " ".join(verdict(e, settings)))]
+    return lines + ["", TRUST.replace("\n", " ")]
+
+
 def report_md(settings, results, out):
     """report.md: the same tables in Markdown, ready to paste into notes."""
     m = results["machine"]
     lines = ["# conc_server benchmark", "",
-             "%s; %d CPUs (%s), %d MiB; kernel %s; %s; %s; load average %.2f at the "
+             "%s; %s; %d CPUs (%s), %d MiB; kernel %s; %s; %s; load average %.2f at the "
              "start, %.2f at the end; %d s in all." % (
-                 m["os"], m["cpus"], m["cpu"], m["memory_mib"], m["kernel"], m["wrk"],
+                 m["date"], m["os"], m["cpus"], m["cpu"], m["memory_mib"], m["kernel"],
+                 m["wrk"],
                  m["nginx"] or "no nginx", m["loadavg_at_start"], m["loadavg_at_end"],
                  results["seconds"]),
-             "Server: %s. wrk -t%d, %d s per run, GET /%s (%d bytes), --timeout %s." % (
-                 results["server"], settings.wrk_threads, settings.seconds, SMALL_FILE,
-                 SMALL_SIZE, WRK_TIMEOUT),
+             "Server: %s. %s. wrk -t%d, %d s per run, --timeout %s." % (
+                 results["server"], sentence(settings.cpus.describe()),
+                 settings.wrk_threads, settings.seconds, WRK_TIMEOUT),
              "Models: " + "; ".join("%s, %s" % (m, MODELS[m][1].replace("(-w)", "(-w %d)"
                                                                    % settings.pool))
                                     for m in settings.models) + ".", ""]
     lines += ["| model | file | conns | req/s | server CPU µs/req | p50 ms | p99 ms | errors "
-              "| stalled | peak RSS | procs | threads | note |",
-              "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|"]
+              "| stalled | peak RSS | procs | threads | server CPU % | wrk CPU % | bound by "
+              "| note |",
+              "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|---|"]
     for r in results["sweep"]:
         if r.get("rps") is None:
-            lines.append("| %s | %s | %d | - | | | | | | | | | %s |" % (
+            lines.append("| %s | %s | %d | - | | | | | | | | | | | | %s |" % (
                 r["model"], r["file"], r["conns"], r["note"]))
             continue
-        lines.append("| %s | %s | %d | %d | %s | %.2f | %.2f | %d | %s | %s | %d | %d | %s |" % (
-            r["model"], r["file"], r["conns"], r["rps"], fmt(r["cpu_us_per_req"], "%.1f"),
-            r["p50_ms"], r["p99_ms"],
-            r["errors"], fmt(r["stalled"], "%d"), kib(r["peak_rss_kib"]), r["peak_procs"],
-            r["peak_threads"], r["note"]))
+        lines.append("| %s | %s | %d | %d | %s | %.2f | %.2f | %d | %s | %s | %d | %d | %s | %s "
+                     "| %s | %s |" % (
+                         r["model"], r["file"], r["conns"], r["rps"],
+                         fmt(r["cpu_us_per_req"], "%.1f"), r["p50_ms"], r["p99_ms"],
+                         r["errors"], fmt(r["stalled"], "%d"), kib(r["peak_rss_kib"]),
+                         r["peak_procs"], r["peak_threads"], fmt(r["server_cpu_pct"], "%d"),
+                         fmt(r["wrk_cpu_pct"], "%d"), r["bound"], r["note"]))
     if results["ratio"]:
-        lines += ["", "epoll and nginx in alternate runs, median of %d:" % settings.rounds,
-                  "", "| conns | nginx req/s | epoll req/s | ratio epoll/nginx "
-                  "| nginx p99 | epoll p99 | nginx CPU/req | epoll CPU/req |",
-                  "|--:|--:|--:|--:|--:|--:|--:|--:|"]
-        for e in results["ratio"]:
-            lines.append("| %d | %s | %s | %s | %s | %s | %s | %s |" % (
-                e["conns"], fmt(e["nginx_rps"], "%.0f"), fmt(e["epoll_rps"], "%.0f"),
-                fmt(e["ratio"], "%.2f"), fmt(e["nginx_p99_ms"], "%.2f ms"),
-                fmt(e["epoll_p99_ms"], "%.2f ms"), fmt(e["nginx_cpu_us"], "%.1f µs"),
-                fmt(e["epoll_cpu_us"], "%.1f µs")))
+        lines += ratio_md(results["ratio"], settings)
+    if results.get("syscalls"):
+        lines += syscalls_md(results["syscalls"])
     if results["idle"]:
         lines += ["", "Idle keep-alive connections (target %d):" % settings.idle, "",
                   "| model | held | alive | PSS | RSS sum | per conn | procs | threads "
@@ -1064,6 +1514,7 @@ def make_docroot(work):
     www.mkdir()
     page = (b"<!doctype html><title>bench</title>\n" + b"x" * SMALL_SIZE)[:SMALL_SIZE - 1]
     (www / SMALL_FILE).write_bytes(page + b"\n")
+    (www / MEDIUM_FILE).write_bytes(os.urandom(MEDIUM_SIZE))
     (www / BIG_FILE).write_bytes(os.urandom(BIG_SIZE))
     # nginx's workers and a server run by another user must read it.
     os.chmod(work, 0o755)
@@ -1114,6 +1565,13 @@ def main(argv):
         print("bench: %s; models %s; connections %s; about %d s in all"
               % (binary or "nginx only", " ".join(settings.models),
                  " ".join(map(str, settings.levels)), settings.estimate()))
+        print("bench: %s" % settings.cpus.describe())
+        if settings.cpus.pinned():
+            # This script's own work (sampling memory) stays off the server's CPU.
+            os.sched_setaffinity(0, settings.cpus.wrk)
+        if 0 < settings.rounds < MIN_ROUNDS and settings.ratio_wanted():
+            print("bench: %d rounds of epoll and nginx: with fewer than %d, the spread says "
+                  "little" % (settings.rounds, MIN_ROUNDS))
         busy = os.getloadavg()[0]
         if busy > os.cpu_count():
             print("bench: the machine is busy (load average %.1f on %d CPUs): the figures "
@@ -1125,20 +1583,23 @@ def main(argv):
         results["ratio_runs"], results["ratio"] = ratio(settings, binary, work) \
             if settings.ratio_wanted() else ([], [])
         if results["ratio"]:
-            print_ratio(results["ratio"], settings.rounds)
+            print_ratio(results["ratio"], settings)
         results["idle"] = idle(settings, binary, work) if settings.idle else []
+        results["syscalls"] = syscalls(settings, binary, work) if settings.syscalls else {}
         results["seconds"] = round(time.monotonic() - t0)
         results["machine"]["loadavg_at_end"] = os.getloadavg()[0]
         write_csv(out / "sweep.csv", SWEEP_FIELDS, results["sweep"])
         write_csv(out / "ratio.csv", RATIO_FIELDS, results["ratio"])
+        write_csv(out / "ratio_runs.csv", RATIO_RUN_FIELDS, results["ratio_runs"])
         write_csv(out / "idle.csv", IDLE_FIELDS, results["idle"])
         (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
         report_md(settings, results, out)
         note = chart(settings, results["sweep"], out)
         if note:
             print("bench: " + note)
-        print("\nbench: %d s; results in %s (sweep.csv, ratio.csv, idle.csv, results.json, "
-              "report.md%s)" % (results["seconds"], out, "" if note else ", bench.png"))
+        print("\nbench: %d s; results in %s (sweep.csv, ratio.csv, ratio_runs.csv, idle.csv, "
+              "results.json, report.md%s)" % (results["seconds"], out,
+                                               "" if note else ", bench.png"))
         failed = [r for r in results["sweep"] if r.get("rps") is None]
         if failed:
             print("bench: %d measurement(s) failed: see the notes above" % len(failed),

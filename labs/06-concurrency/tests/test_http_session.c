@@ -114,6 +114,7 @@ static int setup_docroot(void **state)
 	if (docroot_path("inside.html", path) < 0 ||
 	    symlink("index.html", path) < 0 ||
 	    docroot_path("outside", path) < 0 || symlink("..", path) < 0 ||
+	    docroot_path("slash", path) < 0 || symlink("/", path) < 0 ||
 	    docroot_path("fifo", path) < 0 || mkfifo(path, 0644) < 0)
 		return -1;
 	return http_site_open(&site, docroot);
@@ -123,7 +124,8 @@ static int teardown_docroot(void **state)
 {
 	static const char *const files[] = {"index.html", "a b.txt", "big.bin",
 					    "dir/index.html", "dir", "empty",
-					    "inside.html", "outside", "fifo"};
+					    "inside.html", "outside", "slash",
+					    "fifo"};
 	char path[PATH_MAX];
 
 	(void)state;
@@ -131,6 +133,7 @@ static int teardown_docroot(void **state)
 		if (docroot_path(files[i], path) == 0)
 			remove(path);
 	}
+	http_site_close(&site);
 	return rmdir(docroot);
 }
 
@@ -522,10 +525,46 @@ static void test_symlinks_and_special_files(void **state)
 	assert_int_equal(r.res.status, 403);
 	r = exchange(&c, "GET /outside/ HTTP/1.1\r\nHost: t\r\n\r\n", 0);
 	assert_int_equal(r.res.status, 403);
+	/* "slash" links to "/": an absolute path, and outside. */
+	r = exchange(&c, "GET /slash/etc/passwd HTTP/1.1\r\nHost: t\r\n\r\n",
+		     0);
+	assert_int_equal(r.res.status, 403);
 	/* A FIFO must not block the session waiting for a writer. */
 	r = exchange(&c, "GET /fifo HTTP/1.1\r\nHost: t\r\n\r\n", 0);
 	assert_int_equal(r.res.status, 403);
 	conn_close(&c);
+}
+
+/*
+ * The same checks through the fallback that serves where openat2() is
+ * missing (open, then readlink of /proc/self/fd/N), whatever this
+ * kernel has.
+ */
+static int saved_beneath;
+
+static int use_fallback(void **state)
+{
+	(void)state;
+	saved_beneath = site.beneath;
+	site.beneath = 0;
+	return 0;
+}
+
+static int end_fallback(void **state)
+{
+	(void)state;
+	site.beneath = saved_beneath;
+	return 0;
+}
+
+static void test_symlinks_in_fallback(void **state)
+{
+	test_symlinks_and_special_files(state);
+}
+
+static void test_directory_index_in_fallback(void **state)
+{
+	test_get_directory_index(state);
 }
 
 static void test_method_not_allowed(void **state)
@@ -1200,6 +1239,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_bad_request),
 		cmocka_unit_test(test_bad_target),
 		cmocka_unit_test(test_symlinks_and_special_files),
+		cmocka_unit_test_setup_teardown(test_symlinks_in_fallback,
+						use_fallback, end_fallback),
+		cmocka_unit_test_setup_teardown(test_directory_index_in_fallback,
+						use_fallback, end_fallback),
 		cmocka_unit_test(test_method_not_allowed),
 		cmocka_unit_test(test_not_implemented),
 		cmocka_unit_test(test_ambiguous_framing),
