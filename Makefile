@@ -121,9 +121,10 @@ gradescope:
 
 # Instructors: grade a folder of submissions (one folder per student).
 batch:
-	@if [ -z "$(LAB)" ] || [ -z "$(SUBS)" ]; then echo "usage: make batch LAB=NN SUBS=DIR [JOBS=N] [OUT=DIR]" >&2; exit 2; fi
+	@if [ -z "$(LAB)" ] || [ -z "$(SUBS)" ]; then echo "usage: make batch LAB=NN SUBS=DIR [JOBS=N] [OUT=DIR] [UNSAFE=1]" >&2; exit 2; fi
 	@$(GRADER_PYTHON) -m grader batch --lab $(LAB) --subs "$(SUBS)" \
-		$(if $(JOBS),--jobs $(JOBS)) $(if $(OUT),--out "$(OUT)")
+		$(if $(JOBS),--jobs $(JOBS)) $(if $(OUT),--out "$(OUT)") \
+		$(if $(filter 1,$(UNSAFE)),--unsafe)
 
 # A lab's benchmark, where it has one: labs/NN-name/bench/bench.sh. Not
 # part of make test: timing depends on the machine.

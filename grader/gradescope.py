@@ -37,7 +37,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \\
-    $(grep -v '^#' grader/packages.txt)
+    $(sed '/^# -- only for/q' grader/packages.txt | grep -v '^#')
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
