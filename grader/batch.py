@@ -62,7 +62,7 @@ def write_csv(path, lab, rows, weight):
             if results is None:
                 writer.writerow([student, lab.number, 0, "", 0, "grading failed", "", ""])
                 continue
-            points = {t["name"]: t["points"] for t in results["tests"]}
+            points = {t["name"]: t["earned"] for t in results["tests"]}
             scaled = ""
             if weight is not None and results["max_score"]:
                 scaled = round(weight * results["score"] / results["max_score"], 2)

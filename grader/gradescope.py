@@ -26,6 +26,7 @@ from pathlib import Path
 from .children import ChildGraders
 from .handout import borrowed_readme
 from .labs import ROOT, UsageError, borrowed_files, get_lab, uses_common
+from .reports import failure_text
 from .submissions import grade_submission, refuse_unless_safe, stage_submission
 SHARED = ["Makefile", "labs/build.mk", "grader"]
 # The instructor-only parts of the grader that grading does not need.
@@ -125,10 +126,11 @@ def to_gradescope(results, notes, elapsed):
         tests.append({
             "name": t["title"],
             "number": str(number),
-            "score": t["points"],
+            "score": t["earned"],
             "max_score": t["max_points"],
             "status": "passed" if t["status"] == "passed" else "failed",
-            "output": t["report"] or ("skipped: " + t["message"] if t["status"] == "skipped" else ""),
+            "output": (failure_text(t, results) if t["status"] == "failed" else
+                       "skipped: " + t["message"] if t["status"] == "skipped" else ""),
             "visibility": "after_due_date" if t["hidden"] else "visible",
         })
     summary = [f"Score: {results['score']}/{results['max_score']}",

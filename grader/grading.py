@@ -58,12 +58,9 @@ def grade_here(lab, solution, args):
         print(f"grade: no test of lab {lab.number} matches '{args.select}'", file=sys.stderr)
         return labs.EXIT_USAGE
 
-    reporter.failures(results)
-    for result in results:
-        if result.status == "failed":
-            result.report = reporter.failure_text(result)
     record = results_record(run, results, version, build, plugin.collection_errors, modified,
                             box)
+    reporter.failures(record)
     send_results(results_fd, record)
     reporter.summary(results, os.path.join(bin_dir, "results.json"), plugin.collection_errors)
 

@@ -8,7 +8,6 @@ by hand, and the docs section to read. It prints one line per test as it
 finishes; reports.py prints the rest at the end.
 """
 
-import shlex
 import signal
 import time
 import traceback
@@ -43,20 +42,6 @@ class RunInfo:
         if self.seed is not None:
             return self.seed
         return zlib.crc32(test_name.encode()) % 100000
-
-    def rerun_command(self, test_name, seed=None):
-        # A parametrised test's name (test_burst[fork]) holds characters
-        # a shell would expand: quote it.
-        parts = [f"make grade LAB={self.lab.number}", f"T={shlex.quote(test_name)}"]
-        if seed is not None:
-            parts.append(f"SEED={seed}")
-        if self.solution:
-            parts.append("SOLUTION=1")
-        if self.valgrind:
-            parts.append("VALGRIND=1")
-        if self.sanitize:
-            parts.append("SANITIZE=1")
-        return " ".join(parts)
 
 
 def graded(points, doc, timeout=DEFAULT_BUDGET, hidden=False, step=None):
@@ -97,6 +82,7 @@ class GradePlugin:
         self.results = []
         self.collection_errors = []
         self._by_id = {}
+        self._errors = {}         # nodeid: the first exception a test raised
         self._on_result = on_result
 
     # -- configuration -----------------------------------------------------
@@ -135,7 +121,7 @@ class GradePlugin:
             # Tests in a tests/hidden/ folder are instructors' only: left
             # out of handouts, shown to students after the due date.
             hidden = mark.kwargs.get("hidden", False) or "hidden" in Path(str(item.fspath)).parts
-            result = TestResult(name=item.name, title=doc, points=mark.kwargs["points"],
+            result = TestResult(name=item.name, title=doc, max_points=mark.kwargs["points"],
                                 doc=mark.kwargs["doc"], hidden=hidden,
                                 step=mark.kwargs.get("step"),
                                 seed=self.run_info.seed_for(item.name))
@@ -186,8 +172,8 @@ class GradePlugin:
         result = self._by_id.get(item.nodeid)
         if result is None:
             return
-        if call.when in ("setup", "call") and report.failed and not result.kind:
-            self._record_failure(result, call.excinfo)
+        if call.when in ("setup", "call") and report.failed and item.nodeid not in self._errors:
+            self._errors[item.nodeid] = call.excinfo.value
         if call.when in ("setup", "call") and report.skipped:
             result.status = "skipped"
             result.message = str(call.excinfo.value) if call.excinfo else "skipped"
@@ -195,72 +181,85 @@ class GradePlugin:
         if call.when == "teardown":
             self._finish(item, result, report)
 
-    def _record_failure(self, result, excinfo):
-        exc = excinfo.value
-        kind, message = classify(exc)
-        result.status = "failed"
-        result.kind = kind
-        result.message = message
-        if isinstance(exc, GradeFailure):
-            result.details = exc.details
-        elif kind == "grader error":
-            result.details = "".join(traceback.format_exception(exc)).rstrip()
-
     def _finish(self, item, result, teardown_report):
-        if teardown_report.failed and not result.kind:
+        """Builds the test's result once, when everything about it is
+        known: what the test raised, and what its programs did."""
+        ctx = getattr(item, "grader_ctx", None)
+        error = self._errors.pop(item.nodeid, None)
+        if error is not None:
+            result.status = "failed"
+            result.kind, result.message, result.details = classify_failure(error, ctx)
+        elif teardown_report.failed:
             # Cleanup is the grader's job: a failure there is the grader's.
             result.status = "failed"
             result.kind = "grader error"
             result.message = "cleaning up after the test failed"
             result.details = teardown_report.longreprtext
-        if not result.kind and result.status != "skipped":
+        elif result.status != "skipped":
             result.status = "passed"
-        ctx = getattr(item, "grader_ctx", None)
         if ctx is not None:
             result.seed_used = ctx.used_seed
             result.longest_pause = ctx.longest_pause
         if result.status == "failed":
-            result.sections = self._sections(result, ctx)
+            result.sections = report_sections(ctx)
         if self._on_result:
             self._on_result(result)
 
-    def _sections(self, result, ctx):
-        sections = []
-        if ctx is None:
-            return sections
-        failures = ctx.sandbox_failures()
-        if failures:
-            # The program never ran: whatever the test saw says nothing of it.
-            result.kind = "grader error"
-            result.message = f"{failures[0]} (the test saw: {result.message})"
-            result.details = ""
-        crashes = ctx.crash_lines()
-        reports = ctx.sanitizer_sections()
-        if reports and result.kind not in ("sanitizer errors", "grader error"):
-            name, report = reports[0]
-            result.message = f"{name}: {report[0].strip()} (the test saw: {result.message})"
-            result.kind = "sanitizer errors"
-        elif crashes and result.kind not in ("crash", "grader error"):
-            # The crash is the real story; the symptom the test saw comes second.
-            result.message = f"{crashes[0]} (the test saw: {result.message})"
-            result.kind = "crash"
-        elif ctx.early_exit_lines() and result.kind in ("connection refused", "connection reset",
-                                                         "broken pipe", "missing bytes", "timeout"):
-            result.message = f"{ctx.early_exit_lines()[0]} (the test saw: {result.message})"
-        if ctx.notes:
-            sections.append(("note", ctx.notes))
-        if ctx.quiet:
-            return sections + [("try it by hand", ctx.repro())]
-        transcript = ctx.transcript.lines()
-        if transcript:
-            sections.append(("what happened (the test's view of the wire)", transcript))
-        for name, report in reports:
-            sections.append((f"{name}: the sanitizer's first report", report))
-        reported = {name for name, _ in reports}
-        for name, tail in ctx.stderr_sections():
-            if name not in reported:
-                sections.append((f"last lines {name} wrote to stderr", tail))
-        repro = ctx.repro()
-        if repro:
-            sections.append(("try it by hand", repro))
+
+def classify_failure(exc, ctx):
+    """(kind, message, details) of a failed test: what it raised, unless
+    what its programs did tells the real story first (the sandbox could
+    not run one: a grader error; a sanitizer report; a crash; a server's
+    own early exit behind a refused connection)."""
+    kind, message = classify(exc)
+    if isinstance(exc, GradeFailure):
+        details = exc.details
+    elif kind == "grader error":
+        details = "".join(traceback.format_exception(exc)).rstrip()
+    else:
+        details = ""
+    if ctx is None:
+        return kind, message, details
+    failures = ctx.sandbox_failures()
+    if failures:
+        # The program never ran: whatever the test saw says nothing of it.
+        return "grader error", f"{failures[0]} (the test saw: {message})", ""
+    reports = ctx.sanitizer_sections()
+    crashes = ctx.crash_lines()
+    if reports and kind not in ("sanitizer errors", "grader error"):
+        name, report = reports[0]
+        return "sanitizer errors", f"{name}: {report[0].strip()} (the test saw: {message})", details
+    if crashes and kind not in ("crash", "grader error"):
+        return "crash", f"{crashes[0]} (the test saw: {message})", details
+    early = ctx.early_exit_lines()
+    if early and kind in ("connection refused", "connection reset", "broken pipe",
+                          "missing bytes", "timeout"):
+        return kind, f"{early[0]} (the test saw: {message})", details
+    return kind, message, details
+
+
+def report_sections(ctx):
+    """The (heading, lines) sections of a failure's report: notes, the
+    transcript, the sanitizer's report, the programs' stderr, and how to
+    try it by hand."""
+    sections = []
+    if ctx is None:
         return sections
+    if ctx.notes:
+        sections.append(("note", ctx.notes))
+    if ctx.quiet:
+        return sections + [("try it by hand", ctx.repro())]
+    transcript = ctx.transcript.lines()
+    if transcript:
+        sections.append(("what happened (the test's view of the wire)", transcript))
+    reports = ctx.sanitizer_sections()
+    for name, report in reports:
+        sections.append((f"{name}: the sanitizer's first report", report))
+    reported = {name for name, _ in reports}
+    for name, tail in ctx.stderr_sections():
+        if name not in reported:
+            sections.append((f"last lines {name} wrote to stderr", tail))
+    repro = ctx.repro()
+    if repro:
+        sections.append(("try it by hand", repro))
+    return sections

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import sys
 import textwrap
 import xml.etree.ElementTree as ET
@@ -100,59 +101,29 @@ class Reporter:
         self.count += 1
         verdict = self.verdict(result)
         kind = f"  [{result.kind}]" if result.kind else ""
-        self.say(f"  {verdict} {result.earned:>3}/{result.points:<3} {result.duration:6.2f}s  "
+        self.say(f"  {verdict} {result.earned:>3}/{result.max_points:<3} {result.duration:6.2f}s  "
                  f"{result.title}{kind}")
         if result.status == "skipped":
             self.say(self.style.dim(f"              skipped: {result.message}"))
 
-    def failures(self, results):
-        """Prints each failure in full, except repeats of one already shown."""
-        failed = [r for r in results if r.status == "failed"]
+    def failures(self, record):
+        """Prints each failure of a results record in full, except repeats
+        of one already shown."""
+        failed = [t for t in record["tests"] if t["status"] == "failed"]
         shown = {}
-        for r in failed:
-            key = (r.kind, r.message, r.details)
+        for t in failed:
+            key = (t["kind"], t["message"], t["details"])
             if key in shown:
-                self._repeat(r, shown[key])
+                self.say(self.style.bad("FAIL ") + self.style.bold(t["title"]) +
+                         f"  ({t['name']}, 0/{t['max_points']}): same failure as "
+                         f"{shown[key]['name']} above")
             else:
-                shown[key] = r
+                shown[key] = t
                 self.say(RULE)
-                self._failure(r)
+                for line in failure_lines(t, record, self.style):
+                    self.say(line)
         if failed:
             self.say(RULE)
-
-    def failure_text(self, r):
-        """One failure's report as plain text (for JSON and Gradescope)."""
-        buffer = io.StringIO()
-        plain = Reporter(self.run, buffer)
-        plain._failure(r)
-        return buffer.getvalue()
-
-    def _repeat(self, r, first):
-        self.say(self.style.bad("FAIL ") + self.style.bold(r.title) +
-                 f"  ({r.name}, 0/{r.points}): same failure as {first.name} above")
-
-    def _failure(self, r):
-        st = self.style
-        self.say(st.bad("FAIL ") + st.bold(r.title) + f"  ({r.name}, 0/{r.points} points)")
-        self.say(f"{INDENT}kind:  {r.kind}: {KINDS.get(r.kind, '')}")
-        self._block("why:  ", printable(r.message))
-        if r.details:
-            for line in r.details.split("\n"):
-                self.say(INDENT + "       " + printable(line))
-        for heading, lines in r.sections:
-            self.say(f"{INDENT}{heading}:")
-            for line in lines:
-                self.say(INDENT + "  " + printable(line))
-        doc = r.doc if r.doc.startswith(("docs/", "labs/")) else f"docs/{r.doc}"
-        self.say(f"{INDENT}read:  {doc}")
-        self.say(f"{INDENT}rerun: {self.run.rerun_command(r.name, r.seed if r.seed_used else None)}")
-
-    def _block(self, label, text):
-        width = 100
-        lines = textwrap.wrap(text, width) or [""]
-        self.say(INDENT + label + lines[0])
-        for line in lines[1:]:
-            self.say(INDENT + " " * len(label) + line)
 
     def summary(self, results, json_path, collection_errors):
         st = self.style
@@ -163,8 +134,8 @@ class Reporter:
             self.say()
             self.say(st.bold(f"Lab {self.run.lab.number}: {self.run.lab.title}"))
             for r in results:
-                self.say(f"  {self.verdict(r)} {r.earned:>3}/{r.points:<3} {r.duration:6.2f}s  "
-                         f"{r.title}")
+                self.say(f"  {self.verdict(r)} {r.earned:>3}/{r.max_points:<3} "
+                         f"{r.duration:6.2f}s  {r.title}")
         for err in collection_errors:
             self.say(st.bad("  grader error: ") + err.splitlines()[0])
         errors = grader_errors(results)
@@ -174,6 +145,51 @@ class Reporter:
         self.say(f"Results: {_shown_path(json_path, self.run.root)}")
         line = f"Score: {earned}/{possible}"
         self.say(st.good(line) if earned == possible and possible else st.bad(line))
+
+
+PLAIN = Style(io.StringIO())   # no colours: for files and other tools
+
+
+def failure_lines(t, record, style=PLAIN):
+    """The report of one failed test, as lines: from its record (one of
+    results.json's tests) and the run's record (results.json itself)."""
+    lines = [style.bad("FAIL ") + style.bold(t["title"]) +
+             f"  ({t['name']}, 0/{t['max_points']} points)",
+             f"{INDENT}kind:  {t['kind']}: {KINDS.get(t['kind'], '')}"]
+    lines += _block("why:  ", printable(t["message"]))
+    if t["details"]:
+        lines += [INDENT + "       " + printable(line) for line in t["details"].split("\n")]
+    for section in t["sections"]:
+        lines.append(f"{INDENT}{section['heading']}:")
+        lines += [INDENT + "  " + printable(line) for line in section["lines"]]
+    doc = t["doc"] if t["doc"].startswith(("docs/", "labs/")) else f"docs/{t['doc']}"
+    lines.append(f"{INDENT}read:  {doc}")
+    lines.append(f"{INDENT}rerun: {rerun_command(record, t['name'], t['seed'])}")
+    return lines
+
+
+def failure_text(t, record):
+    """One failure's report as plain text (Gradescope, JUnit)."""
+    return "\n".join(failure_lines(t, record)) + "\n"
+
+
+def rerun_command(record, test_name, seed=None):
+    """The make command that grades one test again, as it was graded."""
+    # A parametrised test's name (test_burst[fork]) holds characters a
+    # shell would expand: quote it.
+    parts = [f"make grade LAB={record['lab']}", f"T={shlex.quote(test_name)}"]
+    if seed is not None:
+        parts.append(f"SEED={seed}")
+    for flag, on in (("SOLUTION=1", record["code"] == "solution"),
+                     ("VALGRIND=1", record["valgrind"]), ("SANITIZE=1", record["sanitize"])):
+        if on:
+            parts.append(flag)
+    return " ".join(parts)
+
+
+def _block(label, text, width=100):
+    lines = textwrap.wrap(text, width) or [""]
+    return [INDENT + label + lines[0]] + [INDENT + " " * len(label) + line for line in lines[1:]]
 
 
 def _shown_path(path, root):
@@ -258,7 +274,7 @@ def junit_xml(record):
         if t["status"] == "failed":
             tag = "error" if t["kind"] == "grader error" else "failure"
             node = ET.SubElement(case, tag, message=f"{t['kind']}: {t['message']}"[:1000])
-            node.text = t["report"] or t["message"]
+            node.text = failure_text(t, record) if t["status"] == "failed" else t["message"]
         elif t["status"] in ("skipped", "not run"):
             ET.SubElement(case, "skipped", message=t["message"] or t["status"])
     root = ET.Element("testsuites")

@@ -1,7 +1,10 @@
 """Points, per-test results and the score.
 
-Each graded test declares its points beside it with @graded(points=...).
-A test earns all its points or none: a partly right echo is still a bug.
+Each graded test declares its points beside it with @graded(points=...),
+its max_points here. A test earns all its points or none: a partly right
+echo is still a bug. A TestResult is built once per test (plugin.py); its
+to_json() is the record every report is rendered from (reports.py): the
+console, results.json, JUnit XML, Gradescope's results and the batch CSV.
 """
 
 from dataclasses import dataclass, field
@@ -11,7 +14,7 @@ from dataclasses import dataclass, field
 class TestResult:
     name: str
     title: str
-    points: int
+    max_points: int
     doc: str
     hidden: bool = False
     step: int = None                 # the handout's step this test belongs to
@@ -23,21 +26,20 @@ class TestResult:
     seed: int = 0
     seed_used: bool = False          # the test drew random data from its seed
     sections: list = field(default_factory=list)   # (heading, [lines]) for the report
-    report: str = ""                 # the failure report as printed, for other tools
     longest_pause: tuple = None      # (s without progress, stall window s), see TestContext
 
     __test__ = False  # not a pytest test class
 
     @property
     def earned(self):
-        return self.points if self.status == "passed" else 0
+        return self.max_points if self.status == "passed" else 0
 
     def to_json(self):
         return {
             "name": self.name,
             "title": self.title,
-            "points": self.earned,
-            "max_points": self.points,
+            "earned": self.earned,
+            "max_points": self.max_points,
             "status": self.status,
             "kind": self.kind or None,
             "message": self.message,
@@ -48,7 +50,6 @@ class TestResult:
             "seed": self.seed if self.seed_used else None,
             "time": round(self.duration, 3),
             "sections": [{"heading": h, "lines": lines} for h, lines in self.sections],
-            "report": self.report,
             "longest_pause": None if self.longest_pause is None else {
                 "seconds": round(self.longest_pause[0], 2),
                 "stall_window": self.longest_pause[1]},
@@ -62,7 +63,7 @@ def total(results):
     for nothing either way; the report says why it was skipped.
     """
     counted = [r for r in results if r.status != "skipped"]
-    return sum(r.earned for r in counted), sum(r.points for r in counted)
+    return sum(r.earned for r in counted), sum(r.max_points for r in counted)
 
 
 def grader_errors(results):
