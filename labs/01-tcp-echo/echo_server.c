@@ -194,8 +194,10 @@ static int serve_client(int fd)
 	 * See docs/01-tcp.md, "Reading: recv and end of stream".
 	 */
 	(void)fd;
-	fprintf(stderr, "%s: serve_client: not written yet "
-		"(TODO in echo_server.c)\n", PROG);
+	fprintf(stderr,
+		"%s: serve_client: not written yet "
+		"(TODO in echo_server.c)\n",
+		PROG);
 	errno = ENOSYS;
 	return -1;
 }

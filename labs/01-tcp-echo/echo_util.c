@@ -69,8 +69,8 @@ int format_sockaddr(const struct sockaddr *sa, char *out, size_t outlen)
 ssize_t send_all(int fd, const void *buf, size_t len)
 {
 	/*
-	 * TODO (step 2): call send(fd, ..., MSG_NOSIGNAL) in a loop until all len
-	 * bytes are sent. send() returns how many bytes it took, which can
+	 * TODO (step 2): call send(fd, ..., MSG_NOSIGNAL) in a loop until all
+	 * len bytes are sent. send() returns how many bytes it took, which can
 	 * be fewer than you asked for: move forward by that much and send
 	 * the rest. If it fails with EINTR, just try again; any other error
 	 * ends the loop: return -1 (errno is already set by send).
