@@ -96,6 +96,12 @@ def test_bad_arguments(ctx):
 
 # -- step 2: the echo ------------------------------------------------------------
 
+@graded(points=5, doc="01-tcp.md#writing-partial-sends", step=2)
+def test_unit_send_all(ctx):
+    """unit: send_all loops over short sends and EINTR"""
+    ctx.run_unit_tests(UNITS, "send_all")
+
+
 @graded(points=5, doc="01-tcp.md#reading-recv-and-end-of-stream", step=2)
 def test_echo_short_text(ctx, server):
     """server: echoes a line of text and closes after the client does"""
