@@ -1,8 +1,10 @@
 /*
  * echo_server - a sequential TCP echo server (lab 01).
  *
- * Steps 2 and 3 of the handout: fill in the four functions marked TODO.
- * Everything else is provided and already works.
+ * Fill in the functions marked TODO: open_listener and announce (step 1
+ * of the handout), serve_client (step 2). Everything else is provided and
+ * already works, including serve_forever, the loop that accepts one
+ * client after another: read it.
  *
  * usage: echo_server [-a ADDR] -p PORT
  *
@@ -142,7 +144,7 @@ static int open_listener(const struct sockaddr_storage *addr, socklen_t len,
 			 const char **failed_call)
 {
 	/*
-	 * TODO (step 2): create the listening socket.
+	 * TODO (step 1): create the listening socket.
 	 * 1. socket(addr->ss_family, SOCK_STREAM, 0)
 	 * 2. setsockopt SO_REUSEADDR = 1, so that a restarted server can
 	 *    bind again while old connections are in TIME_WAIT
@@ -163,7 +165,7 @@ static int open_listener(const struct sockaddr_storage *addr, socklen_t len,
 static int announce(int listener)
 {
 	/*
-	 * TODO (step 2): ask the kernel which address and port the listener
+	 * TODO (step 1): ask the kernel which address and port the listener
 	 * really has (getsockname: with -p 0 the kernel picks the port), turn
 	 * it into text with format_sockaddr, print exactly one line
 	 * "listening on ADDR:PORT" and fflush(stdout): under the grader stdout
@@ -183,7 +185,7 @@ static int announce(int listener)
 static int serve_client(int fd)
 {
 	/*
-	 * TODO (step 3): loop: recv() into a buffer of ECHO_BUF_SIZE bytes,
+	 * TODO (step 2): loop: recv() into a buffer of ECHO_BUF_SIZE bytes,
 	 * then send exactly the bytes you got back with send_all().
 	 * - recv() returns 0 when the client has closed its side: return 0.
 	 * - recv() failing with EINTR means a signal arrived: go round the
@@ -192,6 +194,10 @@ static int serve_client(int fd)
 	 * See docs/01-tcp.md, "Reading: recv and end of stream".
 	 */
 	(void)fd;
+	fprintf(stderr,
+		"%s: serve_client: not written yet "
+		"(TODO in echo_server.c)\n",
+		PROG);
 	errno = ENOSYS;
 	return -1;
 }
@@ -220,28 +226,41 @@ static int accept_error_is_transient(int err)
 	}
 }
 
-/* Serves clients one after another until a stop signal. */
+/*
+ * Serves clients one after another until a stop signal. Provided: each
+ * accept() returns a new socket for one client; serve_client() talks to
+ * it, and whatever goes wrong with that client (a reset, say) is reported
+ * and the server moves on to the next one.
+ */
 static int serve_forever(int listener)
 {
-	/*
-	 * TODO (step 3): while stop_requested is not set:
-	 * - accept() the next client (pass a struct sockaddr_storage to
-	 *   learn its address); when accept fails with an error for which
-	 *   accept_error_is_transient() is true, just loop again; on any
-	 *   other error print it and return -1;
-	 * - serve_client(); if it fails, print the error to stderr and carry
-	 *   on: one bad client must not stop the server;
-	 * - close() the client's socket.
-	 * Printing "client ADDR:PORT connected" to stderr helps when you
-	 * debug, and the grader shows your stderr when a test fails.
-	 */
-	(void)listener;
-	/* Only here to keep the compiler quiet until you call them. */
-	(void)serve_client;
-	(void)accept_error_is_transient;
-	errno = ENOSYS;
-	perror(PROG ": serve_forever (TODO in echo_server.c)");
-	return -1;
+	while (!stop_requested) {
+		struct sockaddr_storage peer;
+		socklen_t peer_len = sizeof(peer);
+		char peer_text[SOCKADDR_TEXT_MAX];
+
+		int fd = accept(listener, (struct sockaddr *)&peer, &peer_len);
+		if (fd < 0) {
+			/* EINTR (a stop signal): the loop looks at the flag. */
+			if (accept_error_is_transient(errno))
+				continue;
+			perror(PROG ": accept");
+			return -1;
+		}
+		if (format_sockaddr((struct sockaddr *)&peer, peer_text,
+				    sizeof(peer_text)) < 0)
+			snprintf(peer_text, sizeof(peer_text), "(unknown)");
+		fprintf(stderr, "%s: client %s connected\n", PROG, peer_text);
+		if (serve_client(fd) < 0)
+			fprintf(stderr, "%s: client %s: %s\n", PROG, peer_text,
+				strerror(errno));
+		else
+			fprintf(stderr, "%s: client %s done\n", PROG,
+				peer_text);
+		if (close(fd) < 0)
+			perror(PROG ": close");
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)

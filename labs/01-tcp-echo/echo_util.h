@@ -1,9 +1,9 @@
 /*
  * echo_util.h - small helpers shared by echo_server and echo_client.
  *
- * You implement these in echo_util.c (step 1 of the handout). They are
- * pure enough to be unit-tested on their own: tests/test_echo_util.c
- * checks them, and `make grade` runs those tests first.
+ * parse_port is provided in echo_util.c; you write format_sockaddr
+ * (step 1 of the handout) and send_all (step 2). They are pure enough to
+ * be unit-tested on their own: tests/test_echo_util.c checks them.
  *
  * Convention for the whole course: a helper returns a value >= 0 on
  * success, or -1 with errno set on failure. Helpers never print and never

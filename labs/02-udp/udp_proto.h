@@ -1,7 +1,7 @@
 /*
  * udp_proto.h - the udp_client's request header, and small pure helpers.
  *
- * You implement these in udp_proto.c (step 1 of the handout);
+ * You implement these in udp_proto.c (step 2 of the handout);
  * tests/test_udp_proto.c checks them, and `make grade` runs those tests.
  *
  * The server echoes every datagram byte for byte, so the client is free to

@@ -1,7 +1,7 @@
 /*
  * udp_server - a UDP echo server (lab 02).
  *
- * Step 2 of the handout: write echo_one() and serve_forever(), marked
+ * Step 1 of the handout: write echo_one() and serve_forever(), marked
  * TODO. Everything else is provided and already works.
  *
  * usage: udp_server [-a ADDR] -p PORT
@@ -126,7 +126,7 @@ static int recv_error_is_fatal(int err)
 static int echo_one(int fd, char *buf, size_t buf_size)
 {
 	/*
-	 * TODO (step 2): one datagram in, the same bytes out.
+	 * TODO (step 1): one datagram in, the same bytes out.
 	 * - recvfrom() into buf, with a struct sockaddr_storage for the
 	 *   sender's address; set its length variable to sizeof(peer) before
 	 *   every call (recvfrom overwrites it). Pass MSG_TRUNC in flags: the
@@ -152,7 +152,7 @@ static int echo_one(int fd, char *buf, size_t buf_size)
 static int serve_forever(int fd, const sigset_t *wait_mask)
 {
 	/*
-	 * TODO (step 2): while stop_requested is not set, wait until fd is
+	 * TODO (step 1): while stop_requested is not set, wait until fd is
 	 * readable and call echo_one() with a buffer of UDP_RECV_BUF_SIZE
 	 * bytes (it can hold any datagram). Wait with
 	 *     ppoll(&pfd, 1, NULL, wait_mask)

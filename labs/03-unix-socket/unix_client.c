@@ -1,7 +1,7 @@
 /*
  * unix_client - send requests to unix_server, print its replies (lab 03).
  *
- * Steps 5 and 6 of the handout: fill in the functions marked TODO. The
+ * Steps 4 and 5 of the handout: fill in the functions marked TODO. The
  * rest is provided and already works.
  *
  * usage: unix_client -s PATH
@@ -84,7 +84,7 @@ static int parse_args(int argc, char **argv, const char **path)
 static int connect_to_server(const struct sockaddr_un *addr, socklen_t len)
 {
 	/*
-	 * TODO (step 5): socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0),
+	 * TODO (step 4): socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0),
 	 * then connect() it to addr. If connect fails, close the socket
 	 * (keep errno: close may change it) and return -1.
 	 */
@@ -127,10 +127,10 @@ static void keep_passed_fds(struct reply_reader *r, struct cmsghdr *cmsg)
 static ssize_t receive_more(struct reply_reader *r)
 {
 	/*
-	 * TODO (step 5): receive more bytes into r->buf + r->len (at most
+	 * TODO (step 4): receive more bytes into r->buf + r->len (at most
 	 * sizeof(r->buf) - r->len), retrying on EINTR; add them to r->len
 	 * and return how many came (0 at end of stream), or -1.
-	 * recv() is enough for step 5. Step 6 (stretch): use recvmsg() with
+	 * recv() is enough for step 4. Step 5 (stretch): use recvmsg() with
 	 * a control buffer of CMSG_SPACE(MAX_PASSED_FDS * sizeof(int)) bytes
 	 * (MSG_CMSG_CLOEXEC), and hand every SOL_SOCKET/SCM_RIGHTS control
 	 * message to keep_passed_fds(): a plain recv() of the bytes that
@@ -150,7 +150,7 @@ static ssize_t receive_more(struct reply_reader *r)
 static ssize_t next_reply(struct reply_reader *r, size_t *line_len)
 {
 	/*
-	 * TODO (step 5): until proto_next_line() finds a complete line in
+	 * TODO (step 4): until proto_next_line() finds a complete line in
 	 * r->buf[0..r->len), call receive_more(). Return what
 	 * proto_next_line returned (it sets *line_len); 0 if the server
 	 * closed the connection first; -1 with errno EMSGSIZE if the buffer
@@ -190,10 +190,10 @@ static int copy_fd_to_stdout(int fd)
 static int print_reply(struct reply_reader *r, bool was_send, size_t len)
 {
 	/*
-	 * TODO (step 5): write the reply line r->buf[0..len) and a '\n' to
+	 * TODO (step 4): write the reply line r->buf[0..len) and a '\n' to
 	 * stdout with net_write_all(); close_passed_fds(r), in case the
 	 * server passed a descriptor nobody asked for.
-	 * Step 6 (stretch): if was_send and the line is "OK", the reply
+	 * Step 5 (stretch): if was_send and the line is "OK", the reply
 	 * carried a descriptor (r->fds[0]): print the file's contents with
 	 * copy_fd_to_stdout() instead of the line, then close_passed_fds().
 	 * No descriptor with that OK is an error. Return 0, or -1 after
@@ -214,7 +214,7 @@ static int print_reply(struct reply_reader *r, bool was_send, size_t len)
 static int do_request(struct reply_reader *r, const char *line, size_t len)
 {
 	/*
-	 * TODO (step 5): send the request line and a '\n' (net_send_all),
+	 * TODO (step 4): send the request line and a '\n' (net_send_all),
 	 * then next_reply(). On an error, or when the server closed the
 	 * connection before replying, print why and return -1. Otherwise
 	 * print_reply() (was_send: proto_parse() the request and look for

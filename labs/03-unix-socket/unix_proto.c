@@ -68,7 +68,7 @@ int proto_make_unix_addr(const char *path, struct sockaddr_un *addr,
 			 socklen_t *len)
 {
 	/*
-	 * TODO (step 2): an empty path is EINVAL; a path of
+	 * TODO (step 1): an empty path is EINVAL; a path of
 	 * sizeof(addr->sun_path) bytes or more does not fit with its NUL:
 	 * ENAMETOOLONG. Otherwise zero *addr, set sun_family to AF_UNIX,
 	 * copy the path and its NUL into sun_path, and set *len to

@@ -1,7 +1,7 @@
 /*
  * unix_server - a line-protocol server on a Unix-domain socket (lab 03).
  *
- * Steps 2, 3, 4 and 6 of the handout: fill in the functions marked TODO.
+ * Steps 2, 3 and 5 of the handout: fill in the functions marked TODO.
  * Everything else is provided and already works.
  *
  * usage: unix_server -s PATH
@@ -338,7 +338,7 @@ static int send_line(int fd, const char *text, size_t len)
 static int send_ok_with_fd(int sock, int fd)
 {
 	/*
-	 * TODO (step 6, stretch): sendmsg() the bytes of PROTO_OK with one
+	 * TODO (step 5, stretch): sendmsg() the bytes of PROTO_OK with one
 	 * SCM_RIGHTS control message holding fd (see cmsg(3) and
 	 * docs/03-unix-sockets.md, "Passing descriptors: SCM_RIGHTS").
 	 * Flags MSG_NOSIGNAL | MSG_DONTWAIT; when it fails, ask
@@ -429,7 +429,7 @@ static int handle_request(struct client *c, const char *line, size_t len)
 	 * - proto_parse() it, then by command: PING -> PROTO_PONG;
 	 *   ECHO -> the argument and a '\n' (send_line); WHO ->
 	 *   proto_format_who() with c->cred (pid, uid, gid); SEND ->
-	 *   handle_send() (step 6; until then, PROTO_ERR_UNKNOWN is fine);
+	 *   handle_send() (step 5; until then, PROTO_ERR_UNKNOWN is fine);
 	 *   anything else -> PROTO_ERR_UNKNOWN.
 	 * Return what the send returned.
 	 */
@@ -478,7 +478,7 @@ static int handle_buffered(struct client *c)
 static int serve_client(struct client *c)
 {
 	/*
-	 * TODO (step 4): while !stop_requested: wait_readable(c->fd) (on
+	 * TODO (step 3): while !stop_requested: wait_readable(c->fd) (on
 	 * EINTR go round again: the loop looks at the flag), then recv()
 	 * into c->buf + c->len, at most sizeof(c->buf) - c->len bytes.
 	 * 0 means the client closed its side: return 0 (an unfinished
@@ -488,6 +488,9 @@ static int serve_client(struct client *c)
 	 */
 	(void)c;
 	(void)handle_buffered;
+	fprintf(stderr,
+		"%s: serve_client: not written yet (TODO in unix_server.c)\n",
+		PROG);
 	errno = ENOSYS;
 	return -1;
 }
@@ -496,7 +499,7 @@ static int serve_client(struct client *c)
 static int serve_next_client(int listener)
 {
 	/*
-	 * TODO (step 4): accept() one client into a struct client (start it
+	 * TODO (step 2): accept() one client into a struct client (start it
 	 * zeroed, with .fd the accepted socket); EINTR and ECONNABORTED are
 	 * not fatal: return 0. Ask the kernel who the peer is:
 	 * getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c.cred, &len); if that

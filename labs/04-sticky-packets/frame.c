@@ -1,7 +1,7 @@
 /*
  * frame.c - message framing over a TCP byte stream (lab 04).
  *
- * Steps 2 and 3 of the handout: write the functions marked TODO. Their
+ * Steps 1 and 2 of the handout: write the functions marked TODO. Their
  * contracts are in frame.h; tests/test_frame.c checks them (make grade
  * runs those tests first). None of them allocates, prints or exits.
  */
@@ -35,7 +35,7 @@ int frame_decoder_init(struct frame_decoder *d, enum frame_mode mode,
 		       size_t max_payload, void *buf, size_t cap)
 {
 	/*
-	 * TODO (step 2): refuse (EINVAL) a max_payload above
+	 * TODO (step 1): refuse (EINVAL) a max_payload above
 	 * FRAME_MAX_LIMIT, a NULL buf, or cap < FRAME_BUFFER_SIZE(max);
 	 * otherwise zero *d (memset) and store mode, max_payload, buf, cap.
 	 */
@@ -51,7 +51,7 @@ int frame_decoder_init(struct frame_decoder *d, enum frame_mode mode,
 unsigned char *frame_decoder_space(struct frame_decoder *d, size_t *room)
 {
 	/*
-	 * TODO (step 2): return d->buf + d->end and set *room to
+	 * TODO (step 1): return d->buf + d->end and set *room to
 	 * d->cap - d->end (0 if d->broken). Before that, make room:
 	 * - nothing held (start == end): start = end = scanned = 0;
 	 * - a partial message that cannot fit behind start: memmove it to
@@ -68,7 +68,7 @@ unsigned char *frame_decoder_space(struct frame_decoder *d, size_t *room)
 
 void frame_decoder_commit(struct frame_decoder *d, size_t n)
 {
-	/* TODO (step 2): n more bytes are in the buffer, after d->end. */
+	/* TODO (step 1): n more bytes are in the buffer, after d->end. */
 	(void)d;
 	(void)n;
 }
@@ -76,7 +76,7 @@ void frame_decoder_commit(struct frame_decoder *d, size_t n)
 size_t frame_decoder_feed(struct frame_decoder *d, const void *data, size_t len)
 {
 	/*
-	 * TODO (step 2): frame_decoder_space, copy min(len, room) bytes
+	 * TODO (step 1): frame_decoder_space, copy min(len, room) bytes
 	 * there, frame_decoder_commit; return how many were taken.
 	 */
 	(void)d;
@@ -88,14 +88,14 @@ size_t frame_decoder_feed(struct frame_decoder *d, const void *data, size_t len)
 int frame_decoder_next(struct frame_decoder *d, struct frame_msg *msg)
 {
 	/*
-	 * TODO (steps 2 and 3): if d->broken, return -1 (errno EPROTO).
-	 * len mode (step 2): fewer than 4 bytes held -> 0. Read the length
+	 * TODO (steps 1 and 2): if d->broken, return -1 (errno EPROTO).
+	 * len mode (step 1): fewer than 4 bytes held -> 0. Read the length
 	 *   big-endian: p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3], with
 	 *   each byte cast to uint32_t first. Over d->max_payload -> a
 	 *   protocol error at once (do not wait for the payload). Payload
 	 *   not all here -> 0. Otherwise msg = the payload (a view into the
 	 *   buffer, no copy), move start past the frame, return 1.
-	 * line mode (step 3): memchr for '\n' in the bytes not searched yet
+	 * line mode (step 2): memchr for '\n' in the bytes not searched yet
 	 *   (d->scanned says how many were); none -> remember how far you
 	 *   searched; more than max_payload bytes held -> protocol error;
 	 *   else 0. Found -> msg = the bytes before it (over the limit ->
@@ -113,14 +113,14 @@ int frame_decoder_next(struct frame_decoder *d, struct frame_msg *msg)
 
 size_t frame_decoder_pending(const struct frame_decoder *d)
 {
-	/* TODO (step 2): the bytes held that are not yet a whole message. */
+	/* TODO (step 1): the bytes held that are not yet a whole message. */
 	(void)d;
 	return 0;
 }
 
 const char *frame_decoder_error(const struct frame_decoder *d)
 {
-	/* TODO (step 2): the reason stored when the stream broke. */
+	/* TODO (step 1): the reason stored when the stream broke. */
 	(void)d;
 	return "frame_decoder_error (TODO in frame.c)";
 }
@@ -128,7 +128,7 @@ const char *frame_decoder_error(const struct frame_decoder *d)
 int frame_wrap(enum frame_mode mode, size_t len, struct frame_wrap *w)
 {
 	/*
-	 * TODO (step 2): zero *w. Line mode: tail = "\n" (tail_len 1).
+	 * TODO (step 1): zero *w. Line mode: tail = "\n" (tail_len 1).
 	 * Len mode: len above FRAME_MAX_LIMIT -> EMSGSIZE; otherwise the 4
 	 * bytes of len, most significant first (big-endian, network byte
 	 * order), in head (head_len 4).

@@ -2,7 +2,7 @@
  * frame_client - send stdin lines as framed messages, print the replies
  * (lab 04).
  *
- * Step 5 of the handout: fill in the two functions marked TODO,
+ * Step 4 of the handout: fill in the two functions marked TODO,
  * queue_next_line() and print_replies(). Everything else is provided.
  *
  * usage: frame_client -h HOST -p PORT [-m len|line]
@@ -177,7 +177,7 @@ static int pull_stdin(struct client *c)
 static int queue_next_line(struct client *c)
 {
 	/*
-	 * TODO (step 5): if c->out_len > 0, a message is still being sent:
+	 * TODO (step 4): if c->out_len > 0, a message is still being sent:
 	 * return 0. Otherwise take the next line out of c->lines with
 	 * frame_decoder_next() (0 or -1: return that), frame_wrap() its
 	 * length in c->mode, and copy head, line and tail into c->out;
@@ -212,7 +212,7 @@ static int push_socket(struct client *c)
 static int print_replies(struct client *c)
 {
 	/*
-	 * TODO (step 5): while frame_decoder_next(&c->replies, &reply)
+	 * TODO (step 4): while frame_decoder_next(&c->replies, &reply)
 	 * gives a message, fwrite its payload to stdout and putchar('\n')
 	 * (check both). Then fflush(stdout), so replies show up at once
 	 * when you type, and return what next() last returned (0 or -1).

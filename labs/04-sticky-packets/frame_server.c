@@ -1,7 +1,7 @@
 /*
  * frame_server - numbers the messages of each connection (lab 04).
  *
- * Step 4 of the handout: fill in the two functions marked TODO,
+ * Step 3 of the handout: fill in the two functions marked TODO,
  * send_message() and serve_connection(). Everything else is provided and
  * already works.
  *
@@ -190,7 +190,7 @@ static int send_message(int fd, enum frame_mode mode, const char *prefix,
 			const unsigned char *payload, size_t len)
 {
 	/*
-	 * TODO (step 4): frame_wrap() the payload length (strlen(prefix) +
+	 * TODO (step 3): frame_wrap() the payload length (strlen(prefix) +
 	 * len), then hand send_all_iov() four parts: the wrap's head, the
 	 * prefix, the payload and the wrap's tail (empty parts are fine).
 	 * One sendmsg() for the whole message: separate small sends would
@@ -256,7 +256,7 @@ static int serve_connection(int fd, enum frame_mode mode, unsigned char *buf,
 			    size_t cap)
 {
 	/*
-	 * TODO (step 4): frame_decoder_init(&dec, mode,
+	 * TODO (step 3): frame_decoder_init(&dec, mode,
 	 * frame_default_max(mode), buf, cap), count = 0, then loop while
 	 * !stop_requested:
 	 * 1. take out every whole message (frame_decoder_next() == 1) and

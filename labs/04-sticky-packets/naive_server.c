@@ -9,7 +9,7 @@
  * answers "<n>:<rest of the chunk>". That works while messages are sent
  * slowly and one at a time, and breaks as soon as TCP merges two sends
  * into one recv (sticky packets) or splits one send over two (half
- * packets). Step 1 of the handout runs the grader's sticky tests against
+ * packets). The handout's warm-up runs the grader's sticky tests against
  * it. Do not copy it. It needs nothing from frame.c (only constants
  * from frame.h), so it works before you have written anything.
  */

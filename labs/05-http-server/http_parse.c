@@ -1,7 +1,10 @@
 /*
- * http_parse.c - the lab 05 parsers. Steps 1 and 5 of the handout: write
- * these functions. Their contracts are in http_parse.h; the unit tests in
- * tests/test_http_parse.c check them (make grade runs them first).
+ * http_parse.c - the lab 05 parsers. Their contracts are in http_parse.h;
+ * the unit tests in tests/test_http_parse.c check them. You write
+ * http_parse_request and http_find_header in step 1 of the handout,
+ * http_has_token in step 5, http_parse_content_length,
+ * http_request_framing and http_decode_chunked in step 8, and
+ * http_parse_response in step 10.
  *
  * The rules they follow are in docs/05-http.md, "The request, byte by
  * byte": a token (method, header name) is made of the characters
@@ -39,7 +42,7 @@ int http_parse_request(const char *buf, size_t len, struct http_request *req)
 int http_parse_response(const char *buf, size_t len, struct http_response *res)
 {
 	/*
-	 * TODO (step 5): "HTTP/d.d SP 3DIGIT SP reason CRLF", then the same
+	 * TODO (step 10): "HTTP/d.d SP 3DIGIT SP reason CRLF", then the same
 	 * header lines as a request: reuse your helpers from step 1.
 	 */
 	(void)buf;
@@ -61,7 +64,7 @@ const struct http_header *http_find_header(const struct http_header *headers,
 int http_parse_content_length(const char *value, size_t len, uint64_t *out)
 {
 	/*
-	 * TODO (step 4): digits only (no sign, no spaces, not empty) ->
+	 * TODO (step 8): digits only (no sign, no spaces, not empty) ->
 	 * EINVAL otherwise; stop with ERANGE as soon as the value passes
 	 * HTTP_MAX_CONTENT_LENGTH, before it can overflow.
 	 */
@@ -75,7 +78,7 @@ int http_parse_content_length(const char *value, size_t len, uint64_t *out)
 int http_has_token(const char *value, size_t len, const char *token)
 {
 	/*
-	 * TODO (step 4): split value at commas, trim spaces and tabs from
+	 * TODO (step 5): split value at commas, trim spaces and tabs from
 	 * each item, compare it with token ignoring case.
 	 */
 	(void)value;
@@ -88,7 +91,7 @@ int http_request_framing(const struct http_request *req,
 			 struct http_framing *framing)
 {
 	/*
-	 * TODO (step 4): go through the header lines once.
+	 * TODO (step 8): go through the header lines once.
 	 * - Content-Length: http_parse_content_length(); a bad value, or
 	 *   a second line with another value -> 400.
 	 * - Transfer-Encoding: a comma-separated list of codings, maybe on
@@ -107,7 +110,7 @@ int http_request_framing(const struct http_request *req,
 ssize_t http_decode_chunked(struct http_chunked *dec, char *buf, size_t *len)
 {
 	/*
-	 * TODO (step 5): a small state machine, one byte at a time except
+	 * TODO (step 8): a small state machine, one byte at a time except
 	 * inside chunk data (copy whole runs with memmove). States: size
 	 * digits (hex), extension up to LF, LF after CR, data, CRLF after
 	 * data, trailer lines, final CRLF. Keep the state in *dec: the next

@@ -1,9 +1,18 @@
 /*
  * http_server - a sequential HTTP/1.1 static-file server (lab 05).
  *
- * Steps 3 to 4 of the handout: write serve_connection() and the
- * functions it needs. The command line, the signals, the listener and
- * the accept loop are provided and already work.
+ * The functions marked TODO are yours, one step of the handout at a time:
+ *   step 2  read_request_head, format_date, head_start, head_send,
+ *           send_status_page, handle_request (a first version)
+ *   step 4  target_path, status_for_errno, resolve_file, open_resource,
+ *           send_file_body, serve_file, route
+ *   step 5  check_headers, conn_end_request (and handle_request grows)
+ *   step 6  refuse (and the error statuses in the functions above)
+ *   step 8  maybe_continue, relay_body, send_chunk, relay_chunked,
+ *           serve_echo, drop_chunked_body, drop_body
+ *   step 9  head_over_limit
+ * The command line, the signals, the listener, the accept loop, receiving
+ * (conn_fill) and the small helpers are provided and already work.
  *
  * usage: http_server [-a ADDR] -p PORT -d DOCROOT [-t SECONDS]
  *
@@ -53,6 +62,10 @@
 #define RESPONSE_HEAD_MAX 8192
 #define DATE_TEXT_MAX 64
 #define ECHO_PATH "/echo"
+/* head_start's content length for a body sent in the chunked coding. */
+#define BODY_CHUNKED UINT64_MAX
+/* The longest "size CRLF" line that starts a chunk of the echo. */
+#define CHUNK_SIZE_LINE_MAX 20
 
 struct server {
 	const char *addr_text;
@@ -69,7 +82,19 @@ struct conn {
 	int fd;
 	const struct server *srv;
 	char buf[CONN_BUF_SIZE];
-	size_t have; /* bytes in buf */
+	size_t have;  /* bytes in buf */
+	size_t start; /* buf[0..start) is the head being answered */
+	int served;   /* requests answered so far */
+};
+
+/* What handle_request learned about a request beyond the parse. */
+struct request_info {
+	const struct http_request *req;
+	uint64_t body_len; /* from Content-Length; 0 when chunked */
+	int chunked;	   /* the body is in the chunked transfer coding */
+	int keep_alive;
+	int is_head;
+	int expect_continue;
 };
 
 /* Set by the SIGINT/SIGTERM handler. */
@@ -191,39 +216,736 @@ static int wait_ready(struct pollfd *fds, nfds_t n, int timeout_ms)
 }
 
 /*
+ * What a function that is not written yet does: says so on stderr and
+ * fails with ENOSYS, so that the grader's report shows which one.
+ */
+static int todo(const char *function)
+{
+	fprintf(stderr, "%s: %s: not written yet (TODO in http_server.c)\n",
+		PROG, function);
+	errno = ENOSYS;
+	return -1;
+}
+
+/* Results of conn_fill besides a byte count. */
+#define FILL_EOF 0
+#define FILL_FAILED (-1) /* errno set: ETIMEDOUT, EINTR (stop), ... */
+#define FILL_YIELD (-2)	 /* idle while another client waits */
+
+/*
+ * Receives more bytes into c->buf. While the connection is idle (no
+ * bytes of a request yet), it also watches the listener: when another
+ * client is waiting, an idle keep-alive connection is closed for it
+ * (RFC 9112 section 9.6 lets a server close idle connections; clients
+ * retry a request on a new connection when a reused one closes). A new
+ * connection first gets FIRST_REQUEST_GRACE_MS to send its request: a
+ * browser's request may still be on its way.
+ */
+static ssize_t conn_fill(struct conn *c)
+{
+	int idle = c->have == 0;
+	int watch = idle && c->served > 0 ? 2 : 1;
+	int timeout_ms = c->srv->timeout_ms;
+	struct pollfd fds[2] = {{.fd = c->fd, .events = POLLIN},
+				{.fd = c->srv->listener, .events = POLLIN}};
+
+	if (idle && c->served == 0 && timeout_ms > FIRST_REQUEST_GRACE_MS) {
+		timeout_ms = FIRST_REQUEST_GRACE_MS;
+		watch = 1;
+	}
+	for (;;) {
+		if (stop_requested) {
+			errno = EINTR;
+			return FILL_FAILED;
+		}
+		int rc = wait_ready(fds, (nfds_t)watch, timeout_ms);
+		if (rc == 0 && watch == 1 && idle && c->served == 0 &&
+		    timeout_ms < c->srv->timeout_ms) {
+			/* Grace over: wait the rest, yielding if needed. */
+			timeout_ms = c->srv->timeout_ms - timeout_ms;
+			watch = 2;
+			continue;
+		}
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0)
+			return FILL_FAILED;
+		if (rc == 0) {
+			errno = ETIMEDOUT;
+			return FILL_FAILED;
+		}
+		if (fds[0].revents == 0)
+			return FILL_YIELD;
+		ssize_t n = recv(c->fd, c->buf + c->have,
+				 sizeof(c->buf) - c->have, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0)
+			c->have += (size_t)n;
+		return n;
+	}
+}
+
+/* Bytes received after the head being answered. */
+static size_t conn_pending(const struct conn *c)
+{
+	return c->have - c->start;
+}
+
+/* Drops n bytes that follow the head being answered. */
+static void conn_consume(struct conn *c, size_t n)
+{
+	memmove(c->buf + c->start, c->buf + c->start + n,
+		c->have - c->start - n);
+	c->have -= n;
+}
+
+/*
+ * Drops the head that was answered: the next request's bytes move to the
+ * start of the buffer. Views into the old head become invalid.
+ */
+static void conn_end_request(struct conn *c)
+{
+	/*
+	 * TODO (step 5): the request whose head is c->buf[0..c->start) has
+	 * been answered (and its body consumed): move the bytes after it,
+	 * the start of the next pipelined request, to the front of c->buf.
+	 * The views in the old struct http_request point into this buffer,
+	 * which is why this happens only once the answer is sent.
+	 * conn_consume() does the moving.
+	 */
+	todo("conn_end_request");
+	c->start = 0;
+	c->have = 0;
+}
+
+/*
+ * Closes the sending side, then reads (and drops) what the client still
+ * sends for a moment, so that closing does not reset the connection and
+ * destroy the response before the client has read it.
+ */
+static void linger_close(struct conn *c)
+{
+	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+	size_t dropped = 0;
+
+	shutdown(c->fd, SHUT_WR);
+	while (dropped < LINGER_BYTES && !stop_requested &&
+	       wait_ready(&pfd, 1, LINGER_MS) > 0) {
+		ssize_t n = recv(c->fd, c->buf, sizeof(c->buf), 0);
+		if (n <= 0)
+			break;
+		dropped += (size_t)n;
+	}
+}
+
+/* The reason phrase for each status code the server sends. */
+static const char *reason_phrase(int status)
+{
+	switch (status) {
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 301:
+		return "Moved Permanently";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Unknown";
+	}
+}
+
+/* Writes the current time as an IMF-fixdate (RFC 9110 section 5.6.7). */
+static void format_date(char *out, size_t outlen)
+{
+	/*
+	 * TODO (step 2): the current time in GMT as an IMF-fixdate, the one
+	 * date format HTTP senders use: "Sun, 06 Nov 1994 08:49:37 GMT"
+	 * (RFC 9110 section 5.6.7). gmtime_r() and strftime() do it; local
+	 * time or another layout makes clients misread caching dates.
+	 */
+	todo("format_date");
+	snprintf(out, outlen, "not written yet");
+}
+
+/* A response head being built. */
+struct head {
+	char text[RESPONSE_HEAD_MAX];
+	size_t len;
+	int overflow;
+};
+
+/* Appends formatted text to the head; sets overflow when it is full. */
+static void head_add(struct head *h, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(h->text + h->len, sizeof(h->text) - h->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(h->text) - h->len)
+		h->overflow = 1;
+	else
+		h->len += (size_t)n;
+}
+
+/*
+ * Starts a response head: status line, Date, Server, Content-Length (or
+ * Transfer-Encoding for BODY_CHUNKED) and Connection. The caller adds its
+ * own headers, then head_send() ends it.
+ */
+static void head_start(struct head *h, int status, uint64_t content_length,
+		       int keep_alive)
+{
+	/*
+	 * TODO (step 2): start h with the status line and the headers every
+	 * response carries: Date (format_date), Server (SERVER_NAME), the
+	 * body's framing (Content-Length, or "Transfer-Encoding: chunked"
+	 * for BODY_CHUNKED: step 8) and Connection (keep-alive or close).
+	 * Build it with head_add(), which keeps track of the room left.
+	 * See docs/05-http.md, "The response, byte by byte".
+	 */
+	(void)status;
+	(void)content_length;
+	(void)keep_alive;
+	todo("head_start");
+	h->len = 0;
+	h->overflow = 1;
+}
+
+/* Ends the head with the blank line and sends it. Returns 0 or -1. */
+static int head_send(struct head *h, int fd)
+{
+	/*
+	 * TODO (step 2): end the head with its blank line and send it all
+	 * (net_send_all: a send may take only part). A head that did not
+	 * fit (h->overflow) must not go out cut short: fail with EMSGSIZE.
+	 */
+	(void)fd;
+	h->overflow = 1;
+	return todo("head_send");
+}
+
+/* The extra header lines of an error response (Allow, Location). */
+struct extra {
+	const char *allow;    /* for 405 and OPTIONS */
+	const char *location; /* for 301 */
+	size_t location_len;
+};
+
+/*
+ * Sends a complete response with a small HTML body explaining status.
+ * Returns 0, or -1 when sending failed.
+ */
+static int send_status_page(struct conn *c, int status, int keep_alive,
+			    int is_head, const struct extra *extra)
+{
+	/*
+	 * TODO (step 2): a whole response whose body is a small HTML page
+	 * naming the status ("404 Not Found"): head_start with the page's
+	 * exact length, a Content-Type: text/html header, the Allow and
+	 * Location headers when extra asks for them (steps 4 and 6), then
+	 * the body unless the request was HEAD (step 7). Step 2 uses it
+	 * with 200 for every request; later steps for every error.
+	 */
+	(void)c;
+	(void)status;
+	(void)keep_alive;
+	(void)is_head;
+	(void)extra;
+	return todo("send_status_page");
+}
+
+/* Logs one request on stderr: peer-less, one line. */
+static void log_request(const struct http_request *req, int status)
+{
+	fprintf(stderr, "%s: \"%.*s %.*s HTTP/%d.%d\" %d\n", PROG,
+		(int)req->method_len, req->method,
+		(int)(req->target_len > 200 ? 200 : req->target_len),
+		req->target, req->major, req->minor, status);
+}
+
+/*
+ * Sends "100 Continue" if the client waits for it before sending a body
+ * we are about to read (RFC 9110 section 10.1.1).
+ */
+static int maybe_continue(struct conn *c, const struct request_info *ri)
+{
+	/*
+	 * TODO (step 8): a client that sent "Expect: 100-continue" waits for
+	 * an interim "HTTP/1.1 100 Continue" before it sends its body. Send
+	 * it only when the body has not started to arrive already, and only
+	 * when the body is about to be read. See docs/05-http.md, "POST and
+	 * request bodies".
+	 */
+	(void)c;
+	(void)ri;
+	return todo("maybe_continue");
+}
+
+/*
+ * Hands the request body, body_len bytes, to fd (or drops it when fd <
+ * 0), taking first what is buffered, then receiving the rest.
+ * Returns 0, or -1 with errno set (ETIMEDOUT, ECONNRESET...).
+ */
+static int relay_body(struct conn *c, uint64_t body_len, int fd)
+{
+	/*
+	 * TODO (step 8): a Content-Length body is body_len bytes, some of
+	 * them maybe in c->buf already (they came with the head), the rest
+	 * still to receive with conn_fill(). Pass each piece on as it comes
+	 * (to the client for /echo, nowhere to drop it) instead of holding
+	 * the whole body: it may be larger than any buffer. Leave what
+	 * follows the body in c->buf: it is the next request.
+	 */
+	(void)c;
+	(void)body_len;
+	(void)fd;
+	return todo("relay_body");
+}
+
+/*
+ * Sends len bytes as one chunk of a chunked body (RFC 9112 section 7.1).
+ * Returns 0 or -1.
+ */
+static int send_chunk(int fd, const char *data, size_t len)
+{
+	/*
+	 * TODO (step 8): one chunk of a chunked body: its size in hex, CRLF,
+	 * the bytes, CRLF (RFC 9112 section 7.1).
+	 */
+	(void)fd;
+	(void)data;
+	(void)len;
+	return todo("send_chunk");
+}
+
+/*
+ * Hands a chunked request body to fd, decoded and coded again in chunks
+ * (or drops it when fd < 0), up to its last chunk and trailer section,
+ * whose fields are dropped. Gives up with errno EFBIG once more than
+ * limit bytes have been read. Returns 0, or -1 with errno set: EPROTO for
+ * a malformed coding, ETIMEDOUT, ECONNRESET...
+ */
+static int relay_chunked(struct conn *c, int fd, uint64_t limit)
+{
+	/*
+	 * TODO (step 8): the same as relay_body() for a chunked body, whose
+	 * end is known only when its last chunk arrives: decode what is in
+	 * c->buf with http_decode_chunked() (it keeps its state between
+	 * calls), pass the data on in chunks, receive more until the last
+	 * chunk. Count the bytes read and give up past limit (EFBIG); a
+	 * broken coding is EPROTO. The bytes after the body are the next
+	 * request. See docs/05-http.md, "Chunked request bodies".
+	 */
+	(void)c;
+	(void)fd;
+	(void)limit;
+	return todo("relay_chunked");
+}
+
+/* POST /echo: the body back, with the request's Content-Type. */
+static int serve_echo(struct conn *c, const struct request_info *ri)
+{
+	/*
+	 * TODO (step 8): POST /echo answers 200 with the request's body and
+	 * the request's Content-Type (or HTTP_DEFAULT_MIME). A body of known
+	 * length goes back with that Content-Length; a chunked one goes back
+	 * chunked, as it arrives, since its length is known only at its end.
+	 */
+	(void)c;
+	(void)ri;
+	return todo("serve_echo");
+}
+
+/* Streams len bytes of an open file to the client. Returns 0 or -1. */
+static int send_file_body(int sock, int file, uint64_t len)
+{
+	/*
+	 * TODO (step 4): send len bytes of the open file, FILE_CHUNK bytes at
+	 * a time: a file may be far larger than the memory the server may
+	 * use (the grader limits it). A file that ends before len bytes
+	 * cannot keep the promise of Content-Length: fail (EIO).
+	 */
+	(void)sock;
+	(void)file;
+	(void)len;
+	return todo("send_file_body");
+}
+
+/* The status for an open()/stat() failure on a path under the root. */
+static int status_for_errno(int err)
+{
+	/*
+	 * TODO (step 4): the status for a failed realpath(), stat() or
+	 * open(): no permission or a symlink loop is 403, anything else (no
+	 * such file, a file used as a folder) 404.
+	 */
+	(void)err;
+	todo("status_for_errno");
+	return 500;
+}
+
+/*
+ * Maps a normalised URL path to a file under the document root, following
+ * symlinks, and refuses any result outside the root. Returns 0 with the
+ * canonical path in out, or an HTTP status (403, 404) to send instead.
+ */
+static int resolve_file(const struct server *srv, const char *url_path,
+			char *out)
+{
+	/*
+	 * TODO (step 4): join the document root and url_path, resolve the
+	 * result with realpath() (it follows symlinks and removes "..") and
+	 * refuse with 403 anything that does not lie under srv->docroot: a
+	 * symlink inside the root may point anywhere. See docs/05-http.md,
+	 * "Path traversal".
+	 */
+	(void)srv;
+	(void)url_path;
+	(void)out;
+	todo("resolve_file");
+	return 500;
+}
+
+/*
+ * Opens the file for a URL path: a directory means its index.html, or a
+ * redirect (returned as 301) when the path lacks its trailing slash.
+ * Returns 0 with *fd open, *st filled and the file's canonical path in
+ * real (PATH_MAX bytes), or the status to send.
+ */
+static int open_resource(const struct server *srv, const char *url_path,
+			 int *fd, struct stat *st, char *real)
+{
+	/*
+	 * TODO (step 4): resolve_file(), then look at what is there. A
+	 * folder is served through its index.html when the path ends in
+	 * '/', and redirected (301) to the path with its '/' when it does
+	 * not, so that the page's relative links work. Open what is left;
+	 * anything but a regular file is 403. See docs/05-http.md,
+	 * "Directories and redirects".
+	 */
+	(void)srv;
+	(void)url_path;
+	(void)fd;
+	(void)st;
+	(void)real;
+	todo("open_resource");
+	return 500;
+}
+
+/*
+ * GET and HEAD of a file. raw_path is the path as the client wrote it
+ * (for the Location of a redirect); url_path is decoded and normalised.
+ */
+static int serve_file(struct conn *c, const struct request_info *ri,
+		      const char *raw_path, size_t raw_len,
+		      const char *url_path)
+{
+	/*
+	 * TODO (step 4): open_resource(); for a 301, a status page with a
+	 * Location (the client's own spelling of the path plus '/'); for
+	 * another error, its status page; else a 200 head with the file's
+	 * size and Content-Type (http_mime_type), then the file
+	 * (send_file_body). log_request() each answer: your stderr is what
+	 * the grader shows when a test fails. HEAD sends the head only
+	 * (step 7).
+	 */
+	(void)c;
+	(void)ri;
+	(void)raw_path;
+	(void)raw_len;
+	(void)url_path;
+	return todo("serve_file");
+}
+
+/* Is this one of the methods of RFC 9110 (or PATCH)? */
+static int method_is_known(const char *m, size_t len)
+{
+	static const char *const known[] = {"GET",     "HEAD",	 "POST",
+					    "PUT",     "DELETE", "CONNECT",
+					    "OPTIONS", "TRACE",	 "PATCH"};
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (strlen(known[i]) == len && memcmp(known[i], m, len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int method_is(const struct http_request *req, const char *name)
+{
+	return strlen(name) == req->method_len &&
+	       memcmp(req->method, name, req->method_len) == 0;
+}
+
+/*
+ * Finds the path part of the target: origin-form "/p?q", or absolute-form
+ * "http://host/p?q". Sets *path and *len; returns 0, or -1 if malformed.
+ */
+static int target_path(const struct http_request *req, const char **path,
+		       size_t *len)
+{
+	/*
+	 * TODO (step 4): the path part of the request target, as a view into
+	 * the request: "/p?q" gives "/p", and so does the absolute form
+	 * "http://host/p?q" that proxies send. Anything that does not start
+	 * with '/' after that is malformed.
+	 */
+	(void)req;
+	(void)path;
+	(void)len;
+	return todo("target_path");
+}
+
+/*
+ * Reads the headers that matter for framing and connection handling.
+ * Returns 0, or an error status (400, 501) to answer with.
+ */
+static int check_headers(const struct http_request *req,
+			 struct request_info *ri)
+{
+	/*
+	 * TODO (step 5): read the header lines that decide how the
+	 * connection goes on. Connection: close ends it after this answer;
+	 * an HTTP/1.0 request ends it unless it asks for keep-alive (tokens
+	 * compared with http_has_token). Step 6: an HTTP/1.1 request needs
+	 * exactly one Host (400 otherwise). Step 8: the body's framing comes
+	 * from http_request_framing(), and Expect: 100-continue is noted.
+	 * See docs/05-http.md, "Keep-alive and pipelining".
+	 */
+	(void)req;
+	ri->keep_alive = 0;
+	ri->chunked = 0;
+	ri->body_len = 0;
+	ri->expect_continue = 0;
+	todo("check_headers");
+	return 500;
+}
+
+/*
+ * Reads and drops a chunked body that is not echoed. Returns 0, or -1
+ * (after answering 413 or 400 when the body is too large to drop or
+ * malformed) when the connection must close.
+ */
+static int drop_chunked_body(struct conn *c, const struct request_info *ri)
+{
+	/*
+	 * TODO (step 8): read a chunked body to its end without keeping it
+	 * (relay_chunked to nowhere), so that the next request can be read;
+	 * a body too large to drop is answered with 413, a broken coding
+	 * with 400, and either way the connection closes.
+	 */
+	(void)c;
+	(void)ri;
+	return todo("drop_chunked_body");
+}
+
+/*
+ * Reads and drops the body of a request that is not echoed, so that the
+ * next request on the connection can be read. Returns 0, or -1 (after
+ * answering 413 for a body too large to drop) when the connection must
+ * close.
+ */
+static int drop_body(struct conn *c, const struct request_info *ri)
+{
+	/*
+	 * TODO (step 8): a request that is not POST /echo may still carry a
+	 * body: read and drop it (up to DISCARD_MAX, else 413 and close) so
+	 * that its bytes are not taken for the next request.
+	 */
+	(void)c;
+	(void)ri;
+	return todo("drop_body");
+}
+
+/*
+ * Routes a parsed request whose head has been consumed. Returns 0, or -1
+ * when the connection must close (sending failed).
+ */
+static int route(struct conn *c, const struct request_info *ri)
+{
+	/*
+	 * TODO (step 4): decide what answers the request. Take the target's
+	 * path (target_path), decode it (http_percent_decode) and normalise
+	 * it (http_normalize_path): a target that cannot be decoded is 400,
+	 * one that climbs above the root 403. GET of a path goes to
+	 * serve_file(). Later steps add HEAD (step 7), POST /echo and the
+	 * dropping of unwanted bodies (step 8), and 405 with an Allow
+	 * header for methods a resource refuses (step 6).
+	 */
+	(void)c;
+	(void)ri;
+	return todo("route");
+}
+
+/*
+ * Answers one parsed request whose head is head_len bytes at the start
+ * of c->buf. Returns 1 to keep the connection open, 0 to close it.
+ */
+static int handle_request(struct conn *c, const struct http_request *req,
+			  size_t head_len)
+{
+	/*
+	 * TODO (step 2): answer one request whose head is the first head_len
+	 * bytes of c->buf; return 1 to read the next request on this
+	 * connection, 0 to close it. Step 2: answer every request with a
+	 * 200 status page and close. It grows with the steps:
+	 *   step 4  route() the request instead;
+	 *   step 5  check_headers() first; keep the head in the buffer
+	 *           while it is answered (c->start = head_len), then
+	 *           conn_end_request(); count c->served; keep the
+	 *           connection open when the request allows it;
+	 *   step 6  505 for versions other than 1.x, the status
+	 *           check_headers() returns, 501 for methods that do not
+	 *           exist (method_is_known): answered, then close;
+	 *   step 9  414 and 431 for a head that arrived whole but is over
+	 *           the limits.
+	 * An error answered here closes the connection with linger_close(),
+	 * so that the answer is not lost to a reset.
+	 */
+	(void)req;
+	(void)head_len;
+	todo("handle_request");
+	c->have = 0;
+	return 0;
+}
+
+/*
+ * When the head is still incomplete: the status to refuse it with if it
+ * is already over a limit (414 for the request line, 431 for the whole
+ * head), else 0.
+ */
+static int head_over_limit(const struct conn *c)
+{
+	/*
+	 * TODO (step 9): a head still incomplete may already be too long: a
+	 * request line past REQUEST_LINE_MAX is 414, a head that filled
+	 * HEAD_MAX bytes 431 (docs/05-http.md, "Limits"). Without this check
+	 * a client can fill the buffer and leave the server waiting. Until
+	 * then, no limit is checked.
+	 */
+	(void)c;
+	return 0;
+}
+
+/* Answers an unparseable or oversized head, then closes. */
+static void refuse(struct conn *c, int status)
+{
+	/*
+	 * TODO (step 6): a head that cannot be answered normally (malformed:
+	 * 400, too large: 414 or 431, stalled: 408) gets its status page,
+	 * then the connection closes: after a head it cannot parse, the
+	 * server cannot tell where the next request would start. Log it on
+	 * stderr, and close with linger_close() so that the client reads the
+	 * page before the connection goes.
+	 */
+	(void)c;
+	(void)status;
+	todo("refuse");
+}
+
+/*
+ * Receives until c->buf holds a whole request head and parses it into
+ * *req. Returns the head's length, or 0 when the connection is to close:
+ * the client left, stayed idle too long, yields to another client, or
+ * sent a head that was refused here (400, 408, 414, 431).
+ */
+static size_t read_request_head(struct conn *c, struct http_request *req)
+{
+	/*
+	 * TODO (step 2): receive until c->buf holds a whole request head:
+	 * parse what is there (http_parse_request); while the head is
+	 * incomplete, conn_fill() more bytes (it waits with the idle
+	 * timeout, and gives up when the client leaves or another client
+	 * waits). Return the head's length, or 0 to close the connection.
+	 * A head may arrive in any number of pieces, one byte at a time
+	 * even. Step 6: a malformed head is refused with 400, too many
+	 * header lines with 431. Step 9: a head over the limits is refused
+	 * with 414 or 431 (head_over_limit), and a client that stalls in
+	 * the middle of a head with 408. See docs/05-http.md, "Reading a
+	 * request from a stream".
+	 */
+	(void)req;
+	todo("read_request_head");
+	c->have = 0;
+	return 0;
+}
+
+/*
  * Serves requests on one connection until the client closes, asks to
- * close, stalls or misbehaves. The caller closes c->fd afterwards.
+ * close, stalls, misbehaves, or another client waits while it is idle.
  */
 static void serve_connection(struct conn *c)
 {
-	/*
-	 * TODO (steps 3 and 4). A loop, one request per turn:
-	 * 1. http_parse_request(c->buf, c->have, &req).
-	 *    - HTTP_PARSE_PARTIAL: if the bytes so far are over a limit,
-	 *      answer 414 (request line) or 431 (head) and stop; else
-	 *      recv() more into c->buf + c->have, waiting at most
-	 *      c->srv->timeout_ms with wait_ready() (ppoll: the stop signals
-	 *      only get through there). Timed out with part of a request:
-	 *      408. recv() returning 0: the client left, stop.
-	 *    - HTTP_PARSE_ERROR: 400; HTTP_PARSE_TOO_MANY: 431; then stop.
-	 * 2. A complete head of n bytes: check the version (505), Host
-	 *    (400), the body's framing (http_request_framing: 400, 501),
-	 *    the method (501), then route: GET/HEAD of a file, POST /echo,
-	 *    405 with Allow for the rest.
-	 * 3. Remove the head and the body from c->buf (memmove), keep the
-	 *    bytes after them: they are the next, pipelined request. The
-	 *    body is Content-Length bytes, or chunked: decode it with
-	 *    http_decode_chunked() (docs/05-http.md, "Chunked request
-	 *    bodies").
-	 * 4. Keep going unless the request asked to close (Connection:
-	 *    close, or HTTP/1.0 without keep-alive).
-	 * Every response: status line, Date, Server, Content-Length,
-	 * Content-Type, Connection, blank line, body (none for HEAD). Send
-	 * with net_send_all(). See the handout, steps 3 and 4, and
-	 * docs/05-http.md.
-	 */
-	fprintf(stderr, "%s: serve_connection (TODO in http_server.c)\n", PROG);
-	(void)c;
+	struct http_request req;
+	size_t head_len;
+
+	while ((head_len = read_request_head(c, &req)) > 0) {
+		if (!handle_request(c, &req, head_len))
+			return;
+	}
+}
+
+/*
+ * Names the functions that nothing calls until you have written the steps
+ * that call them, so that the compiler does not warn about them meanwhile.
+ * Delete it once every step is done.
+ */
+__attribute__((unused)) static void called_by_later_steps(void)
+{
+	(void)conn_fill;
+	(void)conn_pending;
+	(void)conn_consume;
+	(void)conn_end_request;
+	(void)linger_close;
+	(void)reason_phrase;
+	(void)format_date;
+	(void)head_add;
+	(void)head_start;
+	(void)head_send;
+	(void)send_status_page;
+	(void)log_request;
+	(void)maybe_continue;
+	(void)relay_body;
+	(void)send_chunk;
+	(void)relay_chunked;
+	(void)serve_echo;
+	(void)send_file_body;
+	(void)status_for_errno;
+	(void)resolve_file;
+	(void)open_resource;
+	(void)serve_file;
+	(void)method_is_known;
+	(void)method_is;
+	(void)target_path;
+	(void)check_headers;
+	(void)drop_chunked_body;
+	(void)drop_body;
+	(void)route;
+	(void)head_over_limit;
+	(void)refuse;
+	(void)todo;
 }
 
 /*
@@ -290,6 +1012,8 @@ static int serve_forever(struct server *srv, struct conn *c)
 			perror(PROG ": setsockopt");
 		c->fd = fd;
 		c->have = 0;
+		c->start = 0;
+		c->served = 0;
 		serve_connection(c);
 		if (close(fd) < 0)
 			perror(PROG ": close");

@@ -16,13 +16,14 @@
  * Read first: docs/06-concurrency.md, "Event loops and epoll" and
  * "Stopping gracefully"; conc_server.h; http_session.h; epoll(7).
  *
- * TODO (step 1): level-triggered or edge-triggered? Decide, and replace
+ * TODO (step 5): level-triggered or edge-triggered? Decide, and replace
  * this paragraph with your reason. Hint: http_session_on_readable()
  * reads at most one buffer per call, and leaves the next request unread
  * while a response is going out.
  *
- * Until you are done, the first TODO reached says so on stderr, and the
- * server exits with status 1.
+ * Steps 5 (the loop) and 6 (timeouts, running out of descriptors, the
+ * stop) of the handout. Until you are done, the first TODO reached says
+ * so on stderr, and the server exits with status 1.
  */
 #define _GNU_SOURCE /* accept4, epoll_pwait */
 #include "conc_server.h"
@@ -110,12 +111,13 @@ static void list_remove(struct loop *l, struct conn *c)
 static void conn_touch(struct loop *l, struct conn *c)
 {
 	/*
-	 * TODO (step 3): c->last_active = l->now, and move c to the end of
-	 * the list (list_remove, list_append) unless it is there already.
+	 * TODO (step 6): the connection made progress now (l->now): it becomes
+	 * the newest, at the end of the list, so that the list stays ordered by
+	 * last activity and the timeouts due are always at its front. Until
+	 * then, nothing is recorded.
 	 */
 	(void)l;
 	(void)c;
-	todo("conn_touch");
 }
 
 /* ---- connections ----------------------------------------------------- */
@@ -129,9 +131,9 @@ static uint32_t events_for(enum http_want want)
 static void conn_close(struct loop *l, struct conn *c)
 {
 	/*
-	 * TODO (step 2): http_session_end(), close() the socket (which also
-	 * takes it out of the epoll set: nothing else refers to it),
-	 * list_remove(), decrement l->count, free(c).
+	 * TODO (step 5): end the session, close the socket (closing the last
+	 * descriptor of a socket also takes it out of the epoll set), take the
+	 * connection out of the list and of the count, and free it.
 	 */
 	(void)l;
 	(void)c;
@@ -146,13 +148,13 @@ static void conn_close(struct loop *l, struct conn *c)
 static int conn_open(struct loop *l, int fd)
 {
 	/*
-	 * TODO (step 2): malloc a struct conn; http_session_init() it on
-	 * fd; want = HTTP_WANT_READ, last_active = l->now; epoll_ctl ADD fd
-	 * with EPOLLIN and .data.ptr = c (the event then leads straight back
-	 * to the connection; the listener's ptr is NULL). list_append(),
-	 * increment l->count. On a failure: perror, undo, close fd.
-	 * Keep struct conn small: 10,000 idle keep-alive connections are
-	 * 10,000 of them.
+	 * TODO (step 5): a struct conn for fd, with its session
+	 * (http_session_init), waiting to read, active now. Register fd with
+	 * epoll for EPOLLIN with .data.ptr = c, so that each event leads
+	 * straight back to its connection (the listener's ptr is NULL); append
+	 * it to the list and count it. A failure loses this client only: report
+	 * it, undo, close fd. Keep struct conn small: 10,000 idle keep-alive
+	 * connections are 10,000 of them.
 	 */
 	(void)l;
 	(void)list_append; /* remove once you use it */
@@ -168,15 +170,12 @@ static int conn_open(struct loop *l, int fd)
 static void conn_update(struct loop *l, struct conn *c, enum http_want want)
 {
 	/*
-	 * TODO (step 2):
-	 * - HTTP_WANT_CLOSE, or l->stopping and http_session_is_idle():
-	 *   conn_close().
-	 * - want == c->want: nothing to do. Do not call epoll_ctl() when
-	 *   nothing changes: most responses fit in the socket buffer, and
-	 *   the next want is READ again. A system call per request for
-	 *   nothing shows in the benchmark.
-	 * - else epoll_ctl MOD with events_for(want) (on failure perror and
-	 *   conn_close), and c->want = want.
+	 * TODO (step 5): follow what the session wants next: close it
+	 * (HTTP_WANT_CLOSE, or during a stop once it is idle), or watch its
+	 * socket for reading or for writing (events_for). Call epoll_ctl() only
+	 * when the direction changes: most responses fit in the socket buffer,
+	 * the next want is READ again, and a system call per request for
+	 * nothing shows in the benchmark.
 	 */
 	(void)l;
 	(void)c;
@@ -193,9 +192,10 @@ static void conn_update(struct loop *l, struct conn *c, enum http_want want)
 static void conn_ready(struct loop *l, struct conn *c)
 {
 	/*
-	 * TODO (step 2): call http_session_on_readable() or _on_writable()
-	 * as c->want says, conn_touch(), then conn_update() with the
-	 * result. (conn_update may free c: use c no more after it.)
+	 * TODO (step 5): let the session read or write, whichever it waits for
+	 * (http_session_on_readable or _on_writable), record the activity
+	 * (conn_touch), and act on what it wants next (conn_update, which may
+	 * free c: use c no more after it).
 	 */
 	(void)l;
 	(void)c;
@@ -208,12 +208,12 @@ static void conn_ready(struct loop *l, struct conn *c)
 static void expire_idle(struct loop *l)
 {
 	/*
-	 * TODO (step 3): while the oldest connection's last_active is at
-	 * or before l->now - l->srv->idle_timeout_ms, conn_close() it. The
-	 * list is in order, so the first one still fresh ends the loop.
+	 * TODO (step 6): close the connections that have made no progress for
+	 * idle_timeout_ms. They are at the front of the list, oldest first:
+	 * stop at the first one still fresh instead of looking at every
+	 * connection. Until then, nothing expires.
 	 */
 	(void)l;
-	todo("expire_idle");
 }
 
 /* ---- the listener ---------------------------------------------------- */
@@ -226,8 +226,10 @@ static void expire_idle(struct loop *l)
 static int pause_accepting(struct loop *l)
 {
 	/*
-	 * TODO (step 4): epoll_ctl DEL the listener; l->accept_resume =
-	 * l->now + ACCEPT_PAUSE_MS (run_loop and next_timeout use it).
+	 * TODO (step 6): stop watching the listener until ACCEPT_PAUSE_MS from
+	 * now (l->accept_resume; run_loop and next_timeout look at it). Out of
+	 * descriptors, a listener still watched would wake the loop again at
+	 * once, forever, with the clients still waiting.
 	 */
 	(void)l;
 	todo("pause_accepting");
@@ -238,8 +240,9 @@ static int pause_accepting(struct loop *l)
 static int resume_accepting(struct loop *l)
 {
 	/*
-	 * TODO (step 1): epoll_ctl ADD the listener for EPOLLIN with
-	 * .data.ptr = NULL; l->accept_resume = 0.
+	 * TODO (step 5): watch the listener for EPOLLIN, with .data.ptr NULL so
+	 * that dispatch() tells it from a connection; accepting is no longer
+	 * paused (accept_resume 0).
 	 */
 	(void)l;
 	todo("resume_accepting");
@@ -252,14 +255,14 @@ static int resume_accepting(struct loop *l)
 static int accept_all(struct loop *l)
 {
 	/*
-	 * TODO (step 2): loop on accept4(listener, NULL, NULL,
-	 * SOCK_NONBLOCK | SOCK_CLOEXEC): one wake-up can stand for many
-	 * clients. Each new fd: conn_open() (its failure loses only that
-	 * client). EAGAIN: all taken, return 0. A transient error
-	 * (server_accept_error_is_transient()): go on. EMFILE, ENFILE,
-	 * ENOBUFS or ENOMEM: perror and pause_accepting() - with level
-	 * triggering the listener would wake you again at once, forever.
-	 * Else perror, -1.
+	 * TODO (step 5): accept every client that is waiting, not just one: one
+	 * wake-up may stand for many. Each new socket is non-blocking and
+	 * close-on-exec (accept4's flags) and gets conn_open(). EAGAIN means
+	 * all are taken: return 0. An error of the new connection only
+	 * (server_accept_error_is_transient) is skipped. Running out of
+	 * descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) pauses
+	 * accepting (pause_accepting, step 6) rather than ending the server.
+	 * Anything else is fatal: report it, -1.
 	 */
 	(void)l;
 	(void)conn_open;		 /* remove once you use it */
@@ -277,10 +280,13 @@ static int accept_all(struct loop *l)
 static void begin_stop(struct loop *l)
 {
 	/*
-	 * TODO (step 4; docs/06-concurrency.md, "Stopping gracefully"): set
-	 * l->stopping; close the listener (set it to -1, and accept_resume
-	 * to 0); walk the list and conn_close() every connection for which
-	 * http_session_is_idle() - take c->next before closing c.
+	 * TODO (step 6): from now on l->stopping. Close the listener (set it to
+	 * -1; nothing to resume), so that new clients are refused; close now
+	 * every connection that is idle between requests
+	 * (http_session_is_idle); the others close once their response is out
+	 * (conn_update) or they time out. Closing frees the connection: take
+	 * the next one in the list first. See docs/06-concurrency.md, "Stopping
+	 * gracefully".
 	 */
 	(void)l;
 	todo("begin_stop");
@@ -290,21 +296,24 @@ static void begin_stop(struct loop *l)
 static int next_timeout(const struct loop *l)
 {
 	/*
-	 * TODO (step 3): the earlier of the oldest connection's expiry
-	 * (last_active + idle_timeout_ms) and l->accept_resume when it is
-	 * not 0; -1 when there is neither; 0 when already due.
+	 * TODO (step 6): how long the loop may sleep: until the oldest
+	 * connection's timeout is due (last_active + idle_timeout_ms) or
+	 * accepting resumes (accept_resume, when not 0), whichever comes first;
+	 * 0 when one is due already; -1 (no limit) when there is neither.
+	 * Longer would miss a timeout, shorter wakes the loop for nothing.
+	 * Until then, no limit.
 	 */
 	(void)l;
-	todo("next_timeout");
-	return 0;
+	return -1;
 }
 
 /* Handles the events of one wake-up. Returns 0, or -1 on a fatal error. */
 static int dispatch(struct loop *l, const struct epoll_event *events, int n)
 {
 	/*
-	 * TODO (step 2): for each event: data.ptr NULL is the listener:
-	 * accept_all() (unless stopping); else conn_ready() on the conn.
+	 * TODO (step 5): each event is either the listener (data.ptr NULL:
+	 * accept everybody waiting, unless stopping) or a connection
+	 * (conn_ready).
 	 */
 	(void)l;
 	(void)events;
@@ -319,18 +328,16 @@ static int dispatch(struct loop *l, const struct epoll_event *events, int n)
 static int run_loop(struct loop *l)
 {
 	/*
-	 * TODO (step 2, then 3 and 4): forever:
-	 * 1. l->now = monotonic_ms().
-	 * 2. *l->srv->stop set and not yet stopping: begin_stop().
-	 * 3. Accepting paused and l->now past accept_resume:
-	 *    resume_accepting().
-	 * 4. expire_idle(). Then, stopping and no connection left: return
-	 *    0. (Why after expire_idle? Think of the last connection timing
-	 *    out during a stop, and what the wait below would do then.)
-	 * 5. epoll_pwait(l->epfd, events, MAX_EVENTS, next_timeout(l),
-	 *    &l->srv->wait_mask): the stop signals get in only here. EINTR:
-	 *    go round again; another error: perror, -1.
-	 * 6. l->now = monotonic_ms(), then dispatch().
+	 * TODO (step 5, then step 6): the loop, until it is stopped and no
+	 * connection is left. Each turn: read the clock (l->now) once for
+	 * everything the turn decides; wait with epoll_pwait() and
+	 * l->srv->wait_mask, the only place the stop signals get in (EINTR: go
+	 * round again), no longer than next_timeout(); read the clock again and
+	 * dispatch() the events. Step 6 adds, before the wait: begin_stop()
+	 * once *l->srv->stop is set; resume_accepting() once a pause is over;
+	 * expire_idle(); and return 0 when stopping with no connection left -
+	 * after expire_idle(), since the last connection may time out during a
+	 * stop, and the wait would then sleep with nothing left to wake it.
 	 */
 	(void)l;
 	(void)monotonic_ms; /* remove once you use it */
@@ -346,11 +353,11 @@ static int run_loop(struct loop *l)
 static int loop_open(struct loop *l)
 {
 	/*
-	 * TODO (step 1): set O_NONBLOCK on the listener (fcntl F_GETFL,
-	 * then F_SETFL): accept_all() must meet EAGAIN, not block.
-	 * l->epfd = epoll_create1(EPOLL_CLOEXEC). l->now = monotonic_ms(),
-	 * then resume_accepting(). Report failures with perror; on failure
-	 * close what you opened and return -1.
+	 * TODO (step 5): make the listener non-blocking (accept_all() must meet
+	 * EAGAIN, never block the loop), create the epoll instance
+	 * (close-on-exec), read the clock, and watch the listener
+	 * (resume_accepting). On a failure: report it, close what you opened,
+	 * return -1.
 	 */
 	(void)l;
 	(void)resume_accepting; /* remove once you use it */

@@ -12,8 +12,8 @@
  * gracefully"; conc_server.h (what main hands you); and the
  * http_session_serve() contract in http_session.h.
  *
- * Until you are done, the first TODO reached says so on stderr, and the
- * server exits with status 1.
+ * Steps 1 and 2 of the handout. Until you are done, the first TODO
+ * reached says so on stderr, and the server exits with status 1.
  */
 #define _GNU_SOURCE /* ppoll, accept4 */
 #include "conc_server.h"
@@ -68,16 +68,15 @@ static void on_child_exit(int signo)
 static int catch_child_exits(const struct server *srv, struct fork_signals *fs)
 {
 	/*
-	 * TODO (step 1):
-	 * 1. Block SIGCHLD with sigprocmask(SIG_BLOCK, ...), saving the old
-	 *    mask in fs->old_mask.
-	 * 2. sigaction(SIGCHLD, ...) with on_child_exit as the handler and
-	 *    SA_NOCLDSTOP (children stopping are no news), saving the old
-	 *    action in fs->old_chld. On failure, put the mask back.
-	 * 3. fs->wait_mask: srv->wait_mask without SIGCHLD (sigdelset). You
-	 *    will wait with it, so that SIGCHLD, like the stop signals, gets
-	 *    in only while you wait: then a child exiting just before the
-	 *    wait still ends the wait at once, instead of being missed.
+	 * TODO (step 1): make a child's exit wake the parent's wait. By default
+	 * SIGCHLD is discarded without waking anybody, so it needs a handler
+	 * (on_child_exit, which only has to exist); a child that merely stops
+	 * is no news (SA_NOCLDSTOP). Like the stop signals, SIGCHLD must stay
+	 * blocked except while the parent waits, or a child that exits between
+	 * a look and the wait is missed until the next client comes: block it,
+	 * keep the old mask and action in *fs for restore_signals(), and make
+	 * fs->wait_mask the mask to wait with: srv->wait_mask with SIGCHLD let
+	 * in too. See docs/06-concurrency.md, "Zombies, SIGCHLD and waitpid".
 	 */
 	(void)srv;
 	(void)fs;
@@ -113,11 +112,11 @@ static void report_child(pid_t pid, int status)
 static void reap_children(void)
 {
 	/*
-	 * TODO (step 2): call waitpid(-1, &status, WNOHANG) until it
-	 * returns 0 (children left, none exited) or -1 (ECHILD: no
-	 * children at all; anything else deserves a perror).
-	 * report_child() each one reaped. Why WNOHANG: the parent must go
-	 * back to accepting, not wait for a child that is still serving.
+	 * TODO (step 1): collect the status of every child that has exited
+	 * (report_child() says how it ended), and only of those: the parent
+	 * must go back to accepting, not wait for a child that is still
+	 * serving. A child nobody collects stays a zombie, an entry in the
+	 * process table, until its parent exits.
 	 */
 	(void)report_child; /* remove once you use it */
 	todo("reap_children");
@@ -127,9 +126,9 @@ static void reap_children(void)
 static void wait_all_children(void)
 {
 	/*
-	 * TODO (step 4): waitpid(-1, &status, 0) until it fails with ECHILD
-	 * (none left); retry on EINTR. This wait has no timeout: it ends
-	 * because every child ends - at its next idle moment once the stop
+	 * TODO (step 2): wait, with no time limit, until no child is left; a
+	 * signal interrupting the wait is no reason to stop waiting. The wait
+	 * ends because every child ends: at its next idle moment once the stop
 	 * pipe is readable, or after -t seconds without progress.
 	 */
 	todo("wait_all_children");
@@ -141,20 +140,17 @@ static void wait_all_children(void)
 static void run_child(struct server *srv, int fd, const struct fork_signals *fs)
 {
 	/*
-	 * TODO (step 3), in the child:
-	 * 1. Close what belongs to the parent: srv->listener (only the
-	 *    parent accepts) and srv->stop_fd_write (so that if the parent
-	 *    dies, the stop pipe reports end-of-file and the children stop).
-	 * 2. Ignore SIGINT and SIGTERM (sigaction with SIG_IGN): Ctrl-C and
-	 *    the grader signal the whole process group, children included,
-	 *    and that must not cut their responses short; the parent tells
-	 *    them when to stop, through the stop pipe. Then
-	 *    restore_signals(fs).
-	 * 3. http_session_serve(fd, &srv->site, srv->idle_timeout_ms,
-	 *    srv->stop_fd); perror if it returns -1; close(fd) and
-	 *    srv->stop_fd.
-	 * 4. _exit(), not exit(): exit() would flush stdio buffers copied
-	 *    from the parent (printing their contents twice).
+	 * TODO (step 1): the child serves fd with http_session_serve() and
+	 * exits; it never returns. First it lets go of what is the parent's:
+	 * the listener (only the parent accepts) and srv->stop_fd_write (so
+	 * that the stop pipe reads end-of-file if the parent dies). It ignores
+	 * SIGINT and SIGTERM: Ctrl-C and the grader signal the whole process
+	 * group, and a child must not be cut off in the middle of a response;
+	 * the parent tells it when to stop, through the stop pipe. Then it puts
+	 * the signal mask back (restore_signals). It ends with _exit(): exit()
+	 * would flush stdio buffers copied from the parent, printing their
+	 * contents twice, and a return would run the parent's accept loop in
+	 * the child.
 	 */
 	(void)srv;
 	(void)fs;
@@ -181,20 +177,19 @@ static void pause_ms(const struct fork_signals *fs, int ms)
 static int accept_one(struct server *srv, const struct fork_signals *fs)
 {
 	/*
-	 * TODO (step 3):
-	 * 1. fd = accept4(srv->listener, NULL, NULL, SOCK_CLOEXEC). On
-	 *    failure: a transient error
-	 *    (server_accept_error_is_transient()) returns 0; EMFILE,
-	 *    ENFILE, ENOBUFS or ENOMEM: perror, pause_ms(fs,
-	 *    ACCEPT_PAUSE_MS) and return 0 - the listener stays readable,
-	 *    so trying again at once would spin; anything else: perror, -1.
-	 * 2. fork(). In the child (0): run_child(). Failed (-1, EAGAIN when
-	 *    there are too many processes): perror, close the connection,
-	 *    pause as above, return 0 - one client refused, not the server
-	 *    dead.
-	 * 3. In the parent, close(fd): the child has its own copy. Think
-	 *    about what happens if you forget: the connection ends only when
-	 *    every copy is closed (docs/06-concurrency.md, "Processes").
+	 * TODO (step 1): accept one client (accept4 with SOCK_CLOEXEC) and fork
+	 * a child to serve it (run_child). The parent then closes its copy of
+	 * the connection: a connection ends only when every copy of its
+	 * descriptor is closed, so a parent that keeps them runs out of
+	 * descriptors and its clients never see the end of the stream
+	 * (docs/06-concurrency.md, "Descriptors are inherited, so both sides
+	 * close"). An error that belongs to the new connection only
+	 * (server_accept_error_is_transient) means no client this time: return
+	 * 0. Running out of descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM) or of
+	 * processes (fork failing) costs one client, not the server: report it,
+	 * close what is open, pause_ms(), and return 0; the listener stays
+	 * readable, so trying again at once would spin. Anything else is fatal:
+	 * -1.
 	 */
 	(void)srv;
 	(void)fs;
@@ -211,12 +206,11 @@ static int accept_one(struct server *srv, const struct fork_signals *fs)
 static int accept_loop(struct server *srv, const struct fork_signals *fs)
 {
 	/*
-	 * TODO (step 2): while *srv->stop is not set:
-	 * 1. reap_children(): after every wake-up - SIGCHLD interrupts
-	 *    ppoll() when a child exits.
-	 * 2. ppoll() on srv->listener (POLLIN), no timeout, with
-	 *    fs->wait_mask. EINTR: a stop or a child; go round again.
-	 * 3. accept_one(); -1 ends the loop with -1.
+	 * TODO (step 1): accept clients until *srv->stop is set. Wait for the
+	 * listener with ppoll() and fs->wait_mask: the wait is the only moment
+	 * a stop signal or SIGCHLD can get in (and it then ends with EINTR:
+	 * look at the flag again). After every wake-up, reap_children(): the
+	 * wake-up may be a child that exited.
 	 */
 	(void)srv;
 	(void)fs;
@@ -233,13 +227,11 @@ static int accept_loop(struct server *srv, const struct fork_signals *fs)
 static void stop_children(struct server *srv)
 {
 	/*
-	 * TODO (step 4), in this order (docs/06-concurrency.md, "Stopping
-	 * gracefully"):
-	 * 1. close(srv->listener) and set it to -1: new clients are now
-	 *    refused by the kernel instead of waiting in the backlog.
-	 * 2. server_broadcast_stop(srv): the stop pipe becomes readable in
-	 *    every child; each finishes its response in flight and exits.
-	 * 3. wait_all_children().
+	 * TODO (step 2): stop in the order of docs/06-concurrency.md, "Stopping
+	 * gracefully". Close the listener first (and set it to -1), so that new
+	 * clients are refused by the kernel instead of waiting in the backlog
+	 * for nobody; then tell every child to finish its response in flight
+	 * and exit (server_broadcast_stop); then wait for all of them.
 	 */
 	(void)srv;
 	(void)wait_all_children; /* remove once you use it */

@@ -15,6 +15,7 @@
  * ThreadSanitizer (the "Threads" section says how): a data race can
  * pass every test a hundred times and fail on the hundred-and-first.
  *
+ * Steps 3 (a thread per connection) and 4 (the pool) of the handout.
  * Until you are done, the first TODO reached says so on stderr, and the
  * server exits with status 1.
  */
@@ -173,10 +174,11 @@ static int init_thread_attr(pthread_attr_t *attr, int detached)
 static void stop_accepting(struct server *srv)
 {
 	/*
-	 * TODO (step 3; docs/06-concurrency.md, "Stopping gracefully"):
-	 * close(srv->listener) and set it to -1, so that new clients are
-	 * refused; then server_broadcast_stop(srv), so that every
-	 * http_session_serve() finishes its response in flight and returns.
+	 * TODO (step 3): no new clients: close the listener (and set it to -1),
+	 * so that the kernel refuses them instead of leaving them in the
+	 * backlog; then tell every session to finish its response in flight and
+	 * return (server_broadcast_stop). See docs/06-concurrency.md, "Stopping
+	 * gracefully".
 	 */
 	(void)srv;
 	todo("stop_accepting");
@@ -188,10 +190,10 @@ static void stop_accepting(struct server *srv)
 static void *conn_thread(void *arg)
 {
 	/*
-	 * TODO (step 1): serve_and_close() the job's connection, free the
-	 * job, then decrement live->count under live->lock, and signal
-	 * live->none_left when it reaches 0. Touch nothing after unlocking:
-	 * the stop may be returning (and its stack, where live is, gone).
+	 * TODO (step 3): serve the job's connection (serve_and_close), free the
+	 * job, then count this thread out of live, under its lock, and wake the
+	 * stop (live->none_left) when the count reaches zero. Touch nothing
+	 * after unlocking: the stop may be returning, and live is on its stack.
 	 */
 	(void)serve_and_close; /* remove once you use it */
 	(void)arg;
@@ -207,11 +209,14 @@ static int start_conn_thread(const struct server *srv, pthread_attr_t *attr,
 			     struct live_threads *live, int fd)
 {
 	/*
-	 * TODO (step 1): malloc a struct conn_job (ENOMEM if that fails),
-	 * fill it in, count the thread in live->count (under the lock)
-	 * BEFORE pthread_create(attr, conn_thread, job): the thread may end
-	 * before pthread_create() returns. If create fails, undo the count,
-	 * free the job and return its error.
+	 * TODO (step 3): give the connection a detached thread that runs
+	 * conn_thread(). The thread gets its own copy of fd in a struct
+	 * conn_job it frees: the address of a variable of the accept loop would
+	 * change under it with the next client. Count the thread in live before
+	 * creating it, since it may end before pthread_create() returns. A
+	 * failure undoes the count and returns the error number (pthread
+	 * functions return it instead of setting errno; ENOMEM when malloc
+	 * fails).
 	 */
 	(void)srv;
 	(void)attr;
@@ -226,9 +231,10 @@ static int start_conn_thread(const struct server *srv, pthread_attr_t *attr,
 static void wait_for_conn_threads(struct live_threads *live)
 {
 	/*
-	 * TODO (step 1): under live->lock, pthread_cond_wait on
-	 * live->none_left while live->count > 0 (a while, not an if: a
-	 * wait can wake without a signal).
+	 * TODO (step 3): wait on live->none_left until no connection thread is
+	 * left. A condition variable may wake a thread that nobody signalled,
+	 * so look at the count again after every wake-up (while, not if). See
+	 * docs/06-concurrency.md, "Detach or join".
 	 */
 	(void)live;
 	todo("wait_for_conn_threads");
@@ -239,12 +245,11 @@ static int accept_loop_per_conn(struct server *srv, pthread_attr_t *attr,
 				struct live_threads *live)
 {
 	/*
-	 * TODO (step 1): while *srv->stop is not set: fd =
-	 * next_connection(srv); ACCEPT_FATAL returns -1, NO_CONNECTION goes
-	 * round again; then start_conn_thread(). If that fails (EAGAIN: too
-	 * many threads), report it with strerror(err), close(fd) and
-	 * pause_ms(srv, ACCEPT_PAUSE_MS): one client refused, not the
-	 * server dead.
+	 * TODO (step 3): until *srv->stop is set, take the next client
+	 * (next_connection, provided: it waits with the stop signals let in,
+	 * and deals with accept's errors) and start its thread. A thread that
+	 * cannot start (EAGAIN: too many threads) costs that client only:
+	 * report it, close its connection, pause a moment (pause_ms), go on.
 	 */
 	(void)srv;
 	(void)attr;
@@ -283,11 +288,11 @@ static int serve_thread_per_conn(struct server *srv)
 static int queue_pop(struct conn_queue *q)
 {
 	/*
-	 * TODO (step 2): under q->lock, wait on q->not_empty while the
-	 * queue is empty and not closing. Closing: return -1 (even with
-	 * connections queued: queue_close() closes those). Else take
-	 * fds[head], advance head (modulo QUEUE_SIZE), decrement len, and
-	 * signal q->not_full: the acceptor may be waiting for room.
+	 * TODO (step 4): a worker waits here for its next connection: on
+	 * q->not_empty, while the queue is empty and not closing. Once it is
+	 * closing, return -1 at once, even with connections still queued
+	 * (queue_close() closes those). Take the oldest connection, and wake
+	 * the acceptor (q->not_full): it may be waiting for room.
 	 */
 	(void)q;
 	todo("queue_pop");
@@ -298,8 +303,9 @@ static int queue_pop(struct conn_queue *q)
 static void queue_push(struct conn_queue *q, int fd)
 {
 	/*
-	 * TODO (step 2): under q->lock, store fd at (head + len) %
-	 * QUEUE_SIZE, increment len, signal q->not_empty.
+	 * TODO (step 4): add fd at the end of the ring of QUEUE_SIZE places
+	 * (the caller has made room), under the lock, and wake one worker
+	 * (q->not_empty).
 	 */
 	(void)q;
 	close(fd);
@@ -314,14 +320,14 @@ static void queue_push(struct conn_queue *q, int fd)
 static void queue_wait_for_room(struct conn_queue *q, const struct server *srv)
 {
 	/*
-	 * TODO (step 2): under q->lock, while the queue is full:
-	 * pthread_cond_timedwait() on q->not_full until QUEUE_WAIT_MS from
-	 * now (an absolute CLOCK_REALTIME time: clock_gettime, add, carry
-	 * the nanoseconds over NS_PER_S). Still full: unlock,
-	 * take_pending_signals(srv), return if *srv->stop is set, lock
-	 * again. Why slices: while this thread sleeps in a condition
-	 * variable with the stop signals blocked, a Ctrl-C would wait for a
-	 * worker to free a place - possibly forever.
+	 * TODO (step 4): return once the queue has room or a stop signal came
+	 * (the caller then looks at *srv->stop). The stop signals cannot
+	 * interrupt a condition variable wait: an acceptor asleep on
+	 * q->not_full with them blocked would make Ctrl-C wait for a worker to
+	 * free a place, maybe forever. So wait in slices of QUEUE_WAIT_MS
+	 * (pthread_cond_timedwait takes an absolute CLOCK_REALTIME time), and
+	 * between two slices, with the lock released, let pending signals in
+	 * (take_pending_signals).
 	 */
 	(void)q;
 	(void)srv;
@@ -336,9 +342,9 @@ static void queue_wait_for_room(struct conn_queue *q, const struct server *srv)
 static void queue_close(struct conn_queue *q)
 {
 	/*
-	 * TODO (step 3): under q->lock: set q->closing, close() every
-	 * connection still queued (len becomes 0), and broadcast (not
-	 * signal: every worker must wake) q->not_empty.
+	 * TODO (step 4): mark the queue closing, close the connections still in
+	 * it (nobody will serve them), and wake every worker: broadcast, not
+	 * signal, since each of them must see that the queue is closing.
 	 */
 	(void)q;
 	todo("queue_close");
@@ -348,8 +354,8 @@ static void queue_close(struct conn_queue *q)
 static void *pool_worker(void *arg)
 {
 	/*
-	 * TODO (step 2): arg is the struct pool. queue_pop() and
-	 * serve_and_close() until queue_pop() returns -1.
+	 * TODO (step 4): arg is the struct pool. Serve the connections of its
+	 * queue, one after another (serve_and_close), until the queue closes.
 	 */
 	(void)queue_pop; /* remove once you use it */
 	(void)arg;
@@ -361,11 +367,11 @@ static void *pool_worker(void *arg)
 static int pool_start(struct pool *p, const struct server *srv)
 {
 	/*
-	 * TODO (step 2): calloc srv->workers pthread_t into p->threads;
-	 * init_thread_attr(&attr, 0) (joinable); pthread_create each
-	 * pool_worker(p), counting p->started only when create succeeds
-	 * (pool_stop joins exactly those); destroy attr. A failure: print
-	 * which worker and strerror(err), return -1.
+	 * TODO (step 4): start srv->workers joinable threads running
+	 * pool_worker(p), with the stack size of init_thread_attr(), their ids
+	 * in p->threads (allocated here). Count in p->started only the threads
+	 * that did start: pool_stop() joins exactly those. A failure: say which
+	 * worker and why (strerror of the error number), return -1.
 	 */
 	(void)p;
 	(void)srv;
@@ -379,8 +385,8 @@ static int pool_start(struct pool *p, const struct server *srv)
 static void pool_stop(struct pool *p)
 {
 	/*
-	 * TODO (step 3): queue_close(), pthread_join() each of the
-	 * p->started threads, free(p->threads).
+	 * TODO (step 4): close the queue, join every worker that started (each
+	 * first finishes the connection it is serving), then free p->threads.
 	 */
 	(void)queue_close; /* remove once you use it */
 	free(p->threads);
@@ -391,12 +397,11 @@ static void pool_stop(struct pool *p)
 static int accept_loop_pool(struct server *srv, struct pool *p)
 {
 	/*
-	 * TODO (step 2): while *srv->stop is not set:
-	 * queue_wait_for_room(), then look at *srv->stop again;
-	 * next_connection() as in accept_loop_per_conn(); queue_push() each
-	 * connection. Accepting only when there is room leaves the next
-	 * clients in the kernel's backlog: that is the "bounded" in bounded
-	 * queue.
+	 * TODO (step 4): until *srv->stop is set, make sure the queue has room
+	 * (queue_wait_for_room, then look at the flag again), take the next
+	 * client (next_connection) and queue it. Accepting only when there is
+	 * room leaves the next clients in the kernel's backlog: that is what
+	 * keeps the queue bounded.
 	 */
 	(void)srv;
 	(void)p;

@@ -45,31 +45,17 @@ def expect_exit(result, expected, what):
                            f"but the program {describe_status(result.returncode)}")
 
 
-# -- step 1: the helpers (unit tests) ------------------------------------------
+# -- step 1: listening ---------------------------------------------------------
 
-@graded(points=5, doc="labs/01-tcp-echo/README.md#step-1--the-helpers")
-def test_unit_parse_port(ctx):
-    """unit: parse_port accepts 0..65535 and nothing else"""
-    ctx.run_unit_tests(UNITS, "parse_port")
-
-
-@graded(points=5, doc="00-network-basics.md#printing-an-address")
+@graded(points=5, doc="00-network-basics.md#printing-an-address", step=1)
 def test_unit_format_sockaddr(ctx):
     """unit: format_sockaddr prints IPv4 and IPv6 addresses with the port"""
     ctx.run_unit_tests(UNITS, "format_sockaddr")
 
 
-@graded(points=5, doc="01-tcp.md#writing-partial-sends")
-def test_unit_send_all(ctx):
-    """unit: send_all loops over short sends and EINTR"""
-    ctx.run_unit_tests(UNITS, "send_all")
-
-
-# -- steps 2 and 3: the server ------------------------------------------------------
-
-@graded(points=5, doc="README.md#conventions-every-lab-follows")
+@graded(points=10, doc="01-tcp.md#server-flow", step=1)
 def test_announce_line(ctx):
-    """server: prints 'listening on 127.0.0.1:PORT' with the real port"""
+    """server: prints 'listening on 127.0.0.1:PORT' and accepts connections on that port"""
     server = ctx.start_server(SERVER, ["-p", "0"])
     first_line = server.process.stdout.head().split(b"\n")[0].rstrip(b"\r")
     expected_prefix = b"listening on 127.0.0.1:"
@@ -79,18 +65,50 @@ def test_announce_line(ctx):
     if server.port == 0:
         raise GradeFailure("wrong output", "the announced port is 0: print the port the kernel "
                            "chose, read back with getsockname(), not the one you asked for")
-    conn = ctx.connect(server)
-    conn.send(b"ping\n")
-    conn.expect(b"ping\n", "the echo on the announced port")
+    # The kernel completes the handshake for a listening socket by itself:
+    # a refused connection here means bind() without listen(), or a port
+    # announced that is not the one bound.
+    ctx.connect(server)
+    ctx.expect_alive(server, "after a client connected")
 
 
-@graded(points=5, doc="01-tcp.md#reading-recv-and-end-of-stream")
+@graded(points=5, doc="README.md#conventions-every-lab-follows", step=1)
+def test_bad_arguments(ctx):
+    """both: bad arguments print a usage line and exit with status 2"""
+    cases = [
+        (SERVER, []), (SERVER, ["-p", "http"]), (SERVER, ["-p", "65536"]),
+        (SERVER, ["-p", "-1"]), (SERVER, ["-p", "0", "-x"]), (SERVER, ["-p", "0", "extra"]),
+        (SERVER, ["-a", "not-an-address", "-p", "0"]),
+        (CLIENT, []), (CLIENT, ["-h", "127.0.0.1"]), (CLIENT, ["-p", "80"]),
+        (CLIENT, ["-h", "127.0.0.1", "-p", "99999"]),
+    ]
+    # First, a valid command line must be accepted: a program that always
+    # exits 2 would otherwise pass this test.
+    ctx.start_server(SERVER, ["-p", "0"])
+    for program, args in cases:
+        result = ctx.run(program, args, timeout=2)
+        shown = " ".join([program, *args])
+        expect_exit(result, 2, f"'{shown}'")
+        if "usage" not in result.stderr_text().lower():
+            raise GradeFailure("wrong output", f"'{shown}' exited 2 but printed no usage line "
+                               "on stderr (expected a line starting with 'usage:')")
+
+
+# -- step 2: the echo ------------------------------------------------------------
+
+@graded(points=5, doc="01-tcp.md#writing-partial-sends", step=2)
+def test_unit_send_all(ctx):
+    """unit: send_all loops over short sends and EINTR"""
+    ctx.run_unit_tests(UNITS, "send_all")
+
+
+@graded(points=5, doc="01-tcp.md#reading-recv-and-end-of-stream", step=2)
 def test_echo_short_text(ctx, server):
     """server: echoes a line of text and closes after the client does"""
     echo_round_trip(ctx, server, b"hello, echo server\n", "echo of a line of text")
 
 
-@graded(points=6, doc="01-tcp.md#binary-data-and-text-encodings")
+@graded(points=6, doc="01-tcp.md#binary-data-and-text-encodings", step=2)
 def test_echo_binary(ctx, server):
     """server: echoes binary data, NUL bytes and multibyte text split mid-character"""
     conn = ctx.connect(server)
@@ -112,7 +130,7 @@ def test_echo_binary(ctx, server):
     conn.expect_eof()
 
 
-@graded(points=5, doc="01-tcp.md#reading-recv-and-end-of-stream")
+@graded(points=5, doc="01-tcp.md#reading-recv-and-end-of-stream", step=2)
 def test_echo_one_byte_at_a_time(ctx, server):
     """server: echoes data that arrives one byte per segment"""
     conn = ctx.connect(server)
@@ -123,7 +141,7 @@ def test_echo_one_byte_at_a_time(ctx, server):
     conn.expect_eof()
 
 
-@graded(points=5, doc="01-tcp.md#writing-partial-sends")
+@graded(points=5, doc="01-tcp.md#writing-partial-sends", step=2)
 def test_echo_large_one_write(ctx, server):
     """server: echoes 8 MiB of random bytes sent in one write"""
     data = ctx.rng().randbytes(8 * MIB)
@@ -134,7 +152,7 @@ def test_echo_large_one_write(ctx, server):
     conn.expect_eof()
 
 
-@graded(points=5, doc="01-tcp.md#server-flow")
+@graded(points=5, doc="01-tcp.md#server-flow", step=2)
 def test_clients_served_in_turn(ctx, server):
     """server: a second client is served once the first leaves"""
     first = ctx.connect(server)
@@ -152,7 +170,9 @@ def test_clients_served_in_turn(ctx, server):
     echo_round_trip(ctx, server, b"third client\n", "echo to a third client")
 
 
-@graded(points=5, doc="01-tcp.md#connection-reset")
+# -- step 3: a server that survives ------------------------------------------------
+
+@graded(points=5, doc="01-tcp.md#connection-reset", step=3)
 def test_survives_reset_client(ctx, server):
     """server: survives a client that resets the connection mid-stream"""
     rude = ctx.connect(server)
@@ -164,7 +184,7 @@ def test_survives_reset_client(ctx, server):
     ctx.expect_alive(server, "after a client reset its connection")
 
 
-@graded(points=5, doc="01-tcp.md#so_reuseaddr-and-time_wait")
+@graded(points=5, doc="01-tcp.md#so_reuseaddr-and-time_wait", step=3)
 def test_restart_same_port(ctx):
     """server: restarts on the same port at once (SO_REUSEADDR)"""
     first = ctx.start_server(SERVER, ["-p", "0"])
@@ -183,7 +203,7 @@ def test_restart_same_port(ctx):
     echo_round_trip(ctx, second, b"after the restart\n", "echo after the restart")
 
 
-@graded(points=5, doc="01-tcp.md#exiting-on-a-signal")
+@graded(points=5, doc="01-tcp.md#exiting-on-a-signal", step=3)
 def test_exits_cleanly_on_signals(ctx):
     """server: exits with status 0 on SIGTERM and on SIGINT"""
     for signo in (signal.SIGTERM, signal.SIGINT):
@@ -199,7 +219,7 @@ def test_exits_cleanly_on_signals(ctx):
                                f"status 0, but it {describe_status(code)}")
 
 
-@graded(points=3, doc="00-network-basics.md#ip-addresses")
+@graded(points=3, doc="00-network-basics.md#ip-addresses", step=3)
 def test_ipv6(ctx):
     """server: listens on IPv6 with -a ::1"""
     probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
@@ -214,28 +234,6 @@ def test_ipv6(ctx):
         raise GradeFailure("wrong output", "with -a ::1 the line must read "
                            f"'listening on [::1]:PORT'; it was '{server.announce_line}'")
     echo_round_trip(ctx, server, b"over IPv6\n", "echo over IPv6")
-
-
-@graded(points=5, doc="README.md#conventions-every-lab-follows")
-def test_bad_arguments(ctx):
-    """both: bad arguments print a usage line and exit with status 2"""
-    cases = [
-        (SERVER, []), (SERVER, ["-p", "http"]), (SERVER, ["-p", "65536"]),
-        (SERVER, ["-p", "-1"]), (SERVER, ["-p", "0", "-x"]), (SERVER, ["-p", "0", "extra"]),
-        (SERVER, ["-a", "not-an-address", "-p", "0"]),
-        (CLIENT, []), (CLIENT, ["-h", "127.0.0.1"]), (CLIENT, ["-p", "80"]),
-        (CLIENT, ["-h", "127.0.0.1", "-p", "99999"]),
-    ]
-    # First, a valid command line must be accepted: a program that always
-    # exits 2 would otherwise pass this test.
-    ctx.start_server(SERVER, ["-p", "0"])
-    for program, args in cases:
-        result = ctx.run(program, args, timeout=2)
-        shown = " ".join([program, *args])
-        expect_exit(result, 2, f"'{shown}'")
-        if "usage" not in result.stderr_text().lower():
-            raise GradeFailure("wrong output", f"'{shown}' exited 2 but printed no usage line "
-                               "on stderr (expected a line starting with 'usage:')")
 
 
 # -- step 4: the client ---------------------------------------------------------
@@ -276,14 +274,14 @@ def check_client_copy(ctx, data, mode, timeout, what):
     expect_bytes(data, result.stdout_bytes(), f"{what}: the client's stdout")
 
 
-@graded(points=5, doc="01-tcp.md#client-flow")
+@graded(points=5, doc="01-tcp.md#client-flow", step=4)
 def test_client_small(ctx):
     """client: copies a few lines to the server and the replies to stdout"""
     check_client_copy(ctx, b"first line\nsecond line\n\xe4\xbd\xa0\xe5\xa5\xbd\n", "stream", 5,
                       "echo_client with three lines on stdin")
 
 
-@graded(points=5, doc="01-tcp.md#deadlock-when-both-sides-only-write")
+@graded(points=5, doc="01-tcp.md#deadlock-when-both-sides-only-write", step=4)
 def test_client_large_no_deadlock(ctx):
     """client: round-trips 16 MiB of random bytes without deadlock"""
     # 16 MiB is far more than the kernel buffers between the two programs
@@ -294,7 +292,7 @@ def test_client_large_no_deadlock(ctx):
                       f"(seed {ctx.seed}) on stdin")
 
 
-@graded(points=5, doc="01-tcp.md#half-close-shutdown-versus-close")
+@graded(points=5, doc="01-tcp.md#half-close-shutdown-versus-close", step=4)
 def test_client_half_close(ctx):
     """client: half-closes at end of input and still prints every reply"""
     data = ctx.rng().randbytes(256 * 1024)
@@ -302,7 +300,7 @@ def test_client_half_close(ctx):
                       "only after end of stream")
 
 
-@graded(points=3, doc="01-tcp.md#client-flow")
+@graded(points=3, doc="01-tcp.md#client-flow", step=4)
 def test_client_connection_refused(ctx):
     """client: says so and exits 1 when nothing listens"""
     # A bound socket that never listens: connecting to its port is refused.
@@ -320,9 +318,9 @@ def test_client_connection_refused(ctx):
                            f"its stderr was {result.stderr_text()[:200]!r}")
 
 
-# -- valgrind -------------------------------------------------------------------------
+# -- valgrind and the sanitizers (steps 3 and 4) ------------------------------------
 
-@graded(points=5, doc="01-tcp.md#checklist-for-lab-01", timeout=60)
+@graded(points=5, doc="01-tcp.md#checklist-for-lab-01", timeout=60, step=3)
 def test_server_valgrind(ctx):
     """valgrind: the server has no memory errors or leaks"""
     server = ctx.start_server(SERVER, ["-p", "0"], valgrind=True)
@@ -338,7 +336,7 @@ def test_server_valgrind(ctx):
     ctx.check_valgrind(server.process)
 
 
-@graded(points=3, doc="01-tcp.md#checklist-for-lab-01", timeout=60)
+@graded(points=3, doc="01-tcp.md#checklist-for-lab-01", timeout=60, step=4)
 def test_client_valgrind(ctx):
     """valgrind: the client has no memory errors or leaks"""
     peer = EchoPeer(ctx.transcript, "stream").start()
@@ -352,7 +350,7 @@ def test_client_valgrind(ctx):
 
 
 
-@graded(points=5, doc="01-tcp.md#checklist-for-lab-01", timeout=60)
+@graded(points=5, doc="01-tcp.md#checklist-for-lab-01", timeout=60, step=3)
 def test_server_sanitizers(ctx):
     """sanitizers: the server runs clean under AddressSanitizer and UBSan"""
     # ASan sees what valgrind cannot, such as a write one byte past the

@@ -54,29 +54,29 @@ def expect_exit(result, expected, what):
                            f"but the program {describe_status(result.returncode)}")
 
 
-# -- step 1: the header and helpers (unit tests) --------------------------------
+# -- step 2: the header and helpers (unit tests) --------------------------------
 
-@graded(points=5, doc="labs/02-udp/README.md#step-1--the-request-header")
+@graded(points=5, doc="labs/02-udp/README.md#step-2--the-request-header", step=2)
 def test_unit_encode(ctx):
     """unit: udp_proto_encode writes the sequence number big-endian, then the body"""
     ctx.run_unit_tests(UNITS, "encode")
 
 
-@graded(points=5, doc="labs/02-udp/README.md#step-1--the-request-header")
+@graded(points=5, doc="labs/02-udp/README.md#step-2--the-request-header", step=2)
 def test_unit_decode(ctx):
     """unit: udp_proto_decode reads the header back and rejects short datagrams"""
     ctx.run_unit_tests(UNITS, "decode")
 
 
-@graded(points=3, doc="labs/02-udp/README.md#step-1--the-request-header")
+@graded(points=3, doc="labs/02-udp/README.md#step-2--the-request-header", step=2)
 def test_unit_parse_count(ctx):
     """unit: udp_parse_count accepts whole numbers in range and nothing else"""
     ctx.run_unit_tests(UNITS, "parse_count")
 
 
-# -- step 2: the server -------------------------------------------------------------
+# -- step 1: the server -------------------------------------------------------------
 
-@graded(points=4, doc="02-udp.md#server-flow")
+@graded(points=4, doc="02-udp.md#server-flow", step=1)
 def test_announce_and_echo(ctx):
     """server: prints 'listening on 127.0.0.1:PORT' and echoes a datagram there"""
     server = ctx.start_server(SERVER, ["-p", "0"])
@@ -89,14 +89,14 @@ def test_announce_and_echo(ctx):
     round_trip(ctx, server, b"hello, udp\n", "echo of a line of text")
 
 
-@graded(points=5, doc="02-udp.md#empty-datagrams")
+@graded(points=5, doc="02-udp.md#empty-datagrams", step=1)
 def test_empty_datagram(ctx, server):
     """server: answers an empty datagram with an empty datagram"""
     sock = round_trip(ctx, server, b"", "reply to an empty (0-byte) datagram")
     round_trip(ctx, server, b"after the empty one", "echo of the next datagram", sock)
 
 
-@graded(points=5, doc="02-udp.md#maximum-sizes")
+@graded(points=5, doc="02-udp.md#maximum-sizes", step=1)
 def test_sizes_up_to_65507(ctx, server):
     """server: echoes datagrams of every size up to 65507 bytes whole"""
     rng = ctx.rng()
@@ -108,7 +108,7 @@ def test_sizes_up_to_65507(ctx, server):
                    f"(seed {ctx.seed})", sock)
 
 
-@graded(points=4, doc="02-udp.md#sendto-and-recvfrom")
+@graded(points=4, doc="02-udp.md#sendto-and-recvfrom", step=1)
 def test_binary_bytes(ctx, server):
     """server: echoes NUL bytes and all 256 byte values unchanged"""
     sock = open_dgram(ctx, server)
@@ -118,7 +118,7 @@ def test_binary_bytes(ctx, server):
     round_trip(ctx, server, "你好，世界".encode("utf-8"), "echo of UTF-8 text", sock)
 
 
-@graded(points=5, doc="02-udp.md#message-boundaries")
+@graded(points=5, doc="02-udp.md#message-boundaries", step=1)
 def test_boundaries_kept(ctx, server):
     """server: three datagrams sent back to back come back as three"""
     sock = open_dgram(ctx, server)
@@ -131,7 +131,7 @@ def test_boundaries_kept(ctx, server):
     sock.expect_nothing(0.2, "three datagrams were sent and three replies came")
 
 
-@graded(points=6, doc="02-udp.md#many-clients-one-socket")
+@graded(points=6, doc="02-udp.md#many-clients-one-socket", step=1)
 def test_two_clients_interleaved(ctx, server):
     """server: two clients at once each get their own replies"""
     first, second = open_dgram(ctx, server), open_dgram(ctx, server)
@@ -151,7 +151,7 @@ def test_two_clients_interleaved(ctx, server):
         second.expect(b"second client, message %d" % i, f"reply {i} to the second client {why}")
 
 
-@graded(points=5, doc="02-udp.md#icmp-errors-and-a-vanished-client")
+@graded(points=5, doc="02-udp.md#icmp-errors-and-a-vanished-client", step=1)
 def test_survives_vanished_clients(ctx, server):
     """server: survives clients that vanish before their reply arrives"""
     for i in range(5):
@@ -174,7 +174,7 @@ def test_survives_vanished_clients(ctx, server):
     ctx.expect_alive(server, "after clients vanished before their replies")
 
 
-@graded(points=4, doc="02-udp.md#exiting-on-a-signal-without-a-race")
+@graded(points=4, doc="02-udp.md#exiting-on-a-signal-without-a-race", step=1)
 def test_exits_cleanly_on_signals(ctx):
     """server: exits with status 0 on SIGTERM and on SIGINT"""
     for signo in (signal.SIGTERM, signal.SIGINT):
@@ -191,7 +191,7 @@ def test_exits_cleanly_on_signals(ctx):
                                f"status 0, but it {describe_status(code)}")
 
 
-@graded(points=3, doc="02-udp.md#so_reuseaddr-on-a-udp-socket")
+@graded(points=3, doc="02-udp.md#so_reuseaddr-on-a-udp-socket", step=1)
 def test_busy_port_refused(ctx):
     """server: a second server on a port in use exits 1 with 'Address already in use'"""
     first = ctx.start_server(SERVER, ["-p", "0"])
@@ -217,7 +217,7 @@ def test_busy_port_refused(ctx):
                "the second one gave up", sock)
 
 
-@graded(points=3, doc="00-network-basics.md#ip-addresses")
+@graded(points=3, doc="00-network-basics.md#ip-addresses", step=1)
 def test_ipv6(ctx):
     """server: works on IPv6 with -a ::1"""
     probe = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
@@ -234,7 +234,7 @@ def test_ipv6(ctx):
     round_trip(ctx, server, b"over IPv6", "echo over IPv6")
 
 
-@graded(points=5, doc="README.md#conventions-every-lab-follows")
+@graded(points=5, doc="README.md#conventions-every-lab-follows", step=1)
 def test_bad_arguments(ctx):
     """both: bad arguments print a usage line and exit with status 2"""
     host = ["-h", "127.0.0.1"]
@@ -315,7 +315,7 @@ def check_requests(peer, lines):
                                f"{data[:60]!r}{'...' if len(data) > 60 else ''}")
 
 
-@graded(points=6, doc="labs/02-udp/README.md#step-3--the-client-one-request-one-reply")
+@graded(points=6, doc="labs/02-udp/README.md#step-3--the-client-one-request-one-reply", step=3)
 def test_client_replies_in_order(ctx):
     """client: sends one datagram per line and prints each reply on its own line"""
     peer = start_udp_peer(ctx)
@@ -331,7 +331,7 @@ def test_client_replies_in_order(ctx):
     check_requests(peer, lines)
 
 
-@graded(points=3, doc="02-udp.md#maximum-sizes")
+@graded(points=3, doc="02-udp.md#maximum-sizes", step=3)
 def test_client_binary_and_long_lines(ctx):
     """client: handles NUL bytes in a line and a 60000-byte line"""
     peer = start_udp_peer(ctx)
@@ -344,7 +344,7 @@ def test_client_binary_and_long_lines(ctx):
     check_requests(peer, lines)
 
 
-@graded(points=7, doc="02-udp.md#retransmission")
+@graded(points=7, doc="02-udp.md#retransmission", step=4)
 def test_client_retransmits(ctx):
     """client: resends a request when the request or its reply is lost"""
     peer = start_udp_peer(ctx)
@@ -364,7 +364,7 @@ def test_client_retransmits(ctx):
                            f"5 requests, but the client sent {relay.counts[REQUEST]}")
 
 
-@graded(points=6, doc="02-udp.md#why-sequence-numbers-are-needed")
+@graded(points=6, doc="02-udp.md#why-sequence-numbers-are-needed", step=5)
 def test_client_ignores_duplicate_replies(ctx):
     """client: prints a reply once even when it arrives twice"""
     peer = start_udp_peer(ctx)
@@ -382,7 +382,7 @@ def test_client_ignores_duplicate_replies(ctx):
                   [relay.summary(), peer.summary()])
 
 
-@graded(points=6, doc="02-udp.md#why-sequence-numbers-are-needed")
+@graded(points=6, doc="02-udp.md#why-sequence-numbers-are-needed", step=5)
 def test_client_ignores_late_replies(ctx):
     """client: never prints a late reply to an earlier line as the current one"""
     peer = start_udp_peer(ctx)
@@ -402,7 +402,7 @@ def test_client_ignores_late_replies(ctx):
                   "while it waits for line 2's", [relay.summary(), peer.summary()])
 
 
-@graded(points=6, doc="02-udp.md#retransmission")
+@graded(points=6, doc="02-udp.md#retransmission", step=4)
 def test_client_gives_up(ctx):
     """client: sends 1 + RETRIES times, then says so on stderr and exits 1"""
     peer = start_udp_peer(ctx, "silent")
@@ -422,7 +422,7 @@ def test_client_gives_up(ctx):
                            "why it exits (no reply from HOST port PORT after N tries)")
 
 
-@graded(points=3, doc="labs/02-udp/README.md#step-4--timeouts-and-retransmission")
+@graded(points=3, doc="labs/02-udp/README.md#step-4--timeouts-and-retransmission", step=4)
 def test_client_defaults(ctx):
     """client: waits 500 ms per try and retries 5 times by default"""
     peer = start_udp_peer(ctx, "silent")
@@ -444,7 +444,7 @@ def test_client_defaults(ctx):
                            f"{received} datagram(s), {shown}")
 
 
-@graded(points=10, doc="02-udp.md#testing-with-a-lossy-relay", timeout=40)
+@graded(points=10, doc="02-udp.md#testing-with-a-lossy-relay", timeout=40, step=5)
 def test_client_lossy_relay(ctx):
     """client: every reply once and in order through 30% loss, duplicates and reordering"""
     peer = start_udp_peer(ctx)
@@ -461,7 +461,7 @@ def test_client_lossy_relay(ctx):
 
 # -- valgrind -------------------------------------------------------------------------
 
-@graded(points=4, doc="02-udp.md#checklist-for-lab-02", timeout=60)
+@graded(points=4, doc="02-udp.md#checklist-for-lab-02", timeout=60, step=1)
 def test_server_valgrind(ctx):
     """valgrind: the server has no memory errors or leaks"""
     server = ctx.start_server(SERVER, ["-p", "0"], valgrind=True)
@@ -477,7 +477,7 @@ def test_server_valgrind(ctx):
     ctx.check_valgrind(server.process)
 
 
-@graded(points=4, doc="02-udp.md#checklist-for-lab-02", timeout=60)
+@graded(points=4, doc="02-udp.md#checklist-for-lab-02", timeout=60, step=4)
 def test_client_valgrind(ctx):
     """valgrind: the client has no memory errors or leaks"""
     peer = start_udp_peer(ctx)
@@ -492,7 +492,7 @@ def test_client_valgrind(ctx):
     ctx.check_valgrind(result.process)
 
 
-@graded(points=5, doc="02-udp.md#checklist-for-lab-02", timeout=60)
+@graded(points=5, doc="02-udp.md#checklist-for-lab-02", timeout=60, step=1)
 def test_server_sanitizers(ctx):
     """sanitizers: the server runs clean under AddressSanitizer and UBSan"""
     # ASan sees what valgrind cannot, such as a write one byte past the

@@ -71,6 +71,15 @@ def expect_exit(result, expected, what):
                            f"but the program {describe_status(result.returncode)}")
 
 
+def expect_accepting(ctx, server, what):
+    """A client can connect on the socket file: a socket is bound there and
+    listening (the kernel accepts the connection into the backlog). Step 2
+    needs no more than that; the protocol is step 3's."""
+    ctx.connect(server)
+    ctx.note(f"a client connected on {server.path}: {what}")
+    ctx.expect_alive(server, f"after a client connected ({what})")
+
+
 def expect_socket_file(path, what):
     try:
         st = os.lstat(path)
@@ -137,25 +146,25 @@ def read_all_fd(fd, limit=64 << 20):
 
 # -- step 1: the protocol helpers (unit tests) --------------------------------------
 
-@graded(points=3, doc="labs/03-unix-socket/README.md#step-1--the-protocol-helpers")
+@graded(points=3, doc="labs/03-unix-socket/README.md#step-1--the-protocol-helpers", step=1)
 def test_unit_next_line(ctx):
     """unit: proto_next_line finds one request, at every split point"""
     ctx.run_unit_tests(UNITS, "next_line")
 
 
-@graded(points=3, doc="labs/03-unix-socket/README.md#step-1--the-protocol-helpers")
+@graded(points=3, doc="labs/03-unix-socket/README.md#step-1--the-protocol-helpers", step=1)
 def test_unit_parse(ctx):
     """unit: proto_parse knows PING, ECHO, WHO, SEND and nothing else"""
     ctx.run_unit_tests(UNITS, "parse")
 
 
-@graded(points=2, doc="03-unix-sockets.md#peer-credentials")
+@graded(points=2, doc="03-unix-sockets.md#peer-credentials", step=1)
 def test_unit_format_who(ctx):
     """unit: proto_format_who writes the WHO reply and respects the buffer size"""
     ctx.run_unit_tests(UNITS, "format_who")
 
 
-@graded(points=2, doc="03-unix-sockets.md#struct-sockaddr_un-and-the-path-length-limit")
+@graded(points=2, doc="03-unix-sockets.md#struct-sockaddr_un-and-the-path-length-limit", step=1)
 def test_unit_make_addr(ctx):
     """unit: proto_make_unix_addr fills sockaddr_un and refuses too long paths"""
     ctx.run_unit_tests(UNITS, "make_addr")
@@ -163,19 +172,19 @@ def test_unit_make_addr(ctx):
 
 # -- step 2: the socket file ------------------------------------------------------
 
-@graded(points=4, doc="03-unix-sockets.md#server-flow-on-a-socket-file")
+@graded(points=4, doc="03-unix-sockets.md#server-flow-on-a-socket-file", step=2)
 def test_announce_and_socket_file(ctx):
-    """server: prints 'listening on PATH' and answers on the socket file"""
+    """server: prints 'listening on PATH' and accepts clients on the socket file"""
     path = sock_path(ctx)
     server = start(ctx, path)
     if server.path != path:
         raise GradeFailure("wrong output", f"started with -s {path}, the server announced "
                            f"'{server.announce_line}'; expected 'listening on {path}'")
     expect_socket_file(path, "once the server announced itself")
-    request(ctx.connect(server), b"PING", b"PONG")
+    expect_accepting(ctx, server, "the server listens on its socket file")
 
 
-@graded(points=4, doc="03-unix-sockets.md#permissions")
+@graded(points=4, doc="03-unix-sockets.md#permissions", step=2)
 def test_socket_file_permissions(ctx):
     """server: creates its socket file with mode 0600 (owner only)"""
     path = sock_path(ctx)
@@ -191,10 +200,10 @@ def test_socket_file_permissions(ctx):
                            "(srw-------): anyone who may write to the socket file may "
                            "connect; set the umask to 0177 around bind()")
     ctx.note("the server was started with umask 000")
-    request(ctx.connect(server), b"PING", b"PONG")
+    expect_accepting(ctx, server, "the server listens on its 0600 socket file")
 
 
-@graded(points=5, doc="03-unix-sockets.md#stale-socket-files")
+@graded(points=5, doc="03-unix-sockets.md#stale-socket-files", step=2)
 def test_stale_file_takeover(ctx):
     """server: removes a stale socket file and binds in its place"""
     path = sock_path(ctx)
@@ -204,8 +213,7 @@ def test_stale_file_takeover(ctx):
     stale.close()
     ctx.note(f"the test left a stale socket file at {path} (bound, then closed)")
     server = start(ctx, path)
-    request(ctx.connect(server), b"PING", b"PONG", "PONG from the server that took over "
-            "the stale socket file")
+    expect_accepting(ctx, server, "the server took over the stale socket file")
 
     # The same after a server that was killed (SIGKILL cannot be caught,
     # so its socket file stays behind).
@@ -213,11 +221,10 @@ def test_stale_file_takeover(ctx):
     expect_socket_file(path, "after SIGKILL (the killed server cannot remove its file)")
     ctx.note("then the server was killed with SIGKILL and started again on the same path")
     again = start(ctx, path)
-    request(ctx.connect(again), b"PING", b"PONG", "PONG after a restart over the file left "
-            "by a killed server")
+    expect_accepting(ctx, again, "restarted over the file left by a killed server")
 
 
-@graded(points=5, doc="03-unix-sockets.md#stale-socket-files")
+@graded(points=5, doc="03-unix-sockets.md#stale-socket-files", step=2)
 def test_refuses_live_server(ctx):
     """server: refuses a path a live server answers on, and leaves it alone"""
     path = sock_path(ctx)
@@ -237,10 +244,10 @@ def test_refuses_live_server(ctx):
     if (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino):
         raise GradeFailure("wrong output", "the second server replaced the running server's "
                            "socket file: a socket file that a server answers on is not stale")
-    request(ctx.connect(first), b"PING", b"PONG", "PONG from the first server, still running")
+    expect_accepting(ctx, first, "the first server still listens on its socket file")
 
 
-@graded(points=4, doc="03-unix-sockets.md#stale-socket-files")
+@graded(points=4, doc="03-unix-sockets.md#stale-socket-files", step=2)
 def test_refuses_non_socket(ctx):
     """server: refuses a path that is not a socket, and leaves it alone"""
     # First the server must start at all: a program that always exits 1
@@ -266,7 +273,7 @@ def test_refuses_non_socket(ctx):
         raise GradeFailure("wrong output", f"the server removed the directory {folder}")
 
 
-@graded(points=5, doc="03-unix-sockets.md#removing-the-socket-file")
+@graded(points=5, doc="03-unix-sockets.md#removing-the-socket-file", step=3)
 def test_cleanup_on_signals(ctx):
     """server: on SIGTERM and SIGINT removes its socket file and exits 0"""
     for signo, busy in ((signal.SIGTERM, True), (signal.SIGINT, False)):
@@ -291,7 +298,7 @@ def test_cleanup_on_signals(ctx):
                                "finds a stale file")
 
 
-@graded(points=3, doc="README.md#conventions-every-lab-follows")
+@graded(points=3, doc="README.md#conventions-every-lab-follows", step=2)
 def test_bad_arguments(ctx):
     """both: bad arguments print a usage line and exit with status 2"""
     long_path = "/tmp/" + "x" * SUN_PATH_MAX
@@ -316,7 +323,7 @@ def test_bad_arguments(ctx):
 
 # -- step 3: the protocol ---------------------------------------------------------
 
-@graded(points=3, doc="labs/03-unix-socket/README.md#step-3--the-protocol")
+@graded(points=3, doc="labs/03-unix-socket/README.md#step-3--the-protocol", step=3)
 def test_ping(ctx):
     """server: answers PING with PONG, again and again"""
     conn = ctx.connect(start(ctx))
@@ -324,7 +331,7 @@ def test_ping(ctx):
         request(conn, b"PING", b"PONG")
 
 
-@graded(points=5, doc="labs/03-unix-socket/README.md#step-3--the-protocol")
+@graded(points=5, doc="labs/03-unix-socket/README.md#step-3--the-protocol", step=3)
 def test_echo(ctx):
     """server: ECHO sends back its text: spaces, UTF-8, empty, 4000 bytes"""
     conn = ctx.connect(start(ctx))
@@ -342,7 +349,7 @@ def test_echo(ctx):
             f"the echo of {len(long_text)} bytes (requests up to {LINE_MAX} bytes are allowed)")
 
 
-@graded(points=3, doc="labs/03-unix-socket/README.md#step-3--the-protocol")
+@graded(points=3, doc="labs/03-unix-socket/README.md#step-3--the-protocol", step=3)
 def test_unknown_commands(ctx):
     """server: anything else gets 'ERR unknown command'"""
     conn = ctx.connect(start(ctx))
@@ -371,7 +378,7 @@ print(data.decode(errors="replace").strip())
 """
 
 
-@graded(points=6, doc="03-unix-sockets.md#peer-credentials")
+@graded(points=6, doc="03-unix-sockets.md#peer-credentials", step=3)
 def test_who(ctx):
     """server: WHO gives the connected peer's pid, uid and gid (SO_PEERCRED)"""
     server = start(ctx)
@@ -394,7 +401,7 @@ def test_who(ctx):
                            f"pid={os.getpid()})")
 
 
-@graded(points=8, doc="03-unix-sockets.md#a-stream-has-no-message-boundaries")
+@graded(points=8, doc="03-unix-sockets.md#a-stream-has-no-message-boundaries", step=3)
 def test_split_and_coalesced(ctx):
     """server: replies once per request, in order, however the bytes arrive"""
     server = start(ctx)
@@ -438,7 +445,7 @@ def test_split_and_coalesced(ctx):
     conn.expect(b"PONG\ncrlf\n", "the replies to requests ending in \\r\\n")
 
 
-@graded(points=5, doc="labs/03-unix-socket/README.md#step-4--serving-clients")
+@graded(points=5, doc="labs/03-unix-socket/README.md#step-3--the-protocol", step=3)
 def test_client_disconnects_mid_request(ctx):
     """server: survives clients that leave mid-request or without reading"""
     server = start(ctx)
@@ -465,7 +472,7 @@ def test_client_disconnects_mid_request(ctx):
     ctx.expect_alive(server, "after clients that left mid-request")
 
 
-# -- step 5: the client -----------------------------------------------------------
+# -- step 4: the client -----------------------------------------------------------
 
 class ProtoPeer:
     """A stand-in server inside the grader, for testing unix_client.
@@ -601,7 +608,7 @@ def check_client_output(result, expected, what):
     expect_bytes(expected, result.stdout_bytes(), f"{what}: the client's stdout")
 
 
-@graded(points=6, doc="labs/03-unix-socket/README.md#step-5--the-client")
+@graded(points=6, doc="labs/03-unix-socket/README.md#step-4--the-client", step=4)
 def test_client_requests(ctx):
     """client: sends each stdin line, prints each reply"""
     text = random_text(ctx.rng()).encode()
@@ -619,7 +626,7 @@ def test_client_requests(ctx):
     check_client_output(result, expected, "five replies, each cut into pieces by the server")
 
 
-@graded(points=4, doc="labs/03-unix-socket/README.md#step-5--the-client")
+@graded(points=4, doc="labs/03-unix-socket/README.md#step-4--the-client", step=4)
 def test_client_nothing_listening(ctx):
     """client: says so and exits non-zero when nothing listens at PATH"""
     path, peer = start_peer(ctx, basic_reply)
@@ -644,9 +651,9 @@ def test_client_nothing_listening(ctx):
                                f"{result.stderr_text()[:200]!r}")
 
 
-# -- valgrind -------------------------------------------------------------------------
+# -- valgrind and the sanitizers (steps 3 and 4) ------------------------------------
 
-@graded(points=4, doc="03-unix-sockets.md#checklist-for-lab-03", timeout=60)
+@graded(points=4, doc="03-unix-sockets.md#checklist-for-lab-03", timeout=60, step=3)
 def test_server_valgrind(ctx):
     """valgrind: the server has no memory errors or leaks"""
     server = start(ctx, valgrind=True)
@@ -665,7 +672,7 @@ def test_server_valgrind(ctx):
     ctx.check_valgrind(server.process)
 
 
-@graded(points=4, doc="03-unix-sockets.md#checklist-for-lab-03", timeout=60)
+@graded(points=4, doc="03-unix-sockets.md#checklist-for-lab-03", timeout=60, step=4)
 def test_client_valgrind(ctx):
     """valgrind: the client has no memory errors or leaks"""
     text = random_text(ctx.rng(), words=300).encode()[:3000]
@@ -679,7 +686,7 @@ def test_client_valgrind(ctx):
     ctx.check_valgrind(result.process)
 
 
-@graded(points=5, doc="03-unix-sockets.md#checklist-for-lab-03", timeout=40)
+@graded(points=5, doc="03-unix-sockets.md#checklist-for-lab-03", timeout=40, step=3)
 def test_server_sanitizers(ctx):
     """sanitizers: the server runs clean under AddressSanitizer and UBSan"""
     # ASan sees what valgrind cannot, such as a write one byte past the end
@@ -714,9 +721,9 @@ def test_server_sanitizers(ctx):
                            f"with status 0 on SIGTERM, but it {describe_status(code)}")
 
 
-# -- step 6 (stretch): passing a descriptor with SCM_RIGHTS -------------------------
+# -- step 5 (stretch): passing a descriptor with SCM_RIGHTS -------------------------
 
-@graded(points=5, doc="03-unix-sockets.md#passing-descriptors-scm_rights")
+@graded(points=5, doc="03-unix-sockets.md#passing-descriptors-scm_rights", step=5)
 def test_stretch_server_passes_fd(ctx):
     """stretch: SEND passes the open file to the client (SCM_RIGHTS)"""
     # A low descriptor limit: a server that forgets to close its copy of
@@ -755,7 +762,7 @@ def test_stretch_server_passes_fd(ctx):
     request(conn, b"PING", b"PONG", "PONG after 40 SENDs")
 
 
-@graded(points=2, doc="03-unix-sockets.md#passing-descriptors-scm_rights")
+@graded(points=2, doc="03-unix-sockets.md#passing-descriptors-scm_rights", step=5)
 def test_stretch_server_send_errors(ctx):
     """stretch: SEND of a missing file or a directory replies 'ERR ...', no descriptor"""
     conn = ctx.connect(start(ctx))
@@ -774,7 +781,7 @@ def test_stretch_server_send_errors(ctx):
     request(conn, b"PING", b"PONG", "PONG after the failed SENDs")
 
 
-@graded(points=5, doc="03-unix-sockets.md#passing-descriptors-scm_rights")
+@graded(points=5, doc="03-unix-sockets.md#passing-descriptors-scm_rights", step=5)
 def test_stretch_client_reads_fd(ctx):
     """stretch: the client prints a SENT file by reading the passed descriptor"""
     content = ctx.rng().randbytes(100 * 1024)

@@ -601,6 +601,8 @@ static void test_random_line(void **state)
 
 int main(int argc, char **argv)
 {
+	/* One group per step of the handout: len, limits and buffer are
+	 * step 1's (the length-prefixed decoder), line is step 2's. */
 	const struct CMUnitTest len_tests[] = {
 		cmocka_unit_test(test_len_one_message),
 		cmocka_unit_test(test_len_many_in_one_feed),
@@ -615,11 +617,12 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_line_every_split_point),
 		cmocka_unit_test(test_line_incomplete_is_pending),
 		cmocka_unit_test(test_line_straddles_many_feeds),
+		cmocka_unit_test(test_line_limit),
+		cmocka_unit_test(test_random_line),
 	};
 	const struct CMUnitTest limit_tests[] = {
 		cmocka_unit_test(test_len_limit),
 		cmocka_unit_test(test_len_huge_header),
-		cmocka_unit_test(test_line_limit),
 		cmocka_unit_test(test_error_is_final),
 		cmocka_unit_test(test_init_checks),
 	};
@@ -627,7 +630,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_wrap),
 		cmocka_unit_test(test_space_and_commit),
 		cmocka_unit_test(test_random_len),
-		cmocka_unit_test(test_random_line),
 	};
 	static const char *const groups[] = {"len", "line", "limits", "buffer"};
 	const char *only = argc > 1 ? argv[1] : NULL;

@@ -5,7 +5,7 @@ messages cut and glued in chosen ways, and checks the replies one by one:
 message n of a connection must come back as one message "n:<payload>".
 
 The server under test is frame_server unless the environment variable
-FRAME_SERVER names another program of the lab. Step 1 of the handout
+FRAME_SERVER names another program of the lab. The handout's warm-up
 runs the sticky tests against the provided naive_server like this:
 
     make lab04 && make grade LAB=04 T=test_sticky FRAME_SERVER=naive_server
@@ -275,35 +275,35 @@ def expect_exit(result, expected, what):
                            f"but the program {describe_status(result.returncode)}")
 
 
-# -- unit tests of frame.c ------------------------------------------------------
+# -- unit tests of frame.c (steps 1 and 2) ---------------------------------------------
 
-@graded(points=7, doc=f"{DOC}#a-length-header")
+@graded(points=7, doc=f"{DOC}#a-length-header", step=1)
 def test_unit_len_decoder(ctx):
     """unit: length-prefixed decoder: glued, split at every point, zero-length"""
     ctx.run_unit_tests(UNITS, "len")
 
 
-@graded(points=7, doc=f"{DOC}#an-end-marker")
+@graded(points=9, doc=f"{DOC}#an-end-marker", step=2)
 def test_unit_line_decoder(ctx):
-    """unit: line decoder: glued, split at every point, empty lines, \\r kept"""
+    """unit: line decoder: glued, split at every point, empty lines, \\r kept, the 64 KiB limit"""
     ctx.run_unit_tests(UNITS, "line")
 
 
-@graded(points=6, doc=f"{DOC}#maximum-sizes")
+@graded(points=5, doc=f"{DOC}#maximum-sizes", step=1)
 def test_unit_limits(ctx):
-    """unit: limits and protocol errors in both framings"""
+    """unit: the 1 MiB length limit, errors are final, argument checks"""
     ctx.run_unit_tests(UNITS, "limits")
 
 
-@graded(points=5, doc=f"{DOC}#keeping-memory-bounded")
+@graded(points=4, doc=f"{DOC}#keeping-memory-bounded", step=1)
 def test_unit_buffer(ctx):
-    """unit: frame_wrap, space/commit, long random streams in a minimal buffer"""
+    """unit: frame_wrap, space/commit, a long random stream in a minimal buffer"""
     ctx.run_unit_tests(UNITS, "buffer")
 
 
-# -- the server ---------------------------------------------------------------------
+# -- step 3: the server ----------------------------------------------------------------
 
-@graded(points=4, doc=f"{README}#the-protocol")
+@graded(points=4, doc=f"{README}#the-protocol", step=3)
 def test_round_trip(ctx):
     """server: announces itself and numbers the messages, in both framings"""
     for mode in MODES:
@@ -316,7 +316,7 @@ def test_round_trip(ctx):
                    f"{mode} framing: a new connection counts from 1 again")
 
 
-@graded(points=8, doc=f"{DOC}#sticky-packets-and-half-packets")
+@graded(points=8, doc=f"{DOC}#sticky-packets-and-half-packets", step=3)
 def test_sticky_many_in_one_write(ctx):
     """server: many messages glued in one write get one reply each"""
     for mode in MODES:
@@ -332,7 +332,7 @@ def test_sticky_many_in_one_write(ctx):
         reader.expect_closed(f"{mode} framing: after the client's end of stream")
 
 
-@graded(points=7, doc=f"{DOC}#sticky-packets-and-half-packets")
+@graded(points=7, doc=f"{DOC}#sticky-packets-and-half-packets", step=3)
 def test_sticky_one_byte_writes(ctx):
     """server: a message sent one byte per write gets one reply"""
     for mode in MODES:
@@ -388,14 +388,14 @@ def random_split_round(ctx, mode, count, longest, salt):
     reader.expect_closed(f"{mode} framing: after the client's end of stream")
 
 
-@graded(points=8, doc=f"{DOC}#a-decoder-as-a-state-machine")
+@graded(points=8, doc=f"{DOC}#a-decoder-as-a-state-machine", step=3)
 def test_sticky_random_splits(ctx):
     """server: thousands of messages cut at random points, checked reply by reply"""
     random_split_round(ctx, "len", 3000, 120, salt=1)
     random_split_round(ctx, "line", 2000, 120, salt=2)
 
 
-@graded(points=6, doc=f"{DOC}#maximum-sizes")
+@graded(points=6, doc=f"{DOC}#maximum-sizes", step=3)
 def test_large_message(ctx):
     """server: answers a 1 MiB message and a 64 KiB line (the limits)"""
     rng = ctx.rng()
@@ -418,7 +418,7 @@ def test_large_message(ctx):
         reader.expect_closed(f"{mode} framing: after the client's end of stream")
 
 
-@graded(points=4, doc=f"{README}#the-protocol")
+@graded(points=4, doc=f"{README}#the-protocol", step=3)
 def test_zero_length(ctx):
     """server: answers zero-length messages and empty lines"""
     for mode in MODES:
@@ -428,7 +428,7 @@ def test_zero_length(ctx):
                    f"{mode} framing: zero-length messages among others")
 
 
-@graded(points=6, doc=f"{DOC}#protocol-errors-and-closing-politely")
+@graded(points=6, doc=f"{DOC}#protocol-errors-and-closing-politely", step=3)
 def test_length_over_limit(ctx):
     """server: a length over 1 MiB gets 'ERR ...' and the connection closed"""
     server = start(ctx, "len")
@@ -445,7 +445,7 @@ def test_length_over_limit(ctx):
     round_trip(ctx, server, "len", [b"still there?"], "the next connection after the errors")
 
 
-@graded(points=5, doc=f"{DOC}#maximum-sizes")
+@graded(points=5, doc=f"{DOC}#maximum-sizes", step=3)
 def test_line_over_limit(ctx):
     """server: a line over 64 KiB gets 'ERR ...' and the connection closed"""
     server = start(ctx, "line")
@@ -460,7 +460,7 @@ def test_line_over_limit(ctx):
     round_trip(ctx, server, "line", [b"still there?"], "the next connection after the error")
 
 
-@graded(points=3, doc=f"{DOC}#protocol-errors-and-closing-politely")
+@graded(points=3, doc=f"{DOC}#protocol-errors-and-closing-politely", step=3)
 def test_truncated_message(ctx):
     """server: a message cut short by the end of stream gets 'ERR ...'"""
     for mode, partial in (("len", b"\x00\x00\x00\x10half"), ("line", b"no newline")):
@@ -474,7 +474,7 @@ def test_truncated_message(ctx):
                                       f"middle of a message ({preview(partial)})")
 
 
-@graded(points=5, doc=f"{DOC}#half-close-after-the-last-message")
+@graded(points=5, doc=f"{DOC}#half-close-after-the-last-message", step=3)
 def test_half_close(ctx):
     """server: all replies arrive after the client half-closes"""
     rng = ctx.rng()
@@ -522,7 +522,7 @@ def send_until_stalled(sock, data, stall, cap):
     return sent
 
 
-@graded(points=6, doc=f"{DOC}#keeping-memory-bounded", timeout=40)
+@graded(points=6, doc=f"{DOC}#keeping-memory-bounded", timeout=40, step=3)
 def test_slow_reader_memory(ctx):
     """server: memory stays bounded while a client sends a lot and reads nothing"""
     server = start(ctx, "len")
@@ -574,7 +574,7 @@ def test_slow_reader_memory(ctx):
     conn.expect_eof("the end of the stream after the last reply")
 
 
-@graded(points=4, doc=f"{README}#step-4--the-server")
+@graded(points=4, doc=f"{README}#step-3--the-server", step=3)
 def test_misbehaving_clients(ctx):
     """server: survives resets, silent and half-sent clients; counts per connection"""
     server = start(ctx, "len")
@@ -593,7 +593,7 @@ def test_misbehaving_clients(ctx):
     ctx.expect_alive(server, "after serving the clients")
 
 
-@graded(points=3, doc=f"{README}#build-run-and-grade")
+@graded(points=3, doc=f"{README}#build-run-and-grade", step=3)
 def test_bad_arguments(ctx):
     """both: bad arguments print a usage line and exit with status 2"""
     cases = [
@@ -613,7 +613,7 @@ def test_bad_arguments(ctx):
                                "on stderr (expected a line starting with 'usage:')")
 
 
-@graded(points=3, doc="01-tcp.md#exiting-on-a-signal")
+@graded(points=3, doc="01-tcp.md#exiting-on-a-signal", step=3)
 def test_exits_cleanly_on_signals(ctx):
     """server: exits with status 0 on SIGTERM and SIGINT, even mid-message"""
     for signo in (signal.SIGTERM, signal.SIGINT):
@@ -633,7 +633,7 @@ def test_exits_cleanly_on_signals(ctx):
                                f"status 0, but it {describe_status(code)}")
 
 
-# -- the client ---------------------------------------------------------------------
+# -- step 4: the client ----------------------------------------------------------------
 
 class FramePeer:
     """A frame server inside the test, for testing frame_client.
@@ -810,7 +810,7 @@ def check_client_output(result, lines, what):
                            f"expected {len(lines)} lines, got {got_count}")
 
 
-@graded(points=4, doc=f"{README}#step-5--the-client")
+@graded(points=4, doc=f"{README}#step-4--the-client", step=4)
 def test_client_len(ctx):
     """client: sends each line as a length-prefixed message, prints the replies"""
     lines = [b"hello", b"", b"with\ttab", b"\xe4\xbd\xa0\xe5\xa5\xbd", b"last"]
@@ -821,7 +821,7 @@ def test_client_len(ctx):
                         "frame_client -m len, a last line without '\\n', reply in 3-byte pieces")
 
 
-@graded(points=3, doc=f"{README}#step-5--the-client")
+@graded(points=3, doc=f"{README}#step-4--the-client", step=4)
 def test_client_line(ctx):
     """client: line framing, replies cut into 3-byte pieces"""
     lines = [b"one", b"two", b"", b"four"]
@@ -829,7 +829,7 @@ def test_client_line(ctx):
     check_client_output(result, lines, "frame_client -m line, replies in 3-byte pieces")
 
 
-@graded(points=3, doc="01-tcp.md#deadlock-when-both-sides-only-write")
+@graded(points=3, doc="01-tcp.md#deadlock-when-both-sides-only-write", step=4)
 def test_client_many_lines(ctx):
     """client: 30000 long lines (16 MB) against a server that answers at once, no deadlock"""
     rng = ctx.rng()
@@ -849,9 +849,9 @@ def test_client_many_lines(ctx):
     check_client_output(result, lines, f"frame_client with 30000 long lines (seed {ctx.seed})")
 
 
-# -- valgrind -------------------------------------------------------------------------
+# -- valgrind and the sanitizers (steps 3 and 4) ---------------------------------------
 
-@graded(points=4, doc=f"{DOC}#checklist-for-lab-04", timeout=60)
+@graded(points=4, doc=f"{DOC}#checklist-for-lab-04", timeout=60, step=3)
 def test_server_valgrind(ctx):
     """valgrind: the server has no memory errors or leaks"""
     server = start(ctx, "len", valgrind=True)
@@ -872,7 +872,7 @@ def test_server_valgrind(ctx):
     ctx.check_valgrind(server.process)
 
 
-@graded(points=2, doc=f"{DOC}#checklist-for-lab-04", timeout=60)
+@graded(points=2, doc=f"{DOC}#checklist-for-lab-04", timeout=60, step=4)
 def test_client_valgrind(ctx):
     """valgrind: the client has no memory errors or leaks"""
     lines = [b"under", b"valgrind", b""] * 50
@@ -881,7 +881,7 @@ def test_client_valgrind(ctx):
     ctx.check_valgrind(result.process)
 
 
-@graded(points=5, doc=f"{DOC}#checklist-for-lab-04", timeout=60)
+@graded(points=5, doc=f"{DOC}#checklist-for-lab-04", timeout=60, step=3)
 def test_server_sanitizers(ctx):
     """sanitizers: the server runs clean under AddressSanitizer and UBSan"""
     # ASan sees what valgrind cannot, such as a write one byte past the

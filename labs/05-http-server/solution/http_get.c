@@ -417,7 +417,7 @@ static int parse_args(int argc, char **argv, const char **url,
 static int fetch(const struct url *u, int out)
 {
 	static struct reader r;
-	struct http_response res;
+	struct http_response res = {0};
 	struct timeval tv = {RECV_TIMEOUT_S, 0};
 
 	r.fd = connect_to(u);

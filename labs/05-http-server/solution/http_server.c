@@ -978,44 +978,57 @@ static void refuse(struct conn *c, int status)
 }
 
 /*
- * Serves requests on one connection until the client closes, asks to
- * close, stalls, misbehaves, or another client waits while it is idle.
+ * Receives until c->buf holds a whole request head and parses it into
+ * *req. Returns the head's length, or 0 when the connection is to close:
+ * the client left, stayed idle too long, yields to another client, or
+ * sent a head that was refused here (400, 408, 414, 431).
  */
-static void serve_connection(struct conn *c)
+static size_t read_request_head(struct conn *c, struct http_request *req)
 {
-	struct http_request req;
-
 	while (!stop_requested) {
-		int n = http_parse_request(c->buf, c->have, &req);
-		if (n > 0) {
-			if (!handle_request(c, &req, (size_t)n))
-				return;
-			continue;
-		}
+		int n = http_parse_request(c->buf, c->have, req);
+		if (n > 0)
+			return (size_t)n;
 		if (n == HTTP_PARSE_ERROR) {
 			refuse(c, 400);
-			return;
+			return 0;
 		}
 		if (n == HTTP_PARSE_TOO_MANY) {
 			refuse(c, 431);
-			return;
+			return 0;
 		}
 		int status = head_over_limit(c);
 		if (status != 0) {
 			refuse(c, status);
-			return;
+			return 0;
 		}
 		ssize_t got = conn_fill(c);
 		if (got > 0)
 			continue;
 		if (got == FILL_FAILED && errno == ETIMEDOUT && c->have > 0) {
 			refuse(c, 408); /* stalled in the middle of a head */
-			return;
+			return 0;
 		}
 		if (got == FILL_FAILED && errno != ETIMEDOUT && errno != EINTR)
 			fprintf(stderr, "%s: recv: %s\n", PROG,
 				strerror(errno));
-		return; /* closed, idle too long, or yielding to a new client */
+		return 0; /* closed, idle, or yielding to a new client */
+	}
+	return 0;
+}
+
+/*
+ * Serves requests on one connection until the client closes, asks to
+ * close, stalls, misbehaves, or another client waits while it is idle.
+ */
+static void serve_connection(struct conn *c)
+{
+	struct http_request req;
+	size_t head_len;
+
+	while ((head_len = read_request_head(c, &req)) > 0) {
+		if (!handle_request(c, &req, head_len))
+			return;
 	}
 }
 

@@ -8,7 +8,7 @@ from grader import EchoPeer, GradeFailure, describe_status, expect_bytes, graded
 MIB = 1 << 20
 
 
-@graded(points=5, doc="01-tcp.md#binary-data-and-text-encodings")
+@graded(points=5, doc="01-tcp.md#binary-data-and-text-encodings", step=2)
 def test_hidden_random_binary_random_pieces(ctx):
     """server (hidden): echoes 2 MiB of random bytes sent in random pieces"""
     server = ctx.start_server("echo_server", ["-p", "0"])
@@ -28,7 +28,7 @@ def test_hidden_random_binary_random_pieces(ctx):
     conn.expect_eof()
 
 
-@graded(points=5, doc="01-tcp.md#server-flow")
+@graded(points=5, doc="01-tcp.md#server-flow", step=2)
 def test_hidden_three_clients_queued(ctx):
     """server (hidden): three clients waiting in the queue are served in turn"""
     server = ctx.start_server("echo_server", ["-p", "0"])
@@ -42,7 +42,7 @@ def test_hidden_three_clients_queued(ctx):
         conn.expect_eof()
 
 
-@graded(points=5, doc="01-tcp.md#half-close-shutdown-versus-close")
+@graded(points=5, doc="01-tcp.md#half-close-shutdown-versus-close", step=4)
 def test_hidden_client_binary_without_newline(ctx):
     """client (hidden): 3 MiB of binary input without a final newline, replies after EOF"""
     peer = EchoPeer(ctx.transcript, "after_eof").start()

@@ -11,7 +11,7 @@ def client_args(target, *extra):
     return ["-h", target.host, "-p", str(target.port), *extra]
 
 
-@graded(points=5, doc="02-udp.md#many-clients-one-socket")
+@graded(points=5, doc="02-udp.md#many-clients-one-socket", step=1)
 def test_hidden_random_sizes_four_clients(ctx):
     """server (hidden): four clients, 60 datagrams of random sizes, interleaved"""
     server = ctx.start_server("udp_server", ["-p", "0"])
@@ -31,7 +31,7 @@ def test_hidden_random_sizes_four_clients(ctx):
                         f"(seed {ctx.seed})")
 
 
-@graded(points=5, doc="labs/02-udp/README.md#step-4--timeouts-and-retransmission")
+@graded(points=5, doc="labs/02-udp/README.md#step-4--timeouts-and-retransmission", step=4)
 def test_hidden_client_edges(ctx):
     """client (hidden): -r 0 sends once; a last line without newline; empty input"""
     silent = start_udp_peer(ctx, "silent")
@@ -57,7 +57,7 @@ def test_hidden_client_edges(ctx):
                            f"{describe_status(result.returncode)}")
 
 
-@graded(points=5, doc="02-udp.md#testing-with-a-lossy-relay", timeout=40)
+@graded(points=5, doc="02-udp.md#testing-with-a-lossy-relay", timeout=40, step=5)
 def test_hidden_client_harsher_relay(ctx):
     """client (hidden): 40% loss, 20% duplicates, more reordering, other data"""
     peer = start_udp_peer(ctx)

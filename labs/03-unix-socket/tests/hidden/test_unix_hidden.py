@@ -43,7 +43,7 @@ def words(rng, count, alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUV
                     for _ in range(count))
 
 
-@graded(points=5, doc="03-unix-sockets.md#a-stream-has-no-message-boundaries")
+@graded(points=5, doc="03-unix-sockets.md#a-stream-has-no-message-boundaries", step=3)
 def test_hidden_mixed_requests_random_cuts(ctx):
     """server (hidden): 80 mixed requests (LF and CRLF) cut at random points, three ways"""
     server = start(ctx)
@@ -85,7 +85,7 @@ def test_hidden_mixed_requests_random_cuts(ctx):
         conn.close()
 
 
-@graded(points=5, doc="labs/03-unix-socket/README.md#step-3--the-protocol")
+@graded(points=5, doc="labs/03-unix-socket/README.md#step-3--the-protocol", step=3)
 def test_hidden_longest_echo_binary(ctx):
     """server (hidden): ECHO of binary text at the 4096-byte limit, then lines just over it"""
     server = start(ctx)
@@ -153,7 +153,7 @@ def wait_for_line(proc, deadline, what):
     return line
 
 
-@graded(points=5, doc="03-unix-sockets.md#peer-credentials")
+@graded(points=5, doc="03-unix-sockets.md#peer-credentials", step=3)
 def test_hidden_who_queued_processes(ctx):
     """server (hidden): three processes queued behind a client each get their own WHO"""
     server = start(ctx)

@@ -89,7 +89,7 @@ def exchange(ctx, server, mode, payloads, sizes, what):
     conn.expect_eof(f"{mode} framing: the end of the stream after the last reply")
 
 
-@graded(points=5, doc=f"{DOC}#a-length-header", timeout=40)
+@graded(points=5, doc=f"{DOC}#a-length-header", timeout=40, step=3)
 def test_hidden_binary_len_random_pieces(ctx):
     """server (hidden): binary payloads full of '\\n', NUL and header-like bytes, random pieces"""
     server = start(ctx, "len")
@@ -112,7 +112,7 @@ def test_hidden_binary_len_random_pieces(ctx):
              f"replies to {len(payloads)} binary messages in random pieces")
 
 
-@graded(points=5, doc=f"{DOC}#maximum-sizes", timeout=40)
+@graded(points=5, doc=f"{DOC}#maximum-sizes", timeout=40, step=3)
 def test_hidden_near_limits_mixed_with_empty(ctx):
     """server (hidden): messages at and just under the limits, among zero-length ones"""
     rng = ctx.rng()
@@ -133,7 +133,7 @@ def test_hidden_near_limits_mixed_with_empty(ctx):
                  "zero-length ones")
 
 
-@graded(points=5, doc=f"{DOC}#sticky-packets-and-half-packets", timeout=40)
+@graded(points=5, doc=f"{DOC}#sticky-packets-and-half-packets", timeout=40, step=3)
 def test_hidden_two_connections_pieces_alternating(ctx):
     """server (hidden): two connections sent to in alternating pieces each count from 1"""
     rng = ctx.rng()

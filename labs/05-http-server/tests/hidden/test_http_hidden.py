@@ -87,7 +87,7 @@ def encode_path(name, rng, lower_hex):
     return "/" + "".join(out)
 
 
-@graded(points=5, doc="05-http.md#from-target-to-file")
+@graded(points=5, doc="05-http.md#from-target-to-file", step=5)
 def test_hidden_nested_tree_percent_names(ctx):
     """server (hidden): another docroot: nested folders, names needing percent-encoding"""
     rng = ctx.rng()
@@ -191,7 +191,7 @@ def pipeline_plan(rng, files, count):
     return plan
 
 
-@graded(points=5, doc="05-http.md#keep-alive-and-pipelining")
+@graded(points=5, doc="05-http.md#keep-alive-and-pipelining", step=8)
 def test_hidden_pipelined_mixed_random_splits(ctx):
     """server (hidden): 40 pipelined GET/HEAD/POST requests cut at random points"""
     rng = ctx.rng()
@@ -218,7 +218,7 @@ def test_hidden_pipelined_mixed_random_splits(ctx):
                            f"pieces of 1..{max_piece} bytes (seed {ctx.seed})", read_responses)
 
 
-@graded(points=5, doc="05-http.md#sending-a-large-file", timeout=40)
+@graded(points=5, doc="05-http.md#sending-a-large-file", timeout=40, step=7)
 def test_hidden_large_file_head_then_get(ctx):
     """server (hidden): HEAD, then GET, of a 7 MiB file of odd size, checked by h11"""
     rng = ctx.rng()
@@ -274,7 +274,7 @@ def chunked_request(rng, target, body):
     return bytes(out + b"\r\n")
 
 
-@graded(points=4, doc="05-http.md#chunked-request-bodies")
+@graded(points=4, doc="05-http.md#chunked-request-bodies", step=8)
 def test_hidden_chunked_bodies_pipelined(ctx):
     """server (hidden): chunked POSTs among GETs, cut at random; chunked not last -> 400"""
     rng = ctx.rng()
