@@ -31,7 +31,9 @@ help:
 	@echo "  make labNN [SOLUTION=1]    build lab NN (your code, or the reference)"
 	@echo "  make grade                 grade the lab built last"
 	@echo "  make grade LAB=NN|all      grade lab NN, or every lab"
+	@echo "      STEP=N                 only the handout's steps 1 to N"
 	@echo "      T=NAME                 only tests whose name contains NAME"
+	@echo "      VERBOSE=1              a line per test, and every failure in full"
 	@echo "      SEED=N                 fix the seed of the random tests"
 	@echo "      VALGRIND=1             run every server test under valgrind"
 	@echo "      SANITIZE=1             run every program built with ASan and UBSan"
@@ -65,7 +67,8 @@ $(foreach n,$(LAB_NUMBERS),$(eval $(call lab_target,$(n),$(filter labs/$(n)-%,$(
 grade: check-deps
 	@$(GRADER_PYTHON) -m grader grade \
 		$(if $(LAB),--lab $(LAB)) $(solution_arg) \
-		$(if $(T),-k '$(T)') $(if $(SEED),--seed $(SEED)) \
+		$(if $(T),-k '$(T)') $(if $(SEED),--seed $(SEED)) $(if $(STEP),--step $(STEP)) \
+		$(if $(filter 1,$(VERBOSE)),--verbose) \
 		$(if $(filter 1,$(VALGRIND)),--valgrind) $(if $(filter 1,$(SANITIZE)),--sanitize)
 
 test: check-test-deps

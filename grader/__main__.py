@@ -57,6 +57,9 @@ def parse_args(argv):
     grade.add_argument("-k", dest="select",
                        help="only tests whose name contains this (several: 'a or b')")
     grade.add_argument("--seed", type=int, help="seed for every random test")
+    grade.add_argument("--step", type=int, help="grade the handout's steps 1 to STEP only")
+    grade.add_argument("--verbose", action="store_true",
+                       help="a line per test, and every failure in full")
     grade.add_argument("--valgrind", action="store_true", help="run every server under valgrind")
     grade.add_argument("--sanitize", action="store_true",
                        help="run every program from the AddressSanitizer/UBSan build")
@@ -118,6 +121,10 @@ def child_args(lab, solution, args):
         extra.append("--sanitize")
     if args.select:
         extra += ["-k", args.select]
+    if args.step is not None:
+        extra += ["--step", str(args.step)]
+    if args.verbose:
+        extra.append("--verbose")
     if args.src_dir:
         extra += ["--src-dir", os.path.abspath(args.src_dir)]
     if args.out_dir:

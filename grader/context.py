@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 
 from . import boxfs, labs, sandbox
-from .failures import GradeFailure, TestTimeout
+from .failures import GradeFailure, PartialCredit, TestTimeout
 from .processes import (KEEP_HEAD, Limits, Process, describe_signal, describe_status,
                         reap_strays)
 from .sockets import Conn, DEFAULT_TIMEOUT
@@ -444,6 +444,12 @@ class TestContext:
             raise GradeFailure("crash", f"the {group} unit tests crashed: "
                                f"{describe_status(result.returncode)}", _cmocka_failures(output))
         if result.returncode != 0:
+            counts = _cmocka_counts(output)
+            if counts is not None and 0 < counts[0] < counts[1]:
+                passed, run = counts
+                raise PartialCredit(passed / run, "unit test failed",
+                                    f"{group}: {passed} of {run} cases pass",
+                                    _cmocka_failures(output))
             raise GradeFailure("unit test failed", f"the {group} unit tests failed",
                                _cmocka_failures(output))
 
@@ -602,9 +608,22 @@ def tsan_wrapper():
     return ["setarch", platform.machine(), "-R"]
 
 
+CMOCKA_RUN = re.compile(r"^\[=+\] (\d+) test\(s\) run\.", re.M)
+CMOCKA_PASSED = re.compile(r"^\[  PASSED  \] (\d+) test\(s\)\.", re.M)
+
+
+def _cmocka_counts(output):
+    """(cases passed, cases run) from a cmocka group's summary, or None."""
+    run, passed = CMOCKA_RUN.search(output), CMOCKA_PASSED.search(output)
+    if run is None or passed is None:
+        return None
+    return int(passed.group(1)), int(run.group(1))
+
+
 def _cmocka_failures(output):
-    """The sentences of a cmocka run that say what failed (its ERROR lines)."""
-    errors = [line[len("ERROR:"):].strip() for line in output.splitlines()
+    """The sentences of a cmocka run that say what failed (its ERROR lines).
+    Lines are split at \\n only: a \\r inside a message stays in it."""
+    errors = [line[len("ERROR:"):].strip() for line in output.split("\n")
               if line.startswith("ERROR:")]
     if not errors:
         return output[-2000:]

@@ -45,6 +45,15 @@ class GradeFailure(Exception):
         return self.message
 
 
+class PartialCredit(GradeFailure):
+    """A failure that still earns a share of the test's points: some of a
+    unit test group's cases passed (fraction = passed / run)."""
+
+    def __init__(self, fraction, kind, message, details=""):
+        super().__init__(kind, message, details)
+        self.fraction = fraction
+
+
 class TestTimeout(GradeFailure):
     """Raised when a test, or a wait inside it, runs out of time."""
 

@@ -38,15 +38,15 @@ def grade_here(lab, solution, args):
     bin_dir = args.out_dir or str(lab.out_dir(solution))
     run = RunInfo(lab=lab, solution=solution, src_dir=src_dir, bin_dir=bin_dir,
                   root=str(labs.ROOT), valgrind=args.valgrind, sanitize=args.sanitize,
-                  seed=args.seed)
-    reporter = Reporter(run)
+                  seed=args.seed, up_to_step=args.step, select=args.select)
+    reporter = Reporter(run, verbose=args.verbose)
     box = sandbox.current()
     build = labs.build(lab, src_dir, bin_dir, solution=solution)
     modified = modified_files(labs.ROOT)
     version = labs.grader_version()
     reporter.header(build, modified, version)
 
-    plugin = GradePlugin(run, on_result=reporter.live, select=args.select)
+    plugin = GradePlugin(run, on_result=reporter.live, on_plan=reporter.plan)
     test_files = [str(path) for path in lab_test_files(lab)]
     code = pytest.main([*test_files, "--rootdir", str(labs.ROOT), *PYTEST_ISOLATION],
                        plugins=[plugin])
@@ -55,7 +55,7 @@ def grade_here(lab, solution, args):
         return report_interrupted(reporter, run, results, build, modified, version, plugin,
                                   box, results_fd)
     if code == pytest.ExitCode.NO_TESTS_COLLECTED or (not results and not plugin.collection_errors):
-        print(f"grade: no test of lab {lab.number} matches '{args.select}'", file=sys.stderr)
+        print(f"grade: {nothing_selected(lab, args)}", file=sys.stderr)
         return labs.EXIT_USAGE
 
     record = results_record(run, results, version, build, plugin.collection_errors, modified,
@@ -68,6 +68,22 @@ def grade_here(lab, solution, args):
         return EXIT_GRADER
     earned, possible = total(results)
     return EXIT_FULL if earned == possible else EXIT_LOST
+
+
+def nothing_selected(lab, args):
+    """Why no test was selected, and where the tests asked for are."""
+    if not args.select:
+        return f"lab {lab.number} has no test in steps 1 to {args.step}"
+    elsewhere = {number: names for number, names in labs.tests_matching(args.select).items()
+                 if number != lab.number}
+    said = f"no test of lab {lab.number} matches '{args.select}'"
+    if args.step is not None:
+        said += f" in steps 1 to {args.step}"
+    if elsewhere:
+        number, names = next(iter(elsewhere.items()))
+        said += (f"; it matches {len(names)} test(s) of lab {number} ({', '.join(names[:3])}): "
+                 f"make grade LAB={number} T={args.select}")
+    return said
 
 
 def lab_test_files(lab):

@@ -111,6 +111,34 @@ def borrowed_files(lab):
             for src in pairs]
 
 
+STEP_HEADING = re.compile(r"^## Step (\d+) — (.+?)\s*$", re.M)
+
+
+def step_titles(lab):
+    """{step number: title} from the handout's "## Step N — Title" headings."""
+    try:
+        text = (lab.dir / "README.md").read_text()
+    except OSError:
+        return {}
+    return {int(number): title for number, title in STEP_HEADING.findall(text)}
+
+
+def tests_matching(name_part):
+    """{lab number: [test names]} of the labs whose tests' names contain
+    name_part (read from the test files, without running them)."""
+    found = {}
+    for lab in find_labs():
+        if not lab.ready:
+            continue
+        names = set()
+        for path in sorted((lab.dir / "tests").rglob("test_*.py")):
+            names.update(re.findall(r"^def (test_\w+)\(", path.read_text(), re.M))
+        matching = sorted(n for n in names if name_part in n)
+        if matching:
+            found[lab.number] = matching
+    return found
+
+
 def read_current():
     """(lab number, solution flag) remembered by the last "make labNN"."""
     try:

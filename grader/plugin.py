@@ -37,6 +37,18 @@ class RunInfo:
     valgrind: bool = False
     sanitize: bool = False    # every program from the ASan/UBSan build
     seed: int = None          # None: each test derives its own from its name
+    up_to_step: int = None    # STEP=N: only the tests of steps 1 to N
+    select: str = None        # T=NAME: only the tests whose name holds NAME
+
+    def partial(self):
+        """What a run of part of the lab graded ("steps 1 to 2", ...), or
+        "" for a whole run."""
+        parts = []
+        if self.up_to_step is not None:
+            parts.append(f"step 1" if self.up_to_step == 1 else f"steps 1 to {self.up_to_step}")
+        if self.select:
+            parts.append(f"the tests matching '{self.select}'")
+        return " and ".join(parts)
 
     def seed_for(self, test_name):
         if self.seed is not None:
@@ -51,6 +63,11 @@ def graded(points, doc, timeout=DEFAULT_BUDGET, hidden=False, step=None):
     handout it belongs to (1, 2, ...).
     The first line of the test's docstring is its title in the report."""
     return pytest.mark.grade(points=points, doc=doc, timeout=timeout, hidden=hidden, step=step)
+
+
+def _step(item):
+    mark = item.get_closest_marker("grade")
+    return mark.kwargs.get("step") if mark else None
 
 
 class _Watchdog:
@@ -76,9 +93,10 @@ class _Watchdog:
 class GradePlugin:
     """Registered with pytest.main(plugins=[...]) by the grade command."""
 
-    def __init__(self, run, on_result=None, select=None):
+    def __init__(self, run, on_result=None, on_plan=None):
         self.run_info = run
-        self.select = select
+        self.select = run.select
+        self._on_plan = on_plan
         self.results = []
         self.collection_errors = []
         self._by_id = {}
@@ -93,18 +111,23 @@ class GradePlugin:
             "markers", "grade(points, doc, timeout, hidden, step): a graded test (see grader/plugin.py)")
 
     def pytest_collection_modifyitems(self, session, config, items):
-        """T=NAME: keep the tests whose function name contains NAME (several
-        names may be joined by " or "). Unlike pytest's -k, this never
-        matches a folder or file name, so T=sticky in labs/04-sticky-packets
-        selects the sticky tests only."""
-        if not self.select:
-            return
-        wanted = [part.strip() for part in self.select.split(" or ") if part.strip()]
-        kept = [item for item in items if any(w in item.name for w in wanted)]
+        """Runs the tests in the handout's order of steps, and keeps those
+        asked for: STEP=N, the steps 1 to N; T=NAME, the tests whose
+        function name contains NAME (several names may be joined by
+        " or "). Unlike pytest's -k, T never matches a folder or file name,
+        so T=sticky in labs/04-sticky-packets selects the sticky tests only."""
+        kept = list(items)
+        if self.select:
+            wanted = [part.strip() for part in self.select.split(" or ") if part.strip()]
+            kept = [item for item in kept if any(w in item.name for w in wanted)]
+        last = self.run_info.up_to_step
+        if last is not None:
+            kept = [item for item in kept if (_step(item) or 0) <= last]
         dropped = [item for item in items if item not in kept]
         if dropped:
             config.hook.pytest_deselected(items=dropped)
-        items[:] = kept
+        # sorted() is stable: within a step, the tests keep their file's order.
+        items[:] = sorted(kept, key=lambda item: _step(item) or 99)
 
     def pytest_collection_finish(self, session):
         # session.items is the final list, after -k deselection.
@@ -127,6 +150,9 @@ class GradePlugin:
                                 seed=self.run_info.seed_for(item.name))
             self.results.append(result)
             self._by_id[item.nodeid] = result
+
+        if self._on_plan:
+            self._on_plan(self.results)
 
     def pytest_collectreport(self, report):
         if report.failed:
@@ -189,6 +215,10 @@ class GradePlugin:
         if error is not None:
             result.status = "failed"
             result.kind, result.message, result.details = classify_failure(error, ctx)
+            # A crash or a sanitizer report found since outweighs the cases
+            # that passed: the share stands only for what the test raised.
+            if result.kind == getattr(error, "kind", None):
+                result.fraction = getattr(error, "fraction", None)
         elif teardown_report.failed:
             # Cleanup is the grader's job: a failure there is the grader's.
             result.status = "failed"

@@ -2,7 +2,9 @@
 
 Each graded test declares its points beside it with @graded(points=...),
 its max_points here. A test earns all its points or none: a partly right
-echo is still a bug. A TestResult is built once per test (plugin.py); its
+echo is still a bug. The one exception is a group of unit test cases,
+which earns the share of its cases that pass (PartialCredit), so that a
+half-right function shows movement. A TestResult is built once per test (plugin.py); its
 to_json() is the record every report is rendered from (reports.py): the
 console, results.json, JUnit XML, Gradescope's results and the batch CSV.
 """
@@ -26,13 +28,20 @@ class TestResult:
     seed: int = 0
     seed_used: bool = False          # the test drew random data from its seed
     sections: list = field(default_factory=list)   # (heading, [lines]) for the report
+    fraction: float = None           # a failed test's share of its points (unit cases passed)
     longest_pause: tuple = None      # (s without progress, stall window s), see TestContext
 
     __test__ = False  # not a pytest test class
 
     @property
     def earned(self):
-        return self.max_points if self.status == "passed" else 0
+        """All the points when passed; when failed, the share of them its
+        passing cases earned (rounded down), else none."""
+        if self.status == "passed":
+            return self.max_points
+        if self.status == "failed" and self.fraction is not None:
+            return int(self.max_points * self.fraction)
+        return 0
 
     def to_json(self):
         return {
