@@ -20,10 +20,11 @@ toolbox), peers (servers inside the grader), scoring, reports, labs
 
 from .context import TCP_ANNOUNCE, UNIX_ANNOUNCE
 from .failures import GradeFailure, TestTimeout
+from .faults import Faults
 from .peers import EchoPeer
 from .plugin import graded
 from .processes import Limits, describe_status
 from .sockets import expect_bytes, split_sizes
 
-__all__ = ["graded", "expect_bytes", "split_sizes", "GradeFailure", "TestTimeout",
+__all__ = ["graded", "Faults", "expect_bytes", "split_sizes", "GradeFailure", "TestTimeout",
            "EchoPeer", "Limits", "describe_status", "TCP_ANNOUNCE", "UNIX_ANNOUNCE"]

@@ -7,6 +7,7 @@ reproduce a failure by hand. cleanup() kills and reaps everything the test
 started, whatever happened.
 """
 
+import dataclasses
 import os
 import platform
 import random
@@ -19,6 +20,9 @@ from dataclasses import dataclass
 
 from . import boxfs, labs, sandbox
 from .failures import GradeFailure, PartialCredit, TestTimeout
+from .faults import SHOWN_FAULTS
+from .faults import shim as fault_shim
+from .faults import summary as fault_summary
 from .processes import (KEEP_HEAD, Limits, Process, describe_signal, describe_status,
                         reap_strays)
 from .sockets import Conn, DEFAULT_TIMEOUT
@@ -212,6 +216,29 @@ class TestContext:
         sock.bind(path)
         sandbox.current().give_to_box(path, mode=None)
 
+    def _fault_options(self, faults, instrumented):
+        """Process arguments for faults (with the test's seed), or none."""
+        if faults is None or instrumented:
+            return {}
+        if faults.seed is None:
+            faults = dataclasses.replace(faults, seed=self.seed)
+        self.used_seed = True
+        return {"faults": faults, "shim": fault_shim(sandbox.current().shim_dir())}
+
+    def fault_sections(self):
+        """(heading, lines) per program that ran with faults injected."""
+        sections = []
+        for proc in self.processes:
+            if proc.faults is None:
+                continue
+            injected, _, _ = fault_summary(proc.fault_text())
+            heading = f"faults injected into {proc.name}: {proc.faults.describe()}"
+            lines = injected[:SHOWN_FAULTS] or ["none happened to be due"]
+            if len(injected) > SHOWN_FAULTS:
+                lines.append(f"... {len(injected)} in all")
+            sections.append((heading, lines))
+        return sections
+
     def view(self):
         """What a program of this test may see besides the system: its
         build (read-only, without the reference's when grading a
@@ -232,11 +259,13 @@ class TestContext:
 
     def start_server(self, program, args=(), valgrind=False, limits=None,
                      announce=TCP_ANNOUNCE, timeout=ANNOUNCE_TIMEOUT, sanitize=False,
-                     tsan=False):
+                     tsan=False, faults=None):
         """Starts a server and waits for its announce line. With valgrind,
         it runs under valgrind; with sanitize, from the ASan/UBSan build;
         with tsan, from the ThreadSanitizer build (made on first use), and
-        then neither valgrind nor ASan applies.
+        then neither valgrind nor ASan applies. With faults (a
+        faults.Faults), its socket calls meet short transfers and EINTR
+        (the plain build only: the shim and ASan do not mix).
 
         Raises GradeFailure("did not start") or TestTimeout when the line
         does not come.
@@ -250,7 +279,8 @@ class TestContext:
             wrapper = []
             argv = [self.program_path(program, sanitize), *args]
         proc = Process(program, argv, self.tmpdir, limits or Limits(), valgrind=valgrind,
-                       sanitized=sanitize or tsan, binds=self.view())
+                       sanitized=sanitize or tsan, binds=self.view(),
+                       **self._fault_options(faults, valgrind or sanitize or tsan))
         self.processes.append(proc)
         shown = [str(EXAMPLE_PORT) if a == "0" else a for a in args]
         prefix = [VALGRIND_COMMAND] if valgrind else wrapper
@@ -337,7 +367,8 @@ class TestContext:
     # -- commands run to completion ---------------------------------------
 
     def run(self, program, args=(), stdin_data=None, stdin_path=None, timeout=10.0,
-            valgrind=False, limits=None, progress=None, stall_after=3.0, sanitize=False):
+            valgrind=False, limits=None, progress=None, stall_after=3.0, sanitize=False,
+            faults=None):
         """Runs a program to completion with stdin from bytes or a file.
 
         With progress (a function returning a number that grows while
@@ -358,7 +389,8 @@ class TestContext:
         try:
             proc = Process(program, argv, self.tmpdir, limits or Limits(), stdin=stdin,
                            stdout_path=stdout_path, valgrind=valgrind, sanitized=sanitize,
-                           binds=self.view())
+                           binds=self.view(),
+                           **self._fault_options(faults, valgrind or sanitize))
             self.processes.append(proc)
             proc.start()
         finally:

@@ -265,6 +265,11 @@ def classify_failure(exc, ctx):
     if early and kind in ("connection refused", "connection reset", "broken pipe",
                           "missing bytes", "timeout"):
         return kind, f"{early[0]} (the test saw: {message})", details
+    faulted = [proc.name for proc in ctx.processes if proc.faults is not None]
+    if faulted and kind not in ("grader error", "not built"):
+        message += (f" - with short transfers and interrupted calls injected into "
+                    f"{faulted[0]} (listed below): a program that loops until every byte is "
+                    "moved and retries on EINTR meets them unharmed")
     return kind, message, details
 
 
@@ -282,6 +287,7 @@ def report_sections(ctx):
     transcript = ctx.transcript.lines()
     if transcript:
         sections.append(("what happened (the test's view of the wire)", transcript))
+    sections += ctx.fault_sections()
     reports = ctx.sanitizer_sections()
     for name, report in reports:
         sections.append((f"{name}: the sanitizer's first report", report))

@@ -250,7 +250,8 @@ class Process:
     """
 
     def __init__(self, name, argv, workdir, limits=None, stdin=None, stdout_path=None,
-                 valgrind=False, sanitized=False, binds=(), tool=False):
+                 valgrind=False, sanitized=False, binds=(), tool=False, faults=None,
+                 shim=None):
         self.name = name
         self.argv = list(argv)
         self.workdir = workdir
@@ -261,6 +262,11 @@ class Process:
         # A tool of the machine (curl, a browser) run against the program:
         # browsers reserve address space far beyond RLIMIT_AS's cap.
         self.tool = tool
+        # Faults to inject (faults.Faults) with the shim at that path.
+        self.faults = faults
+        self.shim = shim
+        self.fault_log = None         # an OutputCollector of the shim's log
+        self._fault_pipe = None
         self.stdin = stdin
         self.stdout_path = stdout_path
         self.popen = None
@@ -291,8 +297,15 @@ class Process:
         if box.bwrap:
             status_read, status_write = os.pipe()
             pass_fds.append(status_write)
-        env = SANITIZER_ENV if self.sanitized else {}
-        wrapped, _ = box.wrap(argv, self.binds, self.workdir, env=env, status_fd=status_write)
+        env = dict(SANITIZER_ENV) if self.sanitized else {}
+        binds = list(self.binds)
+        fault_read = None
+        if self.faults is not None:
+            fault_read, fault_write = os.pipe()
+            pass_fds.append(fault_write)
+            env.update(self.faults.env(fault_write, self.shim))
+            binds.append((self.shim, "ro"))
+        wrapped, _ = box.wrap(argv, binds, self.workdir, env=env, status_fd=status_write)
         full = self.limits.prlimit_argv(self.valgrind or self.sanitized or self.tool) + wrapped
         self._groups = box.groups
         if self._groups is not None:
@@ -316,6 +329,10 @@ class Process:
                 stdout.close()
             for fd in pass_fds:
                 os.close(fd)
+        if fault_read is not None:
+            self._fault_pipe = os.fdopen(fault_read, "rb")
+            self.fault_log = OutputCollector(self._fault_pipe, f"{self.name}-faults")
+            self.fault_log.start()
         for read_end, _, name in ours:
             self._valgrind_pipe = os.fdopen(read_end, "rb")
             self.valgrind_log = OutputCollector(self._valgrind_pipe, f"{self.name}-{name}")
@@ -402,10 +419,10 @@ class Process:
         if self.popen.poll() is None:
             self.popen.kill()    # bubblewrap, and with it (--die-with-parent) the program
         self.popen.wait()
-        for collector in (self.stdout, self.stderr, self.valgrind_log):
+        for collector in (self.stdout, self.stderr, self.valgrind_log, self.fault_log):
             if collector is not None:
                 collector.join(timeout=2)
-        for pipe in (self.popen.stdout, self.popen.stderr, self._valgrind_pipe):
+        for pipe in (self.popen.stdout, self.popen.stderr, self._valgrind_pipe, self._fault_pipe):
             if pipe is not None:
                 pipe.close()
         self._remove_cgroup()
@@ -422,6 +439,12 @@ class Process:
         if code is not None and code < 0 and not self.killed_by_grader:
             return -code
         return None
+
+    def fault_text(self):
+        """What the fault-injection shim logged (faults, children reaped)."""
+        if self.fault_log is None:
+            return ""
+        return self.fault_log.head().decode("utf-8", "replace")
 
     def valgrind_report(self):
         """What valgrind wrote, once the program has ended ('' if nothing)."""

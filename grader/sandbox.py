@@ -28,6 +28,7 @@ batch and Gradescope modes refuse to grade as root without layers 1, 2
 and 5 unless told --unsafe.
 """
 
+import atexit
 import errno
 import fcntl
 import json
@@ -198,6 +199,7 @@ class Sandbox:
     enclosure: dict = field(default_factory=dict)   # what the enclosure did
     work_root: str = None            # private tmpfs for test folders, or None
     exposed: list = field(default_factory=list)     # secrets the box user could read
+    _shim_dir: str = None
 
     # -- the layers, for the report ---------------------------------------
 
@@ -263,6 +265,15 @@ class Sandbox:
         path = tempfile.mkdtemp(prefix=prefix, dir=self.work_root)
         self.give_to_box(path)
         return path
+
+    def shim_dir(self):
+        """A private folder of this grader's, for what it builds for itself."""
+        with _lock_dirs:
+            if self._shim_dir is None:
+                self._shim_dir = self.make_private_dir("grader-own-")
+                os.chmod(self._shim_dir, 0o755)    # the shim is shown to the programs
+                atexit.register(shutil.rmtree, self._shim_dir, True)
+            return self._shim_dir
 
     def make_private_dir(self, prefix):
         """A fresh folder for the grader's own files: never shown to a program."""
@@ -415,6 +426,7 @@ class ProgramStatus(threading.Thread):
 # -- finding what works, once per grader process -------------------------------------
 
 _lock = threading.Lock()
+_lock_dirs = threading.Lock()
 _current = []
 
 

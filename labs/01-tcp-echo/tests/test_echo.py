@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from grader import EchoPeer, GradeFailure, describe_status, expect_bytes, graded
+from grader import EchoPeer, Faults, GradeFailure, describe_status, expect_bytes, graded
 
 SERVER = "echo_server"
 CLIENT = "echo_client"
@@ -148,6 +148,22 @@ def test_echo_large_one_write(ctx, server):
     conn = ctx.connect(server, timeout=15)
     got = conn.send_while_receiving(data, len(data))
     expect_bytes(data, got, f"echo of 8 MiB of random bytes (seed {ctx.seed})", conn.eof)
+    conn.shutdown_write()
+    conn.expect_eof()
+
+
+@graded(points=5, doc="01-tcp.md#writing-partial-sends", step=2)
+def test_echo_survives_short_sends_and_eintr(ctx):
+    """server: echoes 1 MiB whole when its sends come up short and its calls are interrupted"""
+    # On loopback send() moves everything at once and nothing interrupts
+    # recv(): the shim makes both happen, at seeded calls, as a real
+    # network and a signal handler would.
+    server = ctx.start_server(SERVER, ["-p", "0"], faults=Faults(rate=30, kinds="si"))
+    data = ctx.rng().randbytes(MIB)
+    conn = ctx.connect(server, timeout=15)
+    got = conn.send_while_receiving(data, len(data))
+    expect_bytes(data, got, f"echo of 1 MiB of random bytes (seed {ctx.seed}) with short "
+                 "sends and EINTR injected into the server", conn.eof)
     conn.shutdown_write()
     conn.expect_eof()
 
