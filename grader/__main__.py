@@ -66,6 +66,7 @@ def parse_args(argv):
     # For maintainers: grade a copy of the code kept elsewhere (mutants).
     grade.add_argument("--src-dir", help=argparse.SUPPRESS)
     grade.add_argument("--out-dir", help=argparse.SUPPRESS)
+    grade.add_argument("--no-build", action="store_true", help=argparse.SUPPRESS)
     # Set by the parent grader: grade here, hand the results in on this fd.
     grade.add_argument("--results-fd", type=int, help=argparse.SUPPRESS)
 
@@ -125,6 +126,8 @@ def child_args(lab, solution, args):
         extra += ["--step", str(args.step)]
     if args.verbose:
         extra.append("--verbose")
+    if args.no_build:
+        extra.append("--no-build")
     if args.src_dir:
         extra += ["--src-dir", os.path.abspath(args.src_dir)]
     if args.out_dir:

@@ -15,6 +15,7 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import time
 from dataclasses import dataclass
 
@@ -259,7 +260,7 @@ class TestContext:
 
     def start_server(self, program, args=(), valgrind=False, limits=None,
                      announce=TCP_ANNOUNCE, timeout=ANNOUNCE_TIMEOUT, sanitize=False,
-                     tsan=False, faults=None):
+                     tsan=False, faults=None, port="free"):
         """Starts a server and waits for its announce line. With valgrind,
         it runs under valgrind; with sanitize, from the ASan/UBSan build;
         with tsan, from the ThreadSanitizer build (made on first use), and
@@ -267,11 +268,18 @@ class TestContext:
         faults.Faults), its socket calls meet short transfers and EINTR
         (the plain build only: the shim and ASan do not mix).
 
+        A TCP or UDP server asked for `-p 0` is given a free port of the
+        grader's own choosing instead (port="free"), and must announce that
+        port: always letting the kernel choose would hide a port number
+        stored in the wrong byte order. port="zero" keeps `-p 0`, for the
+        tests of announcing the port the kernel chose.
+
         Raises GradeFailure("did not start") or TestTimeout when the line
         does not come.
         """
         valgrind = (valgrind or self.valgrind_all) and not tsan
         sanitize = (sanitize or self.sanitize_all) and not valgrind and not tsan
+        args, requested = self._fixed_port(args, announce, port)
         if tsan:
             wrapper = tsan_wrapper()
             argv = [*wrapper, self.tsan_program_path(program), *args]
@@ -282,7 +290,7 @@ class TestContext:
                        sanitized=sanitize or tsan, binds=self.view(),
                        **self._fault_options(faults, valgrind or sanitize or tsan))
         self.processes.append(proc)
-        shown = [str(EXAMPLE_PORT) if a == "0" else a for a in args]
+        shown = [str(EXAMPLE_PORT) if a in ("0", str(requested)) else a for a in args]
         prefix = [VALGRIND_COMMAND] if valgrind else wrapper
         folder = TSAN_FOLDER if tsan else "asan" if sanitize else ""
         shown_program = self.display_path(os.path.join(folder, program))
@@ -298,8 +306,21 @@ class TestContext:
             server = Server(proc, None, None, line, path=match.group(1).decode(errors="replace"))
         else:
             server = Server(proc, match.group(1).decode().strip("[]"), int(match.group(2)), line)
+            check_requested_port(program, requested, server.port)
         self._servers.append(server)
         return server
+
+    def _fixed_port(self, args, announce, port):
+        """(args, the port asked for or None): `-p 0` becomes a free port."""
+        args = list(args)
+        if announce != TCP_ANNOUNCE or port != "free" or "-p" not in args:
+            return args, None
+        where = args.index("-p") + 1
+        if where >= len(args) or args[where] != "0":
+            return args, None
+        chosen = free_port()
+        args[where] = str(chosen)
+        return args, chosen
 
     def set_repro(self, lines):
         """Replaces the generated "try it by hand" commands."""
@@ -625,6 +646,39 @@ class TestContext:
         """Why the sandbox could not run a program of this test, if it
         could not: then no verdict about the program holds."""
         return [proc.sandbox_failed for proc in self.processes if proc.sandbox_failed]
+
+
+def free_port():
+    """A port no socket of the grader's network uses, for TCP and UDP on
+    127.0.0.1. The grader has a network namespace of its own (enclosure.py):
+    nothing else takes the port before the server binds it."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+        return port
+
+
+def swap16(port):
+    return ((port & 0xFF) << 8) | (port >> 8)
+
+
+def check_requested_port(program, requested, announced):
+    """Fails when a server asked for a port announced another one."""
+    if requested is None or announced == requested:
+        return
+    hint = ""
+    if announced == swap16(requested):
+        hint = (f": {announced} is {requested} with its two bytes swapped ({requested:#06x} and "
+                f"{announced:#06x}). Does the port go through htons() before bind(), and "
+                "ntohs() before it is printed?")
+    raise GradeFailure("wrong output", f"{program} was started with -p {requested} but "
+                       f"announced port {announced}{hint}")
 
 
 def tsan_wrapper():

@@ -41,7 +41,10 @@ def grade_here(lab, solution, args):
                   seed=args.seed, up_to_step=args.step, select=args.select)
     reporter = Reporter(run, verbose=args.verbose)
     box = sandbox.current()
-    build = labs.build(lab, src_dir, bin_dir, solution=solution)
+    # --no-build (maintainers): grade the programs already in bin_dir, as
+    # the self-check does to grade one build several times.
+    build = labs.existing_build(lab, bin_dir) if args.no_build else \
+        labs.build(lab, src_dir, bin_dir, solution=solution)
     modified = modified_files(labs.ROOT)
     version = labs.grader_version()
     reporter.header(build, modified, version)

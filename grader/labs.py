@@ -191,6 +191,14 @@ def build(lab, src_dir, out, targets=("all", "asan"), solution=False):
     return BuildResult(proc.returncode == 0 and not proc.timed_out, output, missing)
 
 
+def existing_build(lab, out):
+    """The programs already built in out, as a BuildResult (no build run)."""
+    out = Path(out)
+    wanted = [out / p for p in lab.programs] + [out / "tests" / t for t in lab.unit_tests]
+    missing = [str(p.relative_to(out)) for p in wanted if not os.access(p, os.X_OK)]
+    return BuildResult(not missing, "", missing)
+
+
 def build_view(lab, src_dir, out, solution):
     """What the build may see of the course: the lab's public files, the
     shared build rules, labs/common where the lab links it, what it

@@ -56,7 +56,11 @@ def test_unit_format_sockaddr(ctx):
 @graded(points=10, doc="01-tcp.md#server-flow", step=1)
 def test_announce_line(ctx):
     """server: prints 'listening on 127.0.0.1:PORT' and accepts connections on that port"""
-    server = ctx.start_server(SERVER, ["-p", "0"])
+    # First the port the kernel chooses (-p 0), then one the test chooses
+    # (start_server's default): a port in the wrong byte order shows there.
+    fixed = ctx.start_server(SERVER, ["-p", "0"])
+    ctx.connect(fixed)
+    server = ctx.start_server(SERVER, ["-p", "0"], port="zero")
     first_line = server.process.stdout.head().split(b"\n")[0].rstrip(b"\r")
     expected_prefix = b"listening on 127.0.0.1:"
     if not first_line.startswith(expected_prefix):

@@ -79,7 +79,11 @@ def test_unit_parse_count(ctx):
 @graded(points=4, doc="02-udp.md#server-flow", step=1)
 def test_announce_and_echo(ctx):
     """server: prints 'listening on 127.0.0.1:PORT' and echoes a datagram there"""
-    server = ctx.start_server(SERVER, ["-p", "0"])
+    # A port the test chooses (start_server's default; a port in the wrong
+    # byte order shows there), then the one the kernel chooses (-p 0).
+    round_trip(ctx, ctx.start_server(SERVER, ["-p", "0"]), b"fixed port\n",
+               "echo on the port the test chose")
+    server = ctx.start_server(SERVER, ["-p", "0"], port="zero")
     if not server.announce_line.startswith("listening on 127.0.0.1:"):
         raise GradeFailure("wrong output", "the first line on stdout must be "
                            f"'listening on 127.0.0.1:PORT'; it was '{server.announce_line}'")
