@@ -11,8 +11,6 @@ import os
 import signal
 import socket
 import stat
-import subprocess
-import sys
 import threading
 import time
 
@@ -387,9 +385,10 @@ def test_who(ctx):
     request(conn, b"WHO", me, "the test process's own credentials")
     conn.close()
     # Another process, another pid: the server must ask the kernel about
-    # each connection, not remember an earlier answer.
-    child = subprocess.run([sys.executable, "-c", WHO_CHILD, server.path], capture_output=True,
-                           timeout=10)
+    # each connection, not remember an earlier answer. It runs as the
+    # programs' own user, whose uid and gid differ, so that a reply with
+    # the two swapped shows.
+    child = ctx.run_tool(["/usr/bin/python3", "-c", WHO_CHILD, server.path], 10)
     lines = child.stdout.decode(errors="replace").splitlines() + ["", ""]
     want, got = lines[0], lines[1]
     ctx.transcript.add("second process", "received", got.encode() + NL,
