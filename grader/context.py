@@ -188,8 +188,13 @@ class TestContext:
         self._box_file(boxfs.write_file, path, data)
 
     def read_file(self, path, limit=64 << 20):
-        """The bytes of a regular file in the test's folder."""
-        return self._box_file(boxfs.read_file, path, limit)
+        """The bytes of a regular file in the test's folder. A file that is
+        not there is a program's missing output: a failure, not an error."""
+        try:
+            return self._box_file(boxfs.read_file, path, limit)
+        except FileNotFoundError as exc:
+            raise GradeFailure("wrong output", f"there is no file {path}: the program did not "
+                               "write it") from exc
 
     def open_file(self, path):
         """A read-only descriptor of a regular file in the test's folder."""

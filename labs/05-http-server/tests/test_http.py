@@ -311,8 +311,13 @@ def test_large_file_streamed(ctx):
             not in head.lower():
         raise GradeFailure("wrong output", "GET of a 50 MiB file should answer 200 with "
                            f"Content-Length: {size}; the head was {head[:300]!r}")
-    body = head.split(b"\r\n\r\n", 1)[1] + conn.recv_exactly(
-        size - len(head.split(b"\r\n\r\n", 1)[1]), timeout=20, waiting_for="the 50 MiB body")
+    if b"\r\n\r\n" not in head:
+        raise GradeFailure("wrong output", "the response head never ended: after "
+                           f"{len(head)} bytes there was still no empty line (\\r\\n\\r\\n) "
+                           "between the head and the body", f"the head so far: {head[:300]!r}")
+    start = head.split(b"\r\n\r\n", 1)[1]
+    body = start + conn.recv_exactly(size - len(start), timeout=20,
+                                     waiting_for="the 50 MiB body")
     if len(body) < size:
         raise GradeFailure("wrong output", f"the server closed the connection after {len(body)} "
                            f"of the file's {size} bytes",

@@ -40,16 +40,24 @@ def read_one(sock, pending):
     while b"\r\n\r\n" not in buf:
         chunk = sock.recv(65536)
         if not chunk:
-            raise OSError("the connection ended inside a response head")
+            raise GradeFailure("missing bytes", "the connection ended inside a response head "
+                               f"({bytes(buf[:100])!r})")
         buf += chunk
     head, _, rest = bytes(buf).partition(b"\r\n\r\n")
-    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")[1:]
-                   if line.lower().startswith(b"content-length:")), 0)
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            if not value.strip().isdigit():
+                raise GradeFailure("wrong bytes", f"a response's Content-Length is not a number: "
+                                   f"{line[:80]!r}")
+            length = int(value)
     body = bytearray(rest)
     while len(body) < length:
         chunk = sock.recv(65536)
         if not chunk:
-            raise OSError(f"the connection ended after {len(body)} of {length} body bytes")
+            raise GradeFailure("missing bytes", f"the connection ended after {len(body)} of "
+                               f"{length} body bytes")
         body += chunk
     return head, bytes(body[:length]), bytes(body[length:])
 

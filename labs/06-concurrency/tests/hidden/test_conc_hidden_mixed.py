@@ -57,11 +57,18 @@ def read_response(sock, method, pending):
                                f"({bytes(buf[:100])!r})")
         buf += chunk
     head, _, rest = bytes(buf).partition(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
+    parts = head.split(b" ", 2)
+    if len(parts) < 2 or not parts[1].isdigit():
+        raise GradeFailure("wrong bytes", f"a response's status line has no status code: "
+                           f"{head[:80]!r}")
+    status = int(parts[1])
     length = 0
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
+            if not value.strip().isdigit():
+                raise GradeFailure("wrong bytes", f"a response's Content-Length is not a number: "
+                                   f"{line[:80]!r}")
             length = int(value)
     if method == "HEAD":
         return status, b"", rest
