@@ -10,7 +10,9 @@ a file read must be a regular file with one link (a hard link to a
 system file looks like an ordinary file, but has two).
 
 Every path must lie inside the folder (top); paths are checked, not
-resolved.
+resolved. What a test makes there (owner=(uid, gid)) belongs to the
+programs' user, as their own files would in a student's folder: a file a
+program must be able to connect to, replace or delete is theirs.
 """
 
 import os
@@ -32,7 +34,12 @@ def _parts(top, path):
     return parts
 
 
-def _open_dir(top, parts, create):
+def _own(name, folder_fd, owner):
+    if owner is not None:
+        os.chown(name, *owner, dir_fd=folder_fd, follow_symlinks=False)
+
+
+def _open_dir(top, parts, create, owner=None):
     """An fd of the folder top/parts..., walked without following links."""
     fd = os.open(top, DIR_FLAGS)
     try:
@@ -40,6 +47,7 @@ def _open_dir(top, parts, create):
             if create:
                 try:
                     os.mkdir(part, 0o755, dir_fd=fd)
+                    _own(part, fd, owner)
                 except FileExistsError:
                     pass
             try:
@@ -54,15 +62,15 @@ def _open_dir(top, parts, create):
         raise
 
 
-def make_dirs(top, path):
+def make_dirs(top, path, owner=None):
     """mkdir -p path, inside top."""
-    os.close(_open_dir(top, _parts(top, path), create=True))
+    os.close(_open_dir(top, _parts(top, path), create=True, owner=owner))
 
 
-def write_file(top, path, data):
+def write_file(top, path, data, owner=None):
     """Creates or replaces the regular file path (folders made as needed)."""
     parts = _parts(top, path)
-    folder = _open_dir(top, parts[:-1], create=True)
+    folder = _open_dir(top, parts[:-1], create=True, owner=owner)
     try:
         try:
             os.unlink(parts[-1], dir_fd=folder)   # whatever was there, a link included
@@ -72,6 +80,8 @@ def write_file(top, path, data):
                      os.O_CLOEXEC, 0o644, dir_fd=folder)
     finally:
         os.close(folder)
+    if owner is not None:
+        os.fchown(fd, *owner)
     with os.fdopen(fd, "wb") as f:
         f.write(data)
 
@@ -104,12 +114,13 @@ def read_file(top, path, limit=64 << 20):
         return f.read(limit)
 
 
-def symlink(top, target, path):
+def symlink(top, target, path, owner=None):
     """A symbolic link at path (inside top) pointing to target."""
     parts = _parts(top, path)
-    folder = _open_dir(top, parts[:-1], create=True)
+    folder = _open_dir(top, parts[:-1], create=True, owner=owner)
     try:
         os.symlink(target, parts[-1], dir_fd=folder)
+        _own(parts[-1], folder, owner)
     finally:
         os.close(folder)
 

@@ -134,9 +134,9 @@ class TestContext:
         # The programs' working folder, which they may write: create the
         # test's files in it before starting them (a program could have
         # put a symbolic link where a later file is written).
-        self.tmpdir = box.make_work_dir(f"grade-{test_name[:40]}-")
+        self.tmpdir = box.make_work_dir(f"t-{test_name[:30]}-")
         # The grader's own files (stdin, captured stdout): never in view.
-        self.private_dir = box.make_private_dir(f"grader-{test_name[:40]}-")
+        self.private_dir = box.make_private_dir(f"g-{test_name[:30]}-")
         self._servers = []
 
     # -- helpers ---------------------------------------------------------
@@ -184,8 +184,9 @@ class TestContext:
                                "have put that there, and the test does not follow it") from exc
 
     def write_file(self, path, data):
-        """Creates path (a file in the test's folder, folders made as needed)."""
-        self._box_file(boxfs.write_file, path, data)
+        """Creates path (a file in the test's folder, folders made as needed),
+        owned by the programs' user, as their own file would be."""
+        self._box_file(boxfs.write_file, path, data, sandbox.current().box_owner())
 
     def read_file(self, path, limit=64 << 20):
         """The bytes of a regular file in the test's folder. A file that is
@@ -201,10 +202,10 @@ class TestContext:
         return self._box_file(boxfs.open_file, path)
 
     def make_dirs(self, path):
-        self._box_file(boxfs.make_dirs, path)
+        self._box_file(boxfs.make_dirs, path, sandbox.current().box_owner())
 
     def symlink(self, target, path):
-        self._box_file(boxfs.symlink, target, path)
+        self._box_file(boxfs.symlink, target, path, sandbox.current().box_owner())
 
     def unlink(self, path):
         self._box_file(boxfs.unlink, path)

@@ -22,8 +22,10 @@ from .scoring import grader_errors, total
 EXIT_FULL, EXIT_LOST, EXIT_GRADER = 0, 1, 3
 # Only the course's tests are collected, with no configuration but ours:
 # a conftest.py or pytest.ini found in the tree is never loaded.
+# --assert=plain: the report is the grader's own; pytest's rewriting of a
+# failed assert would need its terminal plugin's options.
 PYTEST_ISOLATION = ["-p", "no:terminal", "-p", "no:cacheprovider", "--noconftest",
-                    "-c", os.devnull, "-o", "python_files=test_*.py"]
+                    "-c", os.devnull, "-o", "python_files=test_*.py", "--assert=plain"]
 
 
 def grade_here(lab, solution, args):

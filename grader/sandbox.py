@@ -258,6 +258,12 @@ class Sandbox:
             if mode is not None:
                 os.chmod(path, mode)
 
+    def box_owner(self):
+        """(uid, gid) the programs run as, when they are not the grader's."""
+        if self.as_root and self.setpriv:
+            return self.slot.uid, self.slot.gid
+        return None
+
     def make_work_dir(self, prefix):
         """A fresh folder a sandboxed program may write (its working folder),
         in the enclosure's private tmpfs when there is one."""
