@@ -37,6 +37,11 @@ def make_mutant_source(lab, mutant, dest):
     target.write_text(text.replace(mutant["find"], mutant["replace"]))
 
 
+# The same program and seed must get the same score: each mutant is
+# graded this many times (built once), and every grading must agree.
+GRADINGS = 3
+
+
 @pytest.mark.parametrize("lab,mutant", load_catalogue("mutant"))
 def test_mutant_is_caught(lab, mutant, tmp_path):
     src = tmp_path / "src"
@@ -51,6 +56,17 @@ def test_mutant_is_caught(lab, mutant, tmp_path):
     assert not missed, (f"mutant {mutant['name']} ({mutant['why']}) was not caught by "
                         f"{', '.join(missed)}:\n{output}")
     assert code == 1, output
+    first = verdicts(results)
+    for _ in range(GRADINGS - 1):
+        _, again, output = grade(lab, "-k", selection, "--no-build", src_dir=src,
+                                 out_dir=tmp_path / "out", solution=True)
+        assert verdicts(again) == first, (f"mutant {mutant['name']} got another score when "
+                                          f"graded again:\n{output}")
+
+
+def verdicts(results):
+    """What a grading decided: each test's status and points, and the score."""
+    return results["score"], {t["name"]: (t["status"], t["earned"]) for t in results["tests"]}
 
 
 @pytest.mark.parametrize("lab,variant", load_catalogue("variant"))

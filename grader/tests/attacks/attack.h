@@ -164,7 +164,7 @@ static inline void wrong_echo_forever(int listener)
 
 void attack(void);
 
-int main(void)
+int main(int argc, char **argv)
 {
 	int listener;
 
@@ -172,7 +172,7 @@ int main(void)
 #ifndef NO_ATTACK
 	attack();
 #endif
-	listener = tiny_listen_and_announce();
+	listener = tiny_listen_and_announce(argc, argv);
 	wrong_echo_forever(listener);
 }
 

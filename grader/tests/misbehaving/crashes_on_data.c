@@ -1,9 +1,9 @@
 /* Announces, then dereferences NULL when the first bytes arrive. */
 #include "tiny_echo.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
-	int listener = tiny_listen_and_announce();
+	int listener = tiny_listen_and_announce(argc, argv);
 	int client = accept(listener, NULL, NULL);
 	char c;
 

@@ -4,9 +4,9 @@
  */
 #include "tiny_echo.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
-	int listener = tiny_listen_and_announce();
+	int listener = tiny_listen_and_announce(argc, argv);
 	pid_t pid = fork();
 
 	if (pid == 0) {

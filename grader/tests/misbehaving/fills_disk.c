@@ -1,12 +1,12 @@
 /* Announces, then writes a file without end (until RLIMIT_FSIZE). */
 #include "tiny_echo.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
 	static char block[1 << 20];
 	FILE *f;
 
-	tiny_listen_and_announce();
+	tiny_listen_and_announce(argc, argv);
 	f = fopen("flood.out", "wb");
 	if (f == NULL)
 		return 1;

@@ -34,7 +34,7 @@ static void bomb(int capped)
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	int capped[2];
 	struct pollfd wait_cap;
@@ -55,5 +55,5 @@ int main(void)
 	if (poll(&wait_cap, 1, CAP_WAIT_MS) == 1 && read(capped[0], &byte, 1) == 1)
 		fprintf(stderr, "fork_bomb: the bomb met the cap\n");
 	close(capped[0]);
-	tiny_echo_forever(tiny_listen_and_announce());
+	tiny_echo_forever(tiny_listen_and_announce(argc, argv));
 }

@@ -3,9 +3,9 @@
 
 #define CHILDREN 50
 
-int main(void)
+int main(int argc, char **argv)
 {
-	int listener = tiny_listen_and_announce();
+	int listener = tiny_listen_and_announce(argc, argv);
 
 	for (int i = 0; i < CHILDREN; i++) {
 		pid_t pid = fork();

@@ -6,9 +6,9 @@
 
 #include "tiny_echo.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
-	int listener = tiny_listen_and_announce();
+	int listener = tiny_listen_and_announce(argc, argv);
 
 	while (open("/dev/null", O_RDONLY) >= 0)
 		;

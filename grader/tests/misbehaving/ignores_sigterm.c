@@ -3,9 +3,9 @@
 
 #include "tiny_echo.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
-	tiny_echo_forever(tiny_listen_and_announce());
+	tiny_echo_forever(tiny_listen_and_announce(argc, argv));
 }

@@ -1,7 +1,8 @@
 /*
  * tiny_echo.h - the smallest correct-enough echo server, for the
  * misbehaving programs in this folder to build on. Not student code: it
- * ignores its arguments and always listens on 127.0.0.1, port 0.
+ * listens on 127.0.0.1, on the port given with -p (0 without one), and
+ * ignores any other argument.
  */
 #ifndef TINY_ECHO_H
 #define TINY_ECHO_H
@@ -13,8 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Listens on 127.0.0.1 with a kernel-chosen port and announces it. */
-static inline int tiny_listen_and_announce(void)
+/* Listens on 127.0.0.1, on -p PORT's port, and announces it. */
+static inline int tiny_listen_and_announce(int argc, char **argv)
 {
 	struct sockaddr_in addr;
 	socklen_t len = sizeof(addr);
@@ -24,6 +25,9 @@ static inline int tiny_listen_and_announce(void)
 	memset(&addr, 0, sizeof(addr));
 	addr.sin_family = AF_INET;
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (int i = 1; i + 1 < argc; i++)
+		if (strcmp(argv[i], "-p") == 0)
+			addr.sin_port = htons((uint16_t)atoi(argv[i + 1]));
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
 				 sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 ||
