@@ -12,15 +12,20 @@ from conftest import ROOT
 
 HINT = re.compile(r'doc="([^"]+)"')
 LINK = re.compile(r"\]\(([^)\s]+)\)")
+ANCHOR_ID = re.compile(r'<a id="([^"]+)"></a>')
 
 
 def anchors(markdown_path):
-    """GitHub's heading anchors: lowercase, punctuation dropped, spaces to '-'."""
+    """GitHub's heading anchors: lowercase, punctuation dropped, spaces to '-';
+    and the ids of <a id="..."></a> lines, which give a translated heading
+    the anchor of its English twin (docs/zh/)."""
     found = set()
     in_code = False
     for line in markdown_path.read_text().splitlines():
         if line.startswith("```"):
             in_code = not in_code
+        if not in_code:
+            found.update(ANCHOR_ID.findall(line))
         m = re.match(r"^#{1,6}\s+(.*?)\s*#*$", line)
         if m and not in_code:
             text = re.sub(r"[`*_]", lambda c: "_" if c.group(0) == "_" else "", m.group(1).lower())
