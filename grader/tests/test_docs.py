@@ -14,18 +14,52 @@ HINT = re.compile(r'doc="([^"]+)"')
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
+HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
+ANCHOR = re.compile(r'^<a id="([^"]+)"></a>\s*$')
+
+
+def slug(heading_text):
+    """GitHub's anchor for a heading: lowercase, punctuation dropped, spaces to '-'."""
+    text = re.sub(r"[`*_]", lambda c: "_" if c.group(0) == "_" else "", heading_text.lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def prose_lines(markdown_path):
+    """(line number, line) of every line outside fenced code blocks."""
+    fence = None
+    for number, line in enumerate(markdown_path.read_text().splitlines(), 1):
+        if fence is None:
+            opening = FENCE.match(line)
+            if opening:
+                fence = opening.group("fence")
+                continue
+            yield number, line
+        elif line.strip() == fence:
+            fence = None
+
+
+def headings(markdown_path):
+    """(line number, level, text, anchor) of each heading, in order; a
+    repeated anchor gets -1, -2 ... as on GitHub."""
+    found, seen = [], {}
+    for number, line in prose_lines(markdown_path):
+        m = HEADING.match(line)
+        if m:
+            anchor = slug(m.group(2))
+            count = seen.get(anchor, 0)
+            seen[anchor] = count + 1
+            found.append((number, len(m.group(1)), m.group(2), f"{anchor}-{count}" if count else anchor))
+    return found
+
+
 def anchors(markdown_path):
-    """GitHub's heading anchors: lowercase, punctuation dropped, spaces to '-'."""
-    found = set()
-    in_code = False
-    for line in markdown_path.read_text().splitlines():
-        if line.startswith("```"):
-            in_code = not in_code
-        m = re.match(r"^#{1,6}\s+(.*?)\s*#*$", line)
-        if m and not in_code:
-            text = re.sub(r"[`*_]", lambda c: "_" if c.group(0) == "_" else "", m.group(1).lower())
-            slug = re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
-            found.add(slug)
+    """The anchors a link may name: every heading's, and every <a id="...">
+    (the Chinese twins carry the English headings' anchors that way)."""
+    found = {anchor for _, _, _, anchor in headings(markdown_path)}
+    for _, line in prose_lines(markdown_path):
+        m = ANCHOR.match(line)
+        if m:
+            found.add(m.group(1))
     return found
 
 
