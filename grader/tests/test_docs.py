@@ -12,27 +12,54 @@ from conftest import ROOT
 
 HINT = re.compile(r'doc="([^"]+)"')
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-# An explicit anchor, as the Chinese pages put above each heading so that it
-# keeps the English heading's anchor: <a id="step-1--listening"></a>
-ANCHOR_TAG = re.compile(r'<a id="([^"]+)"></a>')
+
+
+HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
+ANCHOR = re.compile(r'^<a id="([^"]+)"></a>\s*$')
+
+
+def slug(heading_text):
+    """GitHub's anchor for a heading: lowercase, punctuation dropped, spaces to '-'."""
+    text = re.sub(r"[`*_]", lambda c: "_" if c.group(0) == "_" else "", heading_text.lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def prose_lines(markdown_path):
+    """(line number, line) of every line outside fenced code blocks."""
+    fence = None
+    for number, line in enumerate(markdown_path.read_text().splitlines(), 1):
+        if fence is None:
+            opening = FENCE.match(line)
+            if opening:
+                fence = opening.group("fence")
+                continue
+            yield number, line
+        elif line.strip() == fence:
+            fence = None
+
+
+def headings(markdown_path):
+    """(line number, level, text, anchor) of each heading, in order; a
+    repeated anchor gets -1, -2 ... as on GitHub."""
+    found, seen = [], {}
+    for number, line in prose_lines(markdown_path):
+        m = HEADING.match(line)
+        if m:
+            anchor = slug(m.group(2))
+            count = seen.get(anchor, 0)
+            seen[anchor] = count + 1
+            found.append((number, len(m.group(1)), m.group(2), f"{anchor}-{count}" if count else anchor))
+    return found
 
 
 def anchors(markdown_path):
-    """GitHub's heading anchors (lowercase, punctuation dropped, spaces to
-    '-'), and the ids of explicit <a id="..."></a> anchors."""
-    found = set()
-    in_code = False
-    for line in markdown_path.read_text().splitlines():
-        if line.startswith("```"):
-            in_code = not in_code
-        if in_code:
-            continue
-        found.update(ANCHOR_TAG.findall(line))
-        m = re.match(r"^#{1,6}\s+(.*?)\s*#*$", line)
+    """The anchors a link may name: every heading's, and every <a id="...">
+    (the Chinese twins carry the English headings' anchors that way)."""
+    found = {anchor for _, _, _, anchor in headings(markdown_path)}
+    for _, line in prose_lines(markdown_path):
+        m = ANCHOR.match(line)
         if m:
-            text = re.sub(r"[`*_]", lambda c: "_" if c.group(0) == "_" else "", m.group(1).lower())
-            slug = re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
-            found.add(slug)
+            found.add(m.group(1))
     return found
 
 
