@@ -12,6 +12,9 @@ from conftest import ROOT
 
 HINT = re.compile(r'doc="([^"]+)"')
 LINK = re.compile(r"\]\(([^)\s]+)\)")
+# An explicit anchor: the Chinese pages put the English heading's anchor
+# above each heading, so that one link works in either language.
+ANCHOR_ID = re.compile(r'<a id="([^"]+)"></a>')
 
 
 def anchors(markdown_path):
@@ -26,6 +29,8 @@ def anchors(markdown_path):
             text = re.sub(r"[`*_]", lambda c: "_" if c.group(0) == "_" else "", m.group(1).lower())
             slug = re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
             found.add(slug)
+        if not in_code:
+            found.update(ANCHOR_ID.findall(line))
     return found
 
 
