@@ -1,7 +1,8 @@
 """The Chinese edition keeps step with the English one (docs/README.md,
 "The notes in Chinese"): every page that must have a Chinese twin has one;
 a twin has its English page's headings, each under an <a id> line with the
-English heading's anchor, and its code blocks byte for byte; every link
+English heading's anchor, its code blocks byte for byte, and its reading
+map's rows (the same steps, sections and minutes); every link
 in a twin resolves, and goes to the Chinese twin of a page that has one;
 each page of a pair links to the other in the line under its title.
 Reads files only: no build, no grading."""
@@ -14,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from test_docs import ANCHOR, LINK, anchors, check_target, code_blocks, headings
+from test_docs import (ANCHOR, LINK, MAP_STEP, TRAILING_NOTE, anchors, check_target,
+                       code_blocks, headings, reading_map_table)
 
 HOW = 'see docs/README.md, "The notes in Chinese"'
 # One page in both languages: it has no twin.
@@ -106,6 +108,53 @@ def test_twin_has_the_same_code_blocks(english, chinese):
                         f"copy it byte for byte ({HOW})\n{diff}")
     assert len(ours) == len(theirs), (
         f"{chinese} has {len(theirs)} code blocks, {english} has {len(ours)} ({HOW})")
+
+
+def handout_step_anchor(lab, title, chinese):
+    """The anchor of the heading titled `title` in lab NN's handout (for the
+    Chinese handout, the English anchor of its <a id> line), or None."""
+    found = sorted(ROOT.glob(f"labs/{lab}-*/README{'.zh' if chinese else ''}.md"))
+    if not found:
+        return None
+    lines = found[0].read_text().splitlines()
+    for number, level, text, anchor in headings(found[0]):
+        if level == 2 and TRAILING_NOTE.sub("", text).lower() == title.lower():
+            above = ANCHOR.match(lines[number - 2]) if chinese and number >= 2 else None
+            return above.group(1) if above else (None if chinese else anchor)
+    return None
+
+
+def map_row_facts(line):
+    """What a reading-map row says in any language: the handout step it
+    names (by anchor), the sections it links, and its minutes."""
+    step = MAP_STEP.match(line)
+    anchor = None
+    if step:
+        chinese = step.group("zh") is not None
+        anchor = handout_step_anchor(step.group("en") or step.group("zh"), step.group("title"),
+                                     chinese) or f"unknown step {step.group('title')!r}"
+    minutes = line.rstrip().rstrip("|").rsplit("|", 1)[-1].strip()
+    return {"step": anchor, "sections": LINK.findall(line), "minutes": minutes}
+
+
+MAP_PAIRS = [(e, z) for e, z in PAIRS if reading_map_table(ROOT / e)]
+
+
+@pytest.mark.parametrize("english,chinese", MAP_PAIRS, ids=[str(z) for _, z in MAP_PAIRS])
+def test_twin_reading_map_has_the_english_rows(english, chinese):
+    ours, theirs = reading_map_table(ROOT / english), reading_map_table(ROOT / chinese)
+    problems = []
+    if len(ours) != len(theirs):
+        problems.append(f"{len(theirs)} rows, but {english} has {len(ours)}")
+    for (number, mine), (zh_number, twin) in zip(ours, theirs):
+        want, got = map_row_facts(mine), map_row_facts(twin)
+        for key in want:
+            if want[key] != got[key]:
+                problems.append(f"{chinese}:{zh_number}: {key} {got[key]!r}, "
+                                f"where {english}:{number} has {want[key]!r}")
+    assert not problems, (f"the reading map of {chinese} is out of step with {english}'s "
+                          f"(same rows, steps, sections and minutes; {HOW}):\n" +
+                          "\n".join(problems[:20]))
 
 
 @pytest.mark.parametrize("english,chinese", PAIRS, ids=PAIR_IDS)
