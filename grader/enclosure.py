@@ -116,7 +116,10 @@ def main(argv=None):
     if os.geteuid() == 0:
         # Only a grader that had no PID namespace can leave processes.
         sandbox.kill_box_processes(slot.uid)
-    enclosure = enter_namespaces()
+    if os.environ.get("GRADER_ENCLOSURE", "1") == "0":
+        enclosure = {"why": "switched off (GRADER_ENCLOSURE=0)"}
+    else:
+        enclosure = enter_namespaces()
     env = dict(os.environ)
     env[sandbox.SLOT_ENV] = str(slot.number)
     env[sandbox.ENCLOSURE_ENV] = json.dumps(enclosure)
