@@ -81,16 +81,18 @@ class Hierarchy:
         self.controllers = controllers
         self.parent = None
 
-    def open(self, name, is_stale):
+    def open(self, name, stale_lock):
         """Creates the grader's group, own_dir/name, after removing the
-        groups of graders that were killed (is_stale(name) says which);
-        True if it is usable."""
-        _remove_stale_groups(self.own_dir, is_stale)
+        groups of graders that were killed (stale_lock(name) holds such a
+        grader's slot while its group goes), and whatever a killed grader
+        of this same slot left in it; True if it is usable."""
+        _remove_stale_groups(self.own_dir, stale_lock)
         self.parent = os.path.join(self.own_dir, name)
         try:
             os.makedirs(self.parent, exist_ok=True)
         except OSError:
             return False
+        _empty(self.parent)
         if self.version == 2:
             enabled = " ".join(f"+{c}" for c in self.controllers)
             if not write_text(os.path.join(self.parent, "cgroup.subtree_control"), enabled):
@@ -282,26 +284,35 @@ class ProgramGroups:
         return f"cgroups ({shown}): {', '.join(self.controllers)}"
 
 
-def _remove_stale_groups(own_dir, is_stale):
+def _remove_stale_groups(own_dir, stale_lock):
     """A grader killed with SIGKILL cannot remove its group. Those of
-    graders no longer running go here, with whatever they still hold."""
+    graders no longer running go here, with whatever they still hold;
+    stale_lock(name) is a context manager that is true, with the dead
+    grader's slot held (so that no new grader takes it meanwhile), when
+    the group named name is such a group."""
     try:
         names = os.listdir(own_dir)
     except OSError:
         return
     for name in names:
-        if not name.startswith(GROUP_PREFIX) or not is_stale(name):
+        if not name.startswith(GROUP_PREFIX):
             continue
-        parent = os.path.join(own_dir, name)
-        try:
-            entries = [e for e in os.scandir(parent) if e.is_dir(follow_symlinks=False)]
-        except OSError:
-            continue    # another grader removed it first
-        for entry in entries:
-            hierarchy = Hierarchy(2 if os.path.exists(os.path.join(entry.path, "cgroup.kill"))
-                                  else 1, own_dir, ["pids"])
-            Group([(hierarchy, entry.path)]).remove()
-        _rmdir_quietly(parent)
+        with stale_lock(name) as stale:
+            if stale:
+                _empty(os.path.join(own_dir, name))
+                _rmdir_quietly(os.path.join(own_dir, name))
+
+
+def _empty(parent):
+    """Kills what every group under parent holds and removes the groups."""
+    try:
+        entries = [e for e in os.scandir(parent) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return    # another grader removed it first
+    for entry in entries:
+        hierarchy = Hierarchy(2 if os.path.exists(os.path.join(entry.path, "cgroup.kill"))
+                              else 1, os.path.dirname(parent), ["pids"])
+        Group([(hierarchy, entry.path)]).remove()
 
 
 def _proc_lines(path):
@@ -364,7 +375,7 @@ def _v2_hierarchy(own_dir):
     return Hierarchy(2, own_dir, usable) if "pids" in usable else None
 
 
-def find_hierarchies(name, is_stale):
+def find_hierarchies(name, stale_lock):
     """Every hierarchy where this grader can make its group, name: v2
     first, then the v1 hierarchies of the controllers v2 does not provide."""
     own_v2, own_v1 = _own_paths()
@@ -374,7 +385,7 @@ def find_hierarchies(name, is_stale):
         if fstype == "cgroup2" and own_v2 is not None:
             own_dir = _under_mount(mountpoint, root, own_v2)
             hierarchy = _v2_hierarchy(own_dir) if own_dir else None
-            if hierarchy is not None and hierarchy.open(name, is_stale):
+            if hierarchy is not None and hierarchy.open(name, stale_lock):
                 hierarchies.append(hierarchy)
                 covered.update(hierarchy.controllers)
                 break
@@ -388,7 +399,7 @@ def find_hierarchies(name, is_stale):
         if own_dir is None:
             continue
         hierarchy = Hierarchy(1, own_dir, wanted)
-        if hierarchy.open(name, is_stale):
+        if hierarchy.open(name, stale_lock):
             hierarchies.append(hierarchy)
             covered.update(wanted)
     # The task cap is what contains a fork bomb: without pids, no groups.
@@ -413,14 +424,13 @@ def pids_home():
     return None
 
 
-def create(name, is_stale):
+def create(name, stale_lock):
     """The grader's ProgramGroups, named name in each hierarchy; None when
-    no pids cgroup is writable here (or GRADER_CGROUP=0). is_stale(name)
-    tells whether another grader's group was left by a grader that no
-    longer runs (it is then removed)."""
+    no pids cgroup is writable here (or GRADER_CGROUP=0). stale_lock: see
+    _remove_stale_groups."""
     if os.environ.get(SWITCH, "1") == "0":
         return None
-    hierarchies = find_hierarchies(name, is_stale)
+    hierarchies = find_hierarchies(name, stale_lock)
     if not hierarchies:
         return None
     groups = ProgramGroups(hierarchies)

@@ -29,6 +29,7 @@ and 5 unless told --unsafe.
 """
 
 import atexit
+import contextlib
 import errno
 import fcntl
 import json
@@ -154,23 +155,29 @@ def _account_exists(number):
     return False
 
 
-def slot_is_stale(group_name):
-    """Whether a cgroup named grader-slotN belongs to no running grader."""
+@contextlib.contextmanager
+def stale_slot(group_name):
+    """True, with the slot's lock held until the block ends, when a cgroup
+    named grader-slotN belongs to no running grader; else False."""
     number = group_name.removeprefix(f"{cgroups.GROUP_PREFIX}slot")
     if not number.isdigit():
-        return False     # not one of ours
+        yield False      # not one of ours
+        return
     try:
         fd = os.open(os.path.join(runtime_dir(), f"slot-{number}.lock"),
                      os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except (OSError, SandboxError):
-        return False
+        yield False
+        return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True      # nobody holds it: the grader is gone
-    except BlockingIOError:
-        return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False  # a running grader holds it
+            return
+        yield True
     finally:
-        os.close(fd)     # also releases our lock at once
+        os.close(fd)     # releases the lock
 
 
 # -- what the sandbox can do here ------------------------------------------------
@@ -500,7 +507,7 @@ def _set_up(make_groups=True, secrets=()):
     if as_root:
         box.setpriv = shutil.which("setpriv")
     if make_groups:
-        box.groups = cgroups.create(slot.cgroup_name, slot_is_stale)
+        box.groups = cgroups.create(slot.cgroup_name, stale_slot)
     found = shutil.which("bwrap")
     if found is None:
         box.bwrap_problem = "bubblewrap is not installed (make deps installs it)"
