@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from .i18n import tr
 from .context import TestContext
 from .processes import become_subreaper
 from .failures import GradeFailure, TestTimeout, classify
@@ -77,7 +78,7 @@ class _Watchdog:
         self.seconds = seconds
 
     def _fire(self, signo, frame):
-        raise TestTimeout(f"the test ran out of its {self.seconds:g} s budget")
+        raise TestTimeout(tr("the test ran out of its {seconds:g} s budget", seconds=self.seconds))
 
     def __enter__(self):
         self._old = signal.signal(signal.SIGALRM, self._fire)
@@ -135,7 +136,8 @@ class GradePlugin:
             mark = item.get_closest_marker("grade")
             if mark is None:
                 continue
-            doc = (item.function.__doc__ or item.name).strip().splitlines()[0]
+            # The title: the docstring's first line, in the student's language.
+            doc = tr((item.function.__doc__ or item.name).strip().splitlines()[0])
             # A parametrised test runs once per case: "[epoll] ..." tells
             # the student which of the four identical titles failed.
             callspec = getattr(item, "callspec", None)

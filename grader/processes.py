@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from .i18n import tr
 from . import sandbox
 from .failures import GradeFailure, TestTimeout
 
@@ -311,7 +312,8 @@ class Process:
         if self._groups is not None:
             self.cgroup = self._groups.new_group(self.limits.processes, self.limits.memory_bytes)
             if self.cgroup is None:
-                raise GradeFailure("grader error", f"could not make the cgroups for {self.name}")
+                raise GradeFailure("grader error", tr("could not make the cgroups for {name}",
+                                                      name=self.name))
             full = self.cgroup.wrap(full)
         stdout = subprocess.PIPE
         if self.stdout_path is not None:
@@ -323,7 +325,8 @@ class Process:
                 cwd=self.workdir, close_fds=True, pass_fds=pass_fds)
         except OSError as exc:
             self._remove_cgroup()
-            raise GradeFailure("grader error", f"could not start {self.name}: {exc}") from exc
+            raise GradeFailure("grader error", tr("could not start {name}: {exc}",
+                                                  name=self.name, exc=exc)) from exc
         finally:
             if self.stdout_path is not None:
                 stdout.close()
@@ -497,7 +500,10 @@ class Process:
         seen = f"; its stdout so far: {got!r}" if got else "; it printed nothing on stdout"
         if code is not None:
             raise GradeFailure("did not start",
-                               f"{self.name} {describe_status(code)} before printing {what}{seen}")
-        raise TestTimeout(f"{self.name} did not print {what} within {timeout:g} s{seen}. "
-                          "Print it once listening, and fflush(stdout): a pipe is not flushed "
-                          "at each newline")
+                               tr("{name} {describe_status} before printing {what}{seen}",
+                                  name=self.name, describe_status=describe_status(code),
+                                  what=what, seen=seen))
+        raise TestTimeout(tr("{name} did not print {what} within {timeout:g} s{seen}. Print "
+                             "it once listening, and fflush(stdout): a pipe is not flushed at "
+                             "each newline",
+                             name=self.name, what=what, timeout=timeout, seen=seen))

@@ -41,6 +41,7 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 
+from .i18n import tr
 from . import cgroups
 
 # Box accounts: uid BOX_UID_BASE + slot, gid BOX_GID_BASE + slot. Both
@@ -91,7 +92,7 @@ def runtime_dir():
         pass
     info = os.lstat(path)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
-        raise SandboxError(f"{path} is not a private folder of this user: remove it")
+        raise SandboxError(tr("{path} is not a private folder of this user: remove it", path=path))
     return path
 
 
@@ -119,7 +120,8 @@ class Slot:
                 os.close(fd)
                 continue
             return cls(number, fd)
-        raise SandboxError(f"all {SLOTS} grader slots are taken: too many graders at once")
+        raise SandboxError(tr("all {SLOTS} grader slots are taken: too many graders at once",
+                              SLOTS=SLOTS))
 
     @classmethod
     def inherited(cls, text):
@@ -541,7 +543,7 @@ def run_sandboxed(box, argv, binds, workdir, seconds, memory, tasks):
     full = limits.prlimit_argv() + wrapped
     group = box.groups.new_group(tasks, memory) if box.groups else None
     if box.groups and group is None:
-        raise SandboxError(f"could not make the cgroups to run {argv[0]} in")
+        raise SandboxError(tr("could not make the cgroups to run {value} in", value=argv[0]))
     if group is not None:
         full = group.wrap(full)
     status = None
