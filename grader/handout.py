@@ -34,7 +34,7 @@ SHARED_TREES = ["labs/common", "docs", "grader"]
 NEVER = {"solution", "hidden", "mutants", "__pycache__", ".pytest_cache"}
 NEVER_PATHS = {"grader/tests", "grader/bench", "grader/templates", "grader/handout.py",
                "grader/course.py", "grader/gradescope.py", "grader/batch.py",
-               "docs/instructors.md"}
+               "docs/instructors.md", "docs/zh/instructors.md"}
 
 
 def excluded(rel):

@@ -4,7 +4,8 @@ usage: python3 docs/site/build.py [--out DIR] [--work DIR] [--strict]
 
 The pages stay where they are in the repository, so that their relative
 links work on GitHub and on the site alike: the top README.md (the home
-page), docs/*.md with docs/images/, labs/*/README.md, and every Markdown
+page), docs/*.md with docs/images/, labs/*/README.md, their Chinese twins
+(README.zh.md, docs/zh/*.md, labs/*/README.zh.md), and every Markdown
 file they link to, are copied into a work folder with the same layout;
 MkDocs (Debian's mkdocs package) turns that into HTML in --out. Needs
 mkdocs and python3-pygments (code highlighting) for the Python that runs
@@ -85,24 +86,42 @@ def linked_markdown(pages):
     return sorted(seen), sorted(others)
 
 
-def chapters():
-    notes = sorted(p.relative_to(ROOT) for p in (ROOT / "docs").glob("*.md"))
+def chapters(folder="docs"):
+    notes = sorted(p.relative_to(ROOT) for p in (ROOT / folder).glob("*.md"))
     first = [p for p in notes if p.name == "README.md"]
     numbered = [p for p in notes if re.match(r"\d\d-", p.name)]
     rest = [p for p in notes if p not in first and p not in numbered]
     return first + numbered + rest
 
 
-def handouts():
-    return sorted(p.relative_to(ROOT) for p in (ROOT / "labs").glob("[0-9][0-9]-*/README.md"))
+def handouts(name="README.md"):
+    return sorted(p.relative_to(ROOT) for p in (ROOT / "labs").glob(f"[0-9][0-9]-*/{name}"))
 
 
-def nav_yaml(home, notes, labs, more):
+def chinese_pages():
+    """The Chinese edition (docs/README.md, "The notes in Chinese"): its
+    home page, its notes and its handouts, as far as they exist."""
+    home = [Path("README.zh.md")] if (ROOT / "README.zh.md").is_file() else []
+    return home, chapters("docs/zh"), handouts("README.zh.md")
+
+
+def nav_yaml(home, notes, labs, more, chinese=([], [], [])):
     lines = [f"  - Home: {home}"]
-    for section, pages in (("Notes", notes), ("Labs", labs), ("More", more)):
+    for section, pages in (("Notes", notes), ("Labs", labs)):
         if pages:
             lines.append(f"  - {section}:")
             lines += [f"    - {yaml_text(title_of(ROOT / p))}: {p}" for p in pages]
+    zh_home, zh_notes, zh_labs = chinese
+    if zh_home or zh_notes or zh_labs:
+        lines.append("  - 中文:")
+        lines += [f"    - 首页: {p}" for p in zh_home]
+        for section, pages in (("笔记", zh_notes), ("实验", zh_labs)):
+            if pages:
+                lines.append(f"    - {section}:")
+                lines += [f"      - {yaml_text(title_of(ROOT / p))}: {p}" for p in pages]
+    if more:
+        lines.append("  - More:")
+        lines += [f"    - {yaml_text(title_of(ROOT / p))}: {p}" for p in more]
     return "\n".join(lines)
 
 
@@ -122,7 +141,8 @@ def stage(work):
     pages_dir = work / "pages"
     home = Path("README.md")
     notes, labs = chapters(), handouts()
-    pages, files = linked_markdown([home, *notes, *labs])
+    chinese = chinese_pages()
+    pages, files = linked_markdown([home, *notes, *labs, *[p for part in chinese for p in part]])
     images = sorted(p.relative_to(ROOT) for p in (ROOT / "docs" / "images").glob("*")
                     if p.is_file())
     for rel in {*pages, *files, *images}:
@@ -134,8 +154,9 @@ def stage(work):
     (assets / "pygments.css").write_text(pygments_css())
     shutil.copy2(HERE / "extra.css", assets / "extra.css")
     config = work / "mkdocs.yml"
-    more = [p for p in pages if p not in (home, *notes, *labs)]
-    config.write_text(CONFIG.format(nav=nav_yaml(home, notes, labs, more)))
+    listed = {home, *notes, *labs, *[p for part in chinese for p in part]}
+    more = [p for p in pages if p not in listed]
+    config.write_text(CONFIG.format(nav=nav_yaml(home, notes, labs, more, chinese)))
     return config
 
 

@@ -12,27 +12,54 @@ from conftest import ROOT
 
 HINT = re.compile(r'doc="([^"]+)"')
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-# An explicit anchor, as the Chinese pages put above each heading so that it
-# keeps the English heading's anchor: <a id="step-1--listening"></a>
-ANCHOR_TAG = re.compile(r'<a id="([^"]+)"></a>')
+
+
+HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
+ANCHOR = re.compile(r'^<a id="([^"]+)"></a>\s*$')
+
+
+def slug(heading_text):
+    """GitHub's anchor for a heading: lowercase, punctuation dropped, spaces to '-'."""
+    text = re.sub(r"[`*_]", lambda c: "_" if c.group(0) == "_" else "", heading_text.lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def prose_lines(markdown_path):
+    """(line number, line) of every line outside fenced code blocks."""
+    fence = None
+    for number, line in enumerate(markdown_path.read_text().splitlines(), 1):
+        if fence is None:
+            opening = FENCE.match(line)
+            if opening:
+                fence = opening.group("fence")
+                continue
+            yield number, line
+        elif line.strip() == fence:
+            fence = None
+
+
+def headings(markdown_path):
+    """(line number, level, text, anchor) of each heading, in order; a
+    repeated anchor gets -1, -2 ... as on GitHub."""
+    found, seen = [], {}
+    for number, line in prose_lines(markdown_path):
+        m = HEADING.match(line)
+        if m:
+            anchor = slug(m.group(2))
+            count = seen.get(anchor, 0)
+            seen[anchor] = count + 1
+            found.append((number, len(m.group(1)), m.group(2), f"{anchor}-{count}" if count else anchor))
+    return found
 
 
 def anchors(markdown_path):
-    """GitHub's heading anchors (lowercase, punctuation dropped, spaces to
-    '-'), and the ids of explicit <a id="..."></a> anchors."""
-    found = set()
-    in_code = False
-    for line in markdown_path.read_text().splitlines():
-        if line.startswith("```"):
-            in_code = not in_code
-        if in_code:
-            continue
-        found.update(ANCHOR_TAG.findall(line))
-        m = re.match(r"^#{1,6}\s+(.*?)\s*#*$", line)
+    """The anchors a link may name: every heading's, and every <a id="...">
+    (the Chinese twins carry the English headings' anchors that way)."""
+    found = {anchor for _, _, _, anchor in headings(markdown_path)}
+    for _, line in prose_lines(markdown_path):
+        m = ANCHOR.match(line)
         if m:
-            text = re.sub(r"[`*_]", lambda c: "_" if c.group(0) == "_" else "", m.group(1).lower())
-            slug = re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
-            found.add(slug)
+            found.add(m.group(1))
     return found
 
 
@@ -77,6 +104,87 @@ def check_links(md, root):
             assert target[1:] in anchors(md), f"{md.relative_to(root)}: no heading {target}"
             continue
         check_target(md.parent, target, md.relative_to(root))
+
+
+# -- reading maps ------------------------------------------------------------------
+#
+# The table under a chapter's "Reading map" names lab steps as the handout
+# titles them: "lab 02, step 1 — The echo server" for the handout's
+# "## Step 1 — The echo server", "实验 02，第 1 步：回显服务器" for the
+# Chinese handout's "## 第 1 步：回显服务器". A handout that renumbers or
+# renames its steps must take the maps of both languages along.
+
+MAP_START = re.compile(r'^(## Reading map|<a id="reading-map"></a>)\s*$')
+MAP_STEP = re.compile(r"^\|\s*(?:lab (?P<en>\d\d), |实验 (?P<zh>\d\d)，)(?P<title>[^|]*?)\s*\|")
+# What a handout's heading may add after the title: "(15 minutes, no code)".
+TRAILING_NOTE = re.compile(r"\s*[(（][^()（）]*[)）]$")
+
+
+def reading_map_pages():
+    return (sorted((ROOT / "docs").glob("[0-9][0-9]-*.md"))
+            + sorted((ROOT / "docs" / "zh").glob("[0-9][0-9]-*.md")))
+
+
+def reading_map_table(md):
+    """(line number, line) of each body row of the table under the page's
+    "Reading map" heading (the header and |---| rows left out)."""
+    rows, inside, titles = [], False, 0
+    for number, line in prose_lines(md):
+        if not inside:
+            inside = MAP_START.match(line) is not None
+            titles = 1 if line.startswith("#") else 0
+            continue
+        if line.startswith("#"):
+            titles += 1         # the Chinese "## 阅读地图" under its <a id>
+        if not line.startswith("|"):
+            if rows or titles > 1:
+                break
+            continue
+        rows.append((number, line))
+    return rows[2:]
+
+
+def reading_map_rows(md):
+    """(line number, lab number, step title, Chinese?) of each row of the
+    page's reading map that names a lab's step."""
+    rows = []
+    for number, line in reading_map_table(md):
+        m = MAP_STEP.match(line)
+        if m:
+            rows.append((number, m.group("en") or m.group("zh"), m.group("title"),
+                         m.group("zh") is not None))
+    return rows
+
+
+def handout_steps(lab, chinese):
+    """The level-2 titles of lab NN's handout (README.zh.md when chinese),
+    lower-cased, without a trailing parenthesised note."""
+    found = sorted(ROOT.glob(f"labs/{lab}-*/README{'.zh' if chinese else ''}.md"))
+    if not found:
+        return None
+    return {TRAILING_NOTE.sub("", text).lower()
+            for _, level, text, _ in headings(found[0]) if level == 2}
+
+
+@pytest.mark.parametrize("md", reading_map_pages(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_reading_map_names_the_handouts_steps(md):
+    problems = []
+    for number, lab, title, chinese in reading_map_rows(md):
+        steps = handout_steps(lab, chinese)
+        handout = f"labs/{lab}-*/README{'.zh' if chinese else ''}.md"
+        if steps is None:
+            problems.append(f"line {number}: no handout {handout}")
+        elif title.lower() not in steps:
+            problems.append(f"line {number}: {title!r} is not a step of {handout}")
+    assert not problems, (f"{md.relative_to(ROOT)}: its reading map names steps the handout "
+                          "does not have (copy the handout's step titles):\n" + "\n".join(problems))
+
+
+def test_reading_maps_are_found():
+    """The check above sees the maps: every chapter's map names steps."""
+    empty = [str(md.relative_to(ROOT)) for md in reading_map_pages()
+             if not reading_map_rows(md)]
+    assert not empty, "no lab step found in the reading map of " + ", ".join(empty)
 
 
 # -- code blocks in the notes ------------------------------------------------------

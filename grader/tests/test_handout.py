@@ -74,6 +74,14 @@ def test_no_open_lab_answers_in_any_week(tmp_path):
         assert handout.find_leaks(out, open_labs) == []
 
 
+def test_instructor_pages_stay_out(full_handout):
+    # The instructors' page, in either language, describes the hidden tests
+    # and the grading set-up: it is for this repository only.
+    for rel in ("docs/instructors.md", "docs/zh/instructors.md"):
+        assert (ROOT / rel).exists(), rel
+        assert not (full_handout / rel).exists(), f"{rel} was published"
+
+
 def test_student_readme_links_resolve(full_handout):
     from test_docs import check_links
     check_links(full_handout / "README.md", full_handout)
