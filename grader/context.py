@@ -594,11 +594,12 @@ class TestContext:
         for proc in self.processes:
             signo = proc.crashed()
             if signo == signal.SIGKILL and proc.out_of_memory:
-                lines.append(f"{proc.name} was killed by the kernel: its processes together "
-                             f"used more than the test's memory limit "
-                             f"({proc.limits.memory_bytes >> 20} MiB)")
+                lines.append(tr("{program} was killed by the kernel: its processes together "
+                                "used more than the test's memory limit ({mib} MiB)",
+                                program=proc.name, mib=proc.limits.memory_bytes >> 20))
             elif signo is not None:
-                lines.append(f"{proc.name} crashed: it was killed by {describe_signal(signo)}")
+                lines.append(tr("{program} crashed: it was killed by {signal}",
+                                program=proc.name, signal=describe_signal(signo)))
         return lines
 
     def early_exit_lines(self):
@@ -609,8 +610,8 @@ class TestContext:
         for proc in (server.process for server in self._servers):
             code = proc.poll() if proc.popen else None
             if code is not None and code > 0 and not proc.killed_by_grader:
-                lines.append(f"{proc.name} exited by itself with status {code} "
-                             "while the test was still talking to it")
+                lines.append(tr("{program} exited by itself with status {code} while the test "
+                                "was still talking to it", program=proc.name, code=code))
         return lines
 
     def stderr_sections(self):

@@ -23,7 +23,7 @@ import unicodedata
 import xml.etree.ElementTree as ET
 
 from .failures import KINDS
-from .i18n import doc_path, tr, tr_n
+from .i18n import doc_path, mark, tr, tr_n
 from .processes import containment_summary
 from .scoring import grader_errors, total
 from .transcripts import printable
@@ -103,7 +103,7 @@ class Reporter:
             extras.append(tr("every program built with AddressSanitizer and UBSan"))
         extras.append(tr("seed {seed}", seed=self.run.seed) if self.run.seed is not None
                       else tr("seeds: fixed per test (SEED=N to change)"))
-        self.say(self.style.dim("  " + "; ".join(extras)))
+        self.say(self.style.dim("  " + tr("; ").join(extras)))
         self.say(self.style.dim("  " + containment_summary()))
         if modified:
             self.say(self.style.bad("  " + tr("Unofficial score:")) + " " +
@@ -189,8 +189,9 @@ class Reporter:
             key = (t["kind"], t["message"], t["details"])
             if key in shown:
                 self.say(verdict_word("failed", self.style) + " " + self.style.bold(t["title"]) +
-                         f"  ({t['name']}, {t['earned']}/{t['max_points']}): " +
-                         tr("same failure as {name} above", name=shown[key]["name"]))
+                         "  " + tr("({name}, {earned}/{max_points}): same failure as {first} above",
+                                   name=t["name"], earned=t["earned"],
+                                   max_points=t["max_points"], first=shown[key]["name"]))
             else:
                 shown[key] = t
                 self.say(RULE)
@@ -272,10 +273,9 @@ def root_cause(t):
     bind): that line, which many tests share. Otherwise its kind and
     message."""
     for section in t["sections"]:
-        heading = section["heading"]
-        if heading.startswith("last lines ") and section["lines"]:
-            program = heading[len("last lines "):].split(" wrote to stderr")[0]
-            return f"{program} wrote on stderr: {section['lines'][-1][:120]}"
+        if section.get("stderr_of") and section["lines"]:
+            return tr("{program} wrote on stderr: {line}", program=section["stderr_of"],
+                      line=section["lines"][-1][:120])
     cause = f"{t['kind']}: {t['message']}"
     return cause if len(cause) <= 140 else cause[:137] + "..."
 
@@ -291,7 +291,7 @@ def failure_lines(t, record, style=PLAIN):
     if t["details"]:
         lines += [INDENT + "       " + printable(line) for line in t["details"].split("\n")]
     for section in t["sections"]:
-        lines.append(f"{INDENT}{section['heading']}:")
+        lines.append(INDENT + tr("{heading}:", heading=section["heading"]))
         lines += [INDENT + "  " + printable(line) for line in section["lines"]]
     doc = t["doc"] if t["doc"].startswith(("docs/", "labs/")) else f"docs/{t['doc']}"
     lines.append(f"{INDENT}{label('read:')}{doc_path(doc)}")
@@ -299,13 +299,16 @@ def failure_lines(t, record, style=PLAIN):
     return lines
 
 
+LABELS = [mark("kind:"), mark("why:"), mark("read:"), mark("rerun:")]
+
+
 def label(word):
     """A report's label ("why:") padded to one width, in the language."""
     return pad(tr(word), 7)
 
 
-VERDICTS = {"passed": ("PASS", "good"), "skipped": ("SKIP", "dim"),
-            "not run": ("----", "dim"), "failed": ("FAIL", "bad")}
+VERDICTS = {"passed": (mark("PASS"), "good"), "skipped": (mark("SKIP"), "dim"),
+            "not run": ("----", "dim"), "failed": (mark("FAIL"), "bad")}
 
 
 def verdict_word(status, style):

@@ -86,6 +86,8 @@ def update():
         for po in sorted(glob.glob(os.path.join(HERE, "*.po"))):
             subprocess.run(["msgmerge", "--quiet", "--update", "--backup=none", "--no-fuzzy-matching",
                             "--sort-by-file", po, f.name], check=True)
+            # Messages no longer used go, rather than linger as #~ entries.
+            subprocess.run(["msgattrib", "--no-obsolete", "-o", po, po], check=True)
     finally:
         os.unlink(f.name)
 

@@ -26,7 +26,7 @@ def grade(lab, *extra, solution=False, src_dir=None, out_dir=None, timeout=600, 
         cmd += ["--src-dir", str(src_dir)]
     if out_dir:
         cmd += ["--out-dir", str(out_dir)]
-    env = dict(os.environ, NO_COLOR="1", LANGUAGE="en", **(env or {}))
+    env = {**os.environ, "NO_COLOR": "1", "LANGUAGE": "en", **(env or {})}
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                           text=True, timeout=timeout, env=env)
     results_dir = out_dir or lab.out_dir(solution)
