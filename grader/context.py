@@ -19,6 +19,7 @@ import socket
 import time
 from dataclasses import dataclass
 
+from .i18n import tr
 from . import boxfs, labs, sandbox
 from .failures import GradeFailure, PartialCredit, TestTimeout
 from .faults import SHOWN_FAULTS
@@ -156,8 +157,9 @@ class TestContext:
         folder = os.path.join(self.run_info.bin_dir, "asan") if sanitized else self.run_info.bin_dir
         path = os.path.join(folder, program)
         if not os.access(path, os.X_OK):
-            raise GradeFailure("not built", f"{program} was not built, so this test cannot run: "
-                               "fix the compiler errors shown at the top of the report")
+            raise GradeFailure("not built", tr("{program} was not built, so this test cannot run: fix the "
+                                               "compiler errors shown at the top of the report",
+                                               program=program))
         return path
 
     def tsan_program_path(self, program):
@@ -170,8 +172,8 @@ class TestContext:
                           solution=run.solution)
         path = os.path.join(run.bin_dir, TSAN_FOLDER, program)
         if not done.ok or not os.access(path, os.X_OK):
-            raise GradeFailure("not built", f"{program} could not be built with ThreadSanitizer "
-                               "(make tsan)", done.output[-3000:])
+            raise GradeFailure("not built", tr("{program} could not be built with ThreadSanitizer (make tsan)",
+                                               program=program), done.output[-3000:])
         return path
 
     # -- files in the working folder (see boxfs.py) ------------------------------
@@ -180,8 +182,9 @@ class TestContext:
         try:
             return action(self.tmpdir, path, *args)
         except boxfs.UnsafePath as exc:
-            raise GradeFailure("wrong output", f"{exc}: only the program under test could "
-                               "have put that there, and the test does not follow it") from exc
+            raise GradeFailure("wrong output", tr("{exc}: only the program under test could have put that there, "
+                                                  "and the test does not follow it",
+                                                  exc=exc)) from exc
 
     def write_file(self, path, data):
         """Creates path (a file in the test's folder, folders made as needed),
@@ -194,8 +197,8 @@ class TestContext:
         try:
             return self._box_file(boxfs.read_file, path, limit)
         except FileNotFoundError as exc:
-            raise GradeFailure("wrong output", f"there is no file {path}: the program did not "
-                               "write it") from exc
+            raise GradeFailure("wrong output", tr("there is no file {path}: the program did not write it",
+                                                  path=path)) from exc
 
     def open_file(self, path):
         """A read-only descriptor of a regular file in the test's folder."""
@@ -361,8 +364,9 @@ class TestContext:
         sig_name = signal.Signals(signo).name
         code, resent = self._signal_twice(server.process, signo, grace)
         if resent:
-            self.note(f"{server.process.name} did not exit within a second of {sig_name}, so the "
-                      f"test sent {sig_name} again (see docs/01-tcp.md#exiting-on-a-signal)")
+            self.note(tr("{name} did not exit within a second of {sig_name}, so the test "
+                         "sent {sig_name} again (see docs/01-tcp.md#exiting-on-a-signal)",
+                         name=server.process.name, sig_name=sig_name))
         if code is None:
             server.process.kill()
             self.transcript.add(server.process.name, f"ignored {sig_name}", note="killed it")
@@ -388,8 +392,10 @@ class TestContext:
         code = server.process.wait(0.05)
         if code is not None:
             kind = "crash" if code < 0 else "wrong exit code"
-            raise GradeFailure(kind, f"{server.process.name} {describe_status(code)} {doing}; "
-                               "a server must outlive any one client")
+            raise GradeFailure(kind, tr("{name} {describe_status} {doing}; a server must outlive any one "
+                                        "client",
+                                        name=server.process.name,
+                                        describe_status=describe_status(code), doing=doing))
 
     # -- commands run to completion ---------------------------------------
 
@@ -440,7 +446,7 @@ class TestContext:
             why = (f"made no progress for {window:g} s" if stalled
                    else f"still running after {self.scaled(timeout, valgrind):g} s")
             self.transcript.add(program, "stopped by the test", note=f"{why}; killed")
-            self.note(f"{program} {why}, so the test killed it")
+            self.note(tr("{program} {why}, so the test killed it", program=program, why=why))
         else:
             proc.stderr.join(timeout=2)
             self.transcript.add(program, describe_status(code))
@@ -498,18 +504,21 @@ class TestContext:
         result = self.run(os.path.join("tests", binary), [group], timeout=10)
         output = result.stdout_bytes().decode("utf-8", "replace") + result.stderr_text()
         if result.timed_out:
-            raise TestTimeout(f"the {group} unit tests did not finish in 10 s: an endless loop?")
+            raise TestTimeout(tr("the {group} unit tests did not finish in 10 s: an endless loop?",
+                                 group=group))
         if result.returncode < 0:
-            raise GradeFailure("crash", f"the {group} unit tests crashed: "
-                               f"{describe_status(result.returncode)}", _cmocka_failures(output))
+            raise GradeFailure("crash", tr("the {group} unit tests crashed: {describe_status}",
+                                           group=group,
+                                           describe_status=describe_status(result.returncode)), _cmocka_failures(output))
         if result.returncode != 0:
             counts = _cmocka_counts(output)
             if counts is not None and 0 < counts[0] < counts[1]:
                 passed, run = counts
                 raise PartialCredit(passed / run, "unit test failed",
-                                    f"{group}: {passed} of {run} cases pass",
+                                    tr("{group}: {passed} of {run} cases pass",
+                                       group=group, passed=passed, run=run),
                                     _cmocka_failures(output))
-            raise GradeFailure("unit test failed", f"the {group} unit tests failed",
+            raise GradeFailure("unit test failed", tr("the {group} unit tests failed", group=group),
                                _cmocka_failures(output))
 
     # -- valgrind -----------------------------------------------------------
@@ -520,8 +529,9 @@ class TestContext:
             return
         log = proc.valgrind_report()
         if not log:
-            raise GradeFailure("valgrind errors", f"valgrind wrote no log for {proc.name}: did it "
-                               "exit normally? (it must exit, not be killed, for the leak check)")
+            raise GradeFailure("valgrind errors", tr("valgrind wrote no log for {name}: did it exit normally? (it "
+                                                     "must exit, not be killed, for the leak check)",
+                                                     name=proc.name))
         errors = re.search(r"ERROR SUMMARY: (\d+) errors", log)
         lost = re.search(r"definitely lost: ([\d,]+) bytes", log)
         n_errors = int(errors.group(1)) if errors else None
@@ -529,11 +539,13 @@ class TestContext:
         if n_errors == 0 and n_lost == 0:
             return
         if n_errors is None:
-            raise GradeFailure("valgrind errors", f"valgrind's log for {proc.name} has no summary: "
-                               "the program was killed before it could exit normally")
+            raise GradeFailure("valgrind errors", tr("valgrind's log for {name} has no summary: the program was "
+                                                     "killed before it could exit normally",
+                                                     name=proc.name))
         raise GradeFailure("valgrind errors",
-                           f"valgrind found {n_errors} error(s) and {n_lost} bytes definitely lost "
-                           f"in {proc.name}", first_valgrind_report(log))
+                           tr("valgrind found {n_errors} error(s) and {n_lost} bytes "
+                              "definitely lost in {name}",
+                              n_errors=n_errors, n_lost=n_lost, name=proc.name), first_valgrind_report(log))
 
     def check_valgrind_all(self):
         """In VALGRIND=1 mode, after a test: stop each program still running
@@ -546,8 +558,9 @@ class TestContext:
                 code, _ = self._signal_twice(proc, signal.SIGTERM, 3.0)
                 if code is None:
                     proc.kill()
-                    raise GradeFailure("timeout", f"{proc.name} did not exit on SIGTERM, "
-                                       "so valgrind could not check it for leaks")
+                    raise GradeFailure("timeout", tr("{name} did not exit on SIGTERM, so valgrind could not check it "
+                                                     "for leaks",
+                                                     name=proc.name))
             if proc.returncode is not None and proc.returncode >= 0:
                 self.check_valgrind(proc)
 
@@ -581,11 +594,12 @@ class TestContext:
         for proc in self.processes:
             signo = proc.crashed()
             if signo == signal.SIGKILL and proc.out_of_memory:
-                lines.append(f"{proc.name} was killed by the kernel: its processes together "
-                             f"used more than the test's memory limit "
-                             f"({proc.limits.memory_bytes >> 20} MiB)")
+                lines.append(tr("{program} was killed by the kernel: its processes together "
+                                "used more than the test's memory limit ({mib} MiB)",
+                                program=proc.name, mib=proc.limits.memory_bytes >> 20))
             elif signo is not None:
-                lines.append(f"{proc.name} crashed: it was killed by {describe_signal(signo)}")
+                lines.append(tr("{program} crashed: it was killed by {signal}",
+                                program=proc.name, signal=describe_signal(signo)))
         return lines
 
     def early_exit_lines(self):
@@ -596,8 +610,8 @@ class TestContext:
         for proc in (server.process for server in self._servers):
             code = proc.poll() if proc.popen else None
             if code is not None and code > 0 and not proc.killed_by_grader:
-                lines.append(f"{proc.name} exited by itself with status {code} "
-                             "while the test was still talking to it")
+                lines.append(tr("{program} exited by itself with status {code} while the test "
+                                "was still talking to it", program=proc.name, code=code))
         return lines
 
     def stderr_sections(self):
@@ -641,8 +655,10 @@ class TestContext:
         # with pids cgroups, kill() has already found and killed those.
         strays = len(reap_strays()) + sum(len(proc.escaped) for proc in self.processes)
         if strays:
-            self.note(f"{strays} process(es) started by the program had left its process "
-                      "group (setsid?) and were still running; the grader killed them")
+            self.note(tr("{strays} process(es) started by the program had left its "
+                         "process group (setsid?) and were still running; the grader "
+                         "killed them",
+                         strays=strays))
         # rmtree opens each folder without following links: safe in a
         # folder the programs could write.
         shutil.rmtree(self.tmpdir, ignore_errors=True)
@@ -683,8 +699,10 @@ def check_requested_port(program, requested, announced):
         hint = (f": {announced} is {requested} with its two bytes swapped ({requested:#06x} and "
                 f"{announced:#06x}). Does the port go through htons() before bind(), and "
                 "ntohs() before it is printed?")
-    raise GradeFailure("wrong output", f"{program} was started with -p {requested} but "
-                       f"announced port {announced}{hint}")
+    raise GradeFailure("wrong output", tr("{program} was started with -p {requested} but announced port "
+                                          "{announced}{hint}",
+                                          program=program, requested=requested,
+                                          announced=announced, hint=hint))
 
 
 def tsan_wrapper():

@@ -22,6 +22,7 @@ class Course:
     name: str
     start: datetime.date
     labs: list
+    language: str = "en"
 
     def week_of(self, day):
         """The course week a date falls in (week 1 starts on `start`)."""
@@ -57,4 +58,8 @@ def load(path=COURSE_FILE):
                        int(entry.get("due_week", entry["week"] + 1)),
                        int(entry.get("points", 100)))
             for entry in data.get("lab", [])]
-    return Course(meta.get("name", "the course"), start, sorted(labs, key=lambda l: l.number))
+    language = meta.get("language", "en")
+    if language not in ("en", "zh_CN"):
+        raise UsageError(f"{path}: language must be \"en\" or \"zh_CN\", not {language!r}")
+    return Course(meta.get("name", "the course"), start, sorted(labs, key=lambda l: l.number),
+                  language)

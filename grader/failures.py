@@ -10,24 +10,34 @@ student.
 
 import socket
 
+from .i18n import mark
+
+# The kinds' names are ids (results.json keeps them); shown, they are
+# translated like any message: mark() puts them in the catalogue.
+KIND_NAMES = [mark("timeout"), mark("crash"), mark("did not start"), mark("not built"),
+              mark("connection refused"), mark("connection reset"), mark("broken pipe"),
+              mark("wrong bytes"), mark("missing bytes"), mark("extra bytes"),
+              mark("wrong exit code"), mark("wrong output"), mark("valgrind errors"),
+              mark("sanitizer errors"), mark("unit test failed"), mark("grader error")]
+
 # The kinds, with the one-line advice printed beside each.
 KINDS = {
-    "timeout": "the program did not do what the test waited for in time",
-    "crash": "the program was killed by a signal",
-    "did not start": "the program exited or never announced itself",
-    "not built": "the program did not compile; see the compiler errors above",
-    "connection refused": "nothing was listening where the program said it was",
-    "connection reset": "the program reset the connection (RST)",
-    "broken pipe": "the program closed the connection while the test was still sending",
-    "wrong bytes": "bytes arrived, but not the expected ones",
-    "missing bytes": "fewer bytes arrived than expected",
-    "extra bytes": "more bytes arrived than expected",
-    "wrong exit code": "the program exited with another status than expected",
-    "wrong output": "what the program sent, printed or did differs from what is expected",
-    "valgrind errors": "valgrind found memory errors or leaks",
-    "sanitizer errors": "AddressSanitizer or UBSan found a memory error, undefined behaviour or a leak",
-    "unit test failed": "a unit test of your helper functions failed",
-    "grader error": "the grader itself failed: this is not your fault, please report it",
+    "timeout": mark("the program did not do what the test waited for in time"),
+    "crash": mark("the program was killed by a signal"),
+    "did not start": mark("the program exited or never announced itself"),
+    "not built": mark("the program did not compile; see the compiler errors above"),
+    "connection refused": mark("nothing was listening where the program said it was"),
+    "connection reset": mark("the program reset the connection (RST)"),
+    "broken pipe": mark("the program closed the connection while the test was still sending"),
+    "wrong bytes": mark("bytes arrived, but not the expected ones"),
+    "missing bytes": mark("fewer bytes arrived than expected"),
+    "extra bytes": mark("more bytes arrived than expected"),
+    "wrong exit code": mark("the program exited with another status than expected"),
+    "wrong output": mark("what the program sent, printed or did differs from what is expected"),
+    "valgrind errors": mark("valgrind found memory errors or leaks"),
+    "sanitizer errors": mark("AddressSanitizer or UBSan found a memory error, undefined behaviour or a leak"),
+    "unit test failed": mark("a unit test of your helper functions failed"),
+    "grader error": mark("the grader itself failed: this is not your fault, please report it"),
 }
 
 

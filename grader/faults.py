@@ -11,6 +11,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 
+from .i18n import tr
 from .failures import GradeFailure
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shim", "faultinject.c")
@@ -50,7 +51,7 @@ def shim(private_dir):
             done = subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", target, SOURCE, "-ldl"],
                                   capture_output=True, text=True, timeout=60)
             if done.returncode != 0:
-                raise GradeFailure("grader error", "could not build the fault-injection shim",
+                raise GradeFailure("grader error", tr("could not build the fault-injection shim"),
                                    done.stderr[-2000:])
             os.chmod(target, 0o755)
             _built.append(target)

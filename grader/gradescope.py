@@ -23,6 +23,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from . import course as course_plan
 from .children import ChildGraders
 from .handout import borrowed_readme
 from .labs import ROOT, UsageError, borrowed_files, get_lab, uses_common
@@ -106,6 +107,8 @@ def build_package(lab_number, dist):
         readme = borrowed_readme(lab)
         if readme is not None:
             zf.writestr(readme[0], readme[1])
+        # The course's language: Gradescope's reports are written in it.
+        zf.writestr("grader/language", course_plan.load().language + "\n")
         _add_script(zf, "setup.sh", SETUP_SH)
         _add_script(zf, "run_autograder", RUN_AUTOGRADER.format(lab=lab.number))
     return target

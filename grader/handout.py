@@ -15,10 +15,12 @@ keep their work.
 """
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 from . import course as course_plan
+from .i18n import DOCS_FOLDER, HANDOUT_SUFFIX
 from .labs import (BORROWED_DIR, ROOT, borrowed_files, find_labs, read_make_vars,
                    student_files, uses_common)
 from .manifest import MANIFEST, sha256
@@ -186,6 +188,9 @@ def build_handout(out, week=None, up_to_lab=None):
             _write_stub(out, lab, plan)
     _write_student_readme(out, plan, published)
     _write_workflow(out, published)
+    instructor_owned.append(_write_language(out, plan.language))
+    if plan.language != "en":
+        _make_primary(out, plan.language, published)
     _write_manifest(out, instructor_owned)
     latest_week = max((lab.week for lab in planned), default=0)
     open_labs = [lab for lab in find_labs() if lab.ready and
@@ -213,6 +218,44 @@ def _write_borrowed(out, lab):
     return written
 
 
+def _write_language(out, language):
+    """grader/language: the course's language, for the grader to read."""
+    rel = "grader/language"
+    (Path(out) / rel).write_text(language + "\n")
+    return rel
+
+
+def _make_primary(out, language, published):
+    """Makes each published lab's handout in the course's language its
+    README.md, with the English one beside it as README.en.md, and points
+    the links of both languages' pages at their new names."""
+    suffix = HANDOUT_SUFFIX[language]
+    for lab in find_labs():
+        if lab.number not in published:
+            continue
+        folder = Path(out) / lab.dir.relative_to(ROOT)
+        native, english = folder / f"README{suffix}.md", folder / "README.md"
+        if not native.exists():
+            continue
+        english.replace(folder / "README.en.md")
+        native.replace(english)
+    for page in Path(out).rglob("*.md"):
+        if page == Path(out) / "README.md":
+            continue    # the student README, written in the course's language
+        text = page.read_text()
+        in_translation = (f"/{DOCS_FOLDER[language]}/" in str(page) or
+                          (page.name == "README.md" and page.parent.parent.name == "labs"))
+        if in_translation:
+            new = text.replace(f"README{suffix}.md", "README.md").replace(
+                "[English](README.md)", "[English](README.en.md)")
+        else:
+            new = re.sub(r"(labs/[0-9]{2}-[a-z0-9-]+/)README\.md", r"\1README.en.md", text)
+            new = new.replace(f"[中文版](README{suffix}.md)", "[中文版](README.md)") \
+                if page.name == "README.en.md" else new
+        if new != text:
+            page.write_text(new)
+
+
 def _write_stub(out, lab, plan):
     try:
         week = f"in week {plan.lab(lab.number).week}"
@@ -220,23 +263,37 @@ def _write_stub(out, lab, plan):
         week = "later"
     readme = out / lab.dir.relative_to(ROOT) / "README.md"
     readme.parent.mkdir(parents=True, exist_ok=True)
-    title = (lab.dir / "README.md").read_text().splitlines()[0] if (lab.dir / "README.md").exists() \
-        else f"# Lab {lab.number}"
+    title = handout_title(lab, "# ")
     readme.write_text(f"{title}\n\nThis lab is released {week}. Pull the course repository "
                       "again then: your work in the other labs is kept.\n")
+
+
+def handout_title(lab, prefix, language="en"):
+    """The handout's title (its first "# " line), in language if it has a
+    twin in it."""
+    page = lab.dir / ("README.md" if language == "en" else
+                      f"README{HANDOUT_SUFFIX[language]}.md")
+    if not page.exists():
+        page = lab.dir / "README.md"
+    if page.exists():
+        for line in page.read_text().splitlines():
+            if line.startswith("# "):
+                return prefix + line[2:].strip()
+    return f"{prefix}Lab {lab.number}"
 
 
 def _write_student_readme(out, plan, published):
     rows = []
     for lab in find_labs():
         planned = next((p for p in plan.labs if p.number == lab.number), None)
-        title = (lab.dir / "README.md").read_text().splitlines()[0].lstrip("# ") \
-            if (lab.dir / "README.md").exists() else f"Lab {lab.number}"
+        title = handout_title(lab, "", plan.language)
         when = f"week {planned.week}, due week {planned.due_week}" if planned else ""
         state = "released" if lab.number in published else "not yet released"
         link = f"[{title}]({lab.dir.relative_to(ROOT)}/README.md)"
         rows.append(f"| {link} | {when} | {state} |")
-    text = (TEMPLATES / "README.student.md").read_text()
+    template = TEMPLATES / ("README.student.md" if plan.language == "en" else
+                            f"README.student{HANDOUT_SUFFIX[plan.language]}.md")
+    text = template.read_text()
     text = text.replace("{course}", plan.name).replace("{labs}", "\n".join(rows))
     first = published[0] if published else "01"
     text = text.replace("{first_lab}", first)

@@ -11,6 +11,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .i18n import tr
+
 ROOT = Path(__file__).resolve().parent.parent
 LABS_DIR = ROOT / "labs"
 BUILD_DIR = ROOT / "build"
@@ -72,11 +74,13 @@ def get_lab(number):
     for lab in find_labs():
         if lab.number == number:
             if not lab.ready:
-                raise UsageError(f"lab {number} ({os.path.relpath(lab.dir, ROOT)}) is not "
-                                 f"available yet; its README.md says what is coming")
+                raise UsageError(tr("lab {number} ({relpath}) is not available yet; its README.md "
+                                    "says what is coming",
+                                    number=number, relpath=os.path.relpath(lab.dir, ROOT)))
             return lab
     known = ", ".join(lab.number for lab in find_labs() if lab.ready)
-    raise UsageError(f"there is no lab {number}; labs you can grade: {known}")
+    raise UsageError(tr("there is no lab {number}; labs you can grade: {known}",
+                        number=number, known=known))
 
 
 def student_files(lab):
@@ -114,8 +118,22 @@ def borrowed_files(lab):
 STEP_HEADING = re.compile(r"^## Step (\d+) — (.+?)\s*$", re.M)
 
 
+# In a translated handout each heading keeps the English anchor above it:
+# <a id="step-1--listening"></a> then "## 第 1 步：监听".
+TWIN_STEP_HEADING = re.compile(r'^<a id="step-(\d+)--[^"]*"></a>\n## (?:第\s*\d+\s*步[：:]\s*|.*?— )?'
+                               r'(.+?)\s*$', re.M)
+
+
 def step_titles(lab):
-    """{step number: title} from the handout's "## Step N — Title" headings."""
+    """{step number: title} from the handout's "## Step N — Title" headings,
+    in the student's language where the handout has a twin in it."""
+    from .i18n import HANDOUT_SUFFIX, language
+    code = language()
+    twin = lab.dir / f"README{HANDOUT_SUFFIX[code]}.md" if code else None
+    if twin is not None and twin.exists():
+        found = {int(n): title for n, title in TWIN_STEP_HEADING.findall(twin.read_text())}
+        if found:
+            return found
     try:
         text = (lab.dir / "README.md").read_text()
     except OSError:

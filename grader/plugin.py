@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from .i18n import tr
 from .context import TestContext
 from .processes import become_subreaper
 from .failures import GradeFailure, TestTimeout, classify
@@ -45,10 +46,11 @@ class RunInfo:
         "" for a whole run."""
         parts = []
         if self.up_to_step is not None:
-            parts.append(f"step 1" if self.up_to_step == 1 else f"steps 1 to {self.up_to_step}")
+            parts.append(tr("step 1") if self.up_to_step == 1 else
+                         tr("steps 1 to {last}", last=self.up_to_step))
         if self.select:
-            parts.append(f"the tests matching '{self.select}'")
-        return " and ".join(parts)
+            parts.append(tr("the tests matching '{names}'", names=self.select))
+        return tr(" and ").join(parts)
 
     def seed_for(self, test_name):
         if self.seed is not None:
@@ -77,7 +79,7 @@ class _Watchdog:
         self.seconds = seconds
 
     def _fire(self, signo, frame):
-        raise TestTimeout(f"the test ran out of its {self.seconds:g} s budget")
+        raise TestTimeout(tr("the test ran out of its {seconds:g} s budget", seconds=self.seconds))
 
     def __enter__(self):
         self._old = signal.signal(signal.SIGALRM, self._fire)
@@ -135,7 +137,8 @@ class GradePlugin:
             mark = item.get_closest_marker("grade")
             if mark is None:
                 continue
-            doc = (item.function.__doc__ or item.name).strip().splitlines()[0]
+            # The title: the docstring's first line, in the student's language.
+            doc = tr((item.function.__doc__ or item.name).strip().splitlines()[0])
             # A parametrised test runs once per case: "[epoll] ..." tells
             # the student which of the four identical titles failed.
             callspec = getattr(item, "callspec", None)
@@ -253,24 +256,29 @@ def classify_failure(exc, ctx):
     failures = ctx.sandbox_failures()
     if failures:
         # The program never ran: whatever the test saw says nothing of it.
-        return "grader error", f"{failures[0]} (the test saw: {message})", ""
+        return "grader error", saw(failures[0], message), ""
     reports = ctx.sanitizer_sections()
     crashes = ctx.crash_lines()
     if reports and kind not in ("sanitizer errors", "grader error"):
         name, report = reports[0]
-        return "sanitizer errors", f"{name}: {report[0].strip()} (the test saw: {message})", details
+        return "sanitizer errors", saw(f"{name}: {report[0].strip()}", message), details
     if crashes and kind not in ("crash", "grader error"):
-        return "crash", f"{crashes[0]} (the test saw: {message})", details
+        return "crash", saw(crashes[0], message), details
     early = ctx.early_exit_lines()
     if early and kind in ("connection refused", "connection reset", "broken pipe",
                           "missing bytes", "timeout"):
-        return kind, f"{early[0]} (the test saw: {message})", details
+        return kind, saw(early[0], message), details
     faulted = [proc.name for proc in ctx.processes if proc.faults is not None]
     if faulted and kind not in ("grader error", "not built"):
-        message += (f" - with short transfers and interrupted calls injected into "
-                    f"{faulted[0]} (listed below): a program that loops until every byte is "
-                    "moved and retries on EINTR meets them unharmed")
+        message += tr(" - with short transfers and interrupted calls injected into "
+                      "{program} (listed below): a program that loops until every byte is "
+                      "moved and retries on EINTR meets them unharmed", program=faulted[0])
     return kind, message, details
+
+
+def saw(cause, message):
+    """The real cause first, then what the test saw of it."""
+    return tr("{cause} (the test saw: {message})", cause=cause, message=message)
 
 
 def report_sections(ctx):
@@ -281,21 +289,21 @@ def report_sections(ctx):
     if ctx is None:
         return sections
     if ctx.notes:
-        sections.append(("note", ctx.notes))
+        sections.append((tr("note"), ctx.notes))
     if ctx.quiet:
-        return sections + [("try it by hand", ctx.repro())]
+        return sections + [(tr("try it by hand"), ctx.repro())]
     transcript = ctx.transcript.lines()
     if transcript:
-        sections.append(("what happened (the test's view of the wire)", transcript))
+        sections.append((tr("what happened (the test's view of the wire)"), transcript))
     sections += ctx.fault_sections()
     reports = ctx.sanitizer_sections()
     for name, report in reports:
-        sections.append((f"{name}: the sanitizer's first report", report))
+        sections.append((tr("{program}: the sanitizer's first report", program=name), report))
     reported = {name for name, _ in reports}
     for name, tail in ctx.stderr_sections():
         if name not in reported:
-            sections.append((f"last lines {name} wrote to stderr", tail))
+            sections.append((tr("last lines {program} wrote to stderr", program=name), tail, name))
     repro = ctx.repro()
     if repro:
-        sections.append(("try it by hand", repro))
+        sections.append((tr("try it by hand"), repro))
     return sections

@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from .i18n import mark, tr
 from . import sandbox
 from .failures import GradeFailure, TestTimeout
 
@@ -38,17 +39,17 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
                      "WARNING: ThreadSanitizer", "FATAL: ThreadSanitizer")
 
 SIGNAL_MEANINGS = {
-    signal.SIGSEGV: "segmentation fault: an access to memory the program does not own",
-    signal.SIGABRT: "abort: a failed assert(), a double free caught by malloc, or a sanitizer report",
-    signal.SIGBUS: "bus error: a misaligned or unmapped memory access",
-    signal.SIGFPE: "arithmetic error, such as an integer division by zero",
-    signal.SIGILL: "illegal instruction",
-    signal.SIGPIPE: "broken pipe: a send to a closed connection; use MSG_NOSIGNAL or ignore SIGPIPE",
-    signal.SIGXCPU: "CPU time limit exceeded: a busy loop?",
-    signal.SIGXFSZ: "file size limit exceeded: the program wrote too much output",
-    signal.SIGKILL: "killed",
-    signal.SIGTERM: "terminated",
-    signal.SIGINT: "interrupted",
+    signal.SIGSEGV: mark("segmentation fault: an access to memory the program does not own"),
+    signal.SIGABRT: mark("abort: a failed assert(), a double free caught by malloc, or a sanitizer report"),
+    signal.SIGBUS: mark("bus error: a misaligned or unmapped memory access"),
+    signal.SIGFPE: mark("arithmetic error, such as an integer division by zero"),
+    signal.SIGILL: mark("illegal instruction"),
+    signal.SIGPIPE: mark("broken pipe: a send to a closed connection; use MSG_NOSIGNAL or ignore SIGPIPE"),
+    signal.SIGXCPU: mark("CPU time limit exceeded: a busy loop?"),
+    signal.SIGXFSZ: mark("file size limit exceeded: the program wrote too much output"),
+    signal.SIGKILL: mark("killed"),
+    signal.SIGTERM: mark("terminated"),
+    signal.SIGINT: mark("interrupted"),
 }
 
 
@@ -138,18 +139,18 @@ def describe_signal(signo):
     try:
         name = signal.Signals(signo).name
     except ValueError:
-        name = f"signal {signo}"
+        name = tr("signal {number}", number=signo)
     meaning = SIGNAL_MEANINGS.get(signo)
-    return f"{name} ({meaning})" if meaning else name
+    return f"{name} ({tr(meaning)})" if meaning else name
 
 
 def describe_status(returncode):
     """Words for a Popen return code: 'exited with status 2' or a signal."""
     if returncode is None:
-        return "is still running"
+        return tr("is still running")
     if returncode < 0:
-        return f"was killed by {describe_signal(-returncode)}"
-    return f"exited with status {returncode}"
+        return tr("was killed by {signal}", signal=describe_signal(-returncode))
+    return tr("exited with status {code}", code=returncode)
 
 
 @dataclass
@@ -311,7 +312,8 @@ class Process:
         if self._groups is not None:
             self.cgroup = self._groups.new_group(self.limits.processes, self.limits.memory_bytes)
             if self.cgroup is None:
-                raise GradeFailure("grader error", f"could not make the cgroups for {self.name}")
+                raise GradeFailure("grader error", tr("could not make the cgroups for {name}",
+                                                      name=self.name))
             full = self.cgroup.wrap(full)
         stdout = subprocess.PIPE
         if self.stdout_path is not None:
@@ -323,7 +325,8 @@ class Process:
                 cwd=self.workdir, close_fds=True, pass_fds=pass_fds)
         except OSError as exc:
             self._remove_cgroup()
-            raise GradeFailure("grader error", f"could not start {self.name}: {exc}") from exc
+            raise GradeFailure("grader error", tr("could not start {name}: {exc}",
+                                                  name=self.name, exc=exc)) from exc
         finally:
             if self.stdout_path is not None:
                 stdout.close()
@@ -494,10 +497,14 @@ class Process:
             self.stderr.join(timeout=2)
             self.stdout.join(timeout=2)
         got = self.stdout.head()[:200]
-        seen = f"; its stdout so far: {got!r}" if got else "; it printed nothing on stdout"
+        seen = tr("; its stdout so far: {got!r}", got=got) if got else \
+            tr("; it printed nothing on stdout")
         if code is not None:
             raise GradeFailure("did not start",
-                               f"{self.name} {describe_status(code)} before printing {what}{seen}")
-        raise TestTimeout(f"{self.name} did not print {what} within {timeout:g} s{seen}. "
-                          "Print it once listening, and fflush(stdout): a pipe is not flushed "
-                          "at each newline")
+                               tr("{name} {describe_status} before printing {what}{seen}",
+                                  name=self.name, describe_status=describe_status(code),
+                                  what=what, seen=seen))
+        raise TestTimeout(tr("{name} did not print {what} within {timeout:g} s{seen}. Print "
+                             "it once listening, and fflush(stdout): a pipe is not flushed at "
+                             "each newline",
+                             name=self.name, what=what, timeout=timeout, seen=seen))

@@ -19,9 +19,11 @@ import secrets
 import shlex
 import sys
 import textwrap
+import unicodedata
 import xml.etree.ElementTree as ET
 
 from .failures import KINDS
+from .i18n import doc_path, mark, tr, tr_n
 from .processes import containment_summary
 from .scoring import grader_errors, total
 from .transcripts import printable
@@ -55,7 +57,6 @@ class Style:
 
 OTHER_STEP = 99          # where a test without a step is listed: last
 MAX_CAUSE_LINES = 8      # later steps' root causes shown, at most
-MARKS = {"done": "done", "here": "here", "waiting": "waiting", "partly": "not all run"}
 
 
 class Reporter:
@@ -83,54 +84,53 @@ class Reporter:
 
     def header(self, build, modified=(), version="unknown"):
         lab = self.run.lab
-        code = "the reference solution" if self.run.solution else "your code"
         where = _shown_path(self.run.src_dir, self.run.root)
-        self.say(self.style.bold(f"Grading lab {lab.number} ({lab.title}): {code} in {where}/"))
         if self.run.solution:
-            self.say(self.style.bad("  This grades the REFERENCE, not your code") +
-                     f" (it was built with SOLUTION=1). Yours: make lab{lab.number} && "
-                     "make grade")
-        extras = [f"grader {version}"]
+            heading = tr("Grading lab {number} ({title}): the reference solution in {where}/",
+                         number=lab.number, title=lab_title(lab), where=where)
+        else:
+            heading = tr("Grading lab {number} ({title}): your code in {where}/",
+                         number=lab.number, title=lab_title(lab), where=where)
+        self.say(self.style.bold(heading))
+        if self.run.solution:
+            self.say(self.style.bad("  " + tr("This grades the REFERENCE, not your code")) +
+                     tr(" (it was built with SOLUTION=1). Yours: make lab{number} && make grade",
+                        number=lab.number))
+        extras = [tr("grader {version}", version=version)]
         if self.run.valgrind:
-            extras.append("every server under valgrind")
+            extras.append(tr("every server under valgrind"))
         if self.run.sanitize:
-            extras.append("every program built with AddressSanitizer and UBSan")
-        extras.append(f"seed {self.run.seed}" if self.run.seed is not None
-                      else "seeds: fixed per test (SEED=N to change)")
-        self.say(self.style.dim("  " + "; ".join(extras)))
+            extras.append(tr("every program built with AddressSanitizer and UBSan"))
+        extras.append(tr("seed {seed}", seed=self.run.seed) if self.run.seed is not None
+                      else tr("seeds: fixed per test (SEED=N to change)"))
+        self.say(self.style.dim("  " + tr("; ").join(extras)))
         self.say(self.style.dim("  " + containment_summary()))
         if modified:
-            self.say(self.style.bad("  Unofficial score:") + " these files differ from the "
-                     f"published handout: {', '.join(modified[:5])}"
-                     f"{' ...' if len(modified) > 5 else ''}. Official grading uses the "
-                     "course's own copy of the tests.")
+            self.say(self.style.bad("  " + tr("Unofficial score:")) + " " +
+                     tr("these files differ from the published handout: {files}. Official "
+                        "grading uses the course's own copy of the tests.",
+                        files=", ".join(modified[:5]) + (" ..." if len(modified) > 5 else "")))
         diagnostics = compiler_diagnostics(build.output)
         if diagnostics:
-            self.say("Compiler output:")
+            self.say(tr("Compiler output:"))
             for line in diagnostics:
                 self.say(INDENT + line)
         if not build.ok:
-            self.say(self.style.bad("The build failed") +
-                     f"; not built: {', '.join(build.missing) or '(see above)'}. "
-                     "Tests that need a missing program fail as 'not built'.")
+            self.say(self.style.bad(tr("The build failed")) +
+                     tr("; not built: {programs}. Tests that need a missing program fail as "
+                        "'not built'.", programs=", ".join(build.missing) or tr("(see above)")))
         self.say()
 
     def verdict(self, result):
-        if result.status == "passed":
-            return self.style.good("PASS")
-        if result.status == "skipped":
-            return self.style.dim("SKIP")
-        if result.status == "not run":  # grading was interrupted first
-            return self.style.dim("----")
-        return self.style.bad("FAIL")
+        return verdict_word(result.status, self.style)
 
     def test_line(self, result):
         verdict = self.verdict(result)
-        kind = f"  [{result.kind}]" if result.kind else ""
+        kind = f"  [{kind_name(result.kind)}]" if result.kind else ""
         self.say(f"  {verdict} {result.earned:>3}/{result.max_points:<3} {result.duration:6.2f}s  "
                  f"{result.title}{kind}")
         if result.status == "skipped":
-            self.say(self.style.dim(f"              skipped: {result.message}"))
+            self.say(self.style.dim("              " + tr("skipped: {why}", why=result.message)))
 
     def live(self, result):
         """Called as each test ends: the step's line once its last test has."""
@@ -146,17 +146,17 @@ class Reporter:
         earned = sum(r.earned for r in results)
         possible = sum(r.max_points for r in results if r.status != "skipped")
         if all(r.status in ("passed", "skipped") for r in results):
-            mark = self.style.good("done")
+            mark = self.style.good(tr("done"))
         elif any(r.status == "not run" for r in results):
-            mark = self.style.dim(MARKS["partly"])
+            mark = self.style.dim(tr("not all run"))
         elif self.here is None:
             self.here = step
-            mark = self.style.bad("here")
+            mark = self.style.bad(tr("here"))
         else:
-            mark = self.style.dim("waiting")
-        name = f"Step {step}" if step != OTHER_STEP else "Other"
-        title = self.titles.get(step, "")
-        self.say(f"  {name:<8}{title[:44]:<46}{earned:>4}/{possible:<4} {mark}")
+            mark = self.style.dim(tr("waiting"))
+        name = tr("Step {number}", number=step) if step != OTHER_STEP else tr("Other")
+        title = clip(self.titles.get(step, ""), 44)
+        self.say(f"  {pad(name, 8)}{pad(title, 46)}{earned:>4}/{possible:<4} {mark}")
 
     def failures(self, record):
         """Prints the failures of a results record: those of the step the
@@ -172,11 +172,11 @@ class Reporter:
         in_step = [t for t in record["tests"] if step_of(t["step"]) == here]
         self.say()
         title = self.titles.get(here, "")
-        name = f"Step {here}" + (f" — {title}" if title else "") if here != OTHER_STEP else "Other"
-        self.say(self.style.bold(f"{name}: where you are"))
+        name = tr("Step {number}", number=here) + (f" — {title}" if title else "") \
+            if here != OTHER_STEP else tr("Other")
+        self.say(self.style.bold(tr("{step}: where you are", step=name)))
         for t in in_step:
-            verdict = self.style.good("PASS") if t["status"] == "passed" else (
-                self.style.dim("SKIP") if t["status"] == "skipped" else self.style.bad("FAIL"))
+            verdict = verdict_word(t["status"], self.style)
             self.say(f"  {verdict} {t['earned']:>3}/{t['max_points']:<3} {t['title']}")
         self._full_reports([t for t in failed if step_of(t["step"]) == here], record)
         later = [t for t in failed if step_of(t["step"]) > here]
@@ -188,9 +188,10 @@ class Reporter:
         for t in failed:
             key = (t["kind"], t["message"], t["details"])
             if key in shown:
-                self.say(self.style.bad("FAIL ") + self.style.bold(t["title"]) +
-                         f"  ({t['name']}, {t['earned']}/{t['max_points']}): same failure as "
-                         f"{shown[key]['name']} above")
+                self.say(verdict_word("failed", self.style) + " " + self.style.bold(t["title"]) +
+                         "  " + tr("({name}, {earned}/{max_points}): same failure as {first} above",
+                                   name=t["name"], earned=t["earned"],
+                                   max_points=t["max_points"], first=shown[key]["name"]))
             else:
                 shown[key] = t
                 self.say(RULE)
@@ -206,17 +207,20 @@ class Reporter:
         known = {root_cause(t) for t in here_failures}
         steps = sorted({step_of(t["step"]) for t in later})
         shown_steps = ", ".join(str(s) for s in steps if s != OTHER_STEP)
-        self.say(f"Later steps ({shown_steps}): {len(later)} tests failed, "
-                 f"most likely waiting on step {here}:")
+        self.say(tr_n("Later steps ({steps}): {count} test failed, most likely waiting on "
+                      "step {here}:",
+                      "Later steps ({steps}): {count} tests failed, most likely waiting on "
+                      "step {here}:", len(later), steps=shown_steps, here=here))
         for cause, tests in sorted(causes.items(), key=lambda item: -len(item[1]))[
                 :MAX_CAUSE_LINES]:
-            tests_word = "test" if len(tests) == 1 else "tests"
-            same = f" (as in step {here})" if cause in known else ""
-            self.say(f"  {len(tests):>3} {tests_word}: {printable(cause)}{same}")
+            same = " " + tr("(as in step {here})", here=here) if cause in known else ""
+            self.say("  " + tr_n("{count:>3} test: {cause}", "{count:>3} tests: {cause}",
+                                 len(tests), cause=printable(cause)) + same)
         if len(causes) > MAX_CAUSE_LINES:
-            self.say(f"  ... and {len(causes) - MAX_CAUSE_LINES} more causes")
-        self.say(self.style.dim(f"  Fix step {here} first. Every report in full: make grade "
-                                "VERBOSE=1; one test: make grade T=NAME."))
+            self.say("  " + tr("... and {count} more causes", count=len(causes) - MAX_CAUSE_LINES))
+        self.say(self.style.dim("  " + tr("Fix step {here} first. Every report in full: make "
+                                          "grade VERBOSE=1; one test: make grade T=NAME.",
+                                          here=here)))
 
     def summary(self, results, json_path, collection_errors):
         st = self.style
@@ -225,28 +229,34 @@ class Reporter:
         # eye ends up, after the failure reports.
         if self.verbose and any(r.status == "failed" for r in results):
             self.say()
-            self.say(st.bold(f"Lab {self.run.lab.number}: {self.run.lab.title}"))
+            self.say(st.bold(tr("Lab {number}: {title}", number=self.run.lab.number,
+                                title=lab_title(self.run.lab))))
             for r in results:
                 self.say(f"  {self.verdict(r)} {r.earned:>3}/{r.max_points:<3} "
                          f"{r.duration:6.2f}s  {r.title}")
         for err in collection_errors:
-            self.say(st.bad("  grader error: ") + err.splitlines()[0])
+            self.say(st.bad("  " + tr("grader error:") + " ") + err.splitlines()[0])
         errors = grader_errors(results)
         if errors or collection_errors:
-            self.say(st.bad(f"{len(errors) + len(collection_errors)} grader error(s): these are "
-                            "bugs in the grader, not in your code; please report them."))
-        self.say(f"Results: {_shown_path(json_path, self.run.root)}")
+            self.say(st.bad(tr_n("{count} grader error: these are bugs in the grader, not in "
+                                 "your code; please report them.",
+                                 "{count} grader errors: these are bugs in the grader, not in "
+                                 "your code; please report them.",
+                                 len(errors) + len(collection_errors))))
+        self.say(tr("Results: {path}", path=_shown_path(json_path, self.run.root)))
         if self.run.partial():
-            line = (f"Partial: {earned}/{possible} from {self.run.partial()} only; the lab's "
-                    "score counts every step: make grade")
+            line = tr("Partial: {earned}/{possible} from {part} only; the lab's score counts "
+                      "every step: make grade", earned=earned, possible=possible,
+                      part=self.run.partial())
         else:
+            # Machine-read (CI jobs grep it): the same in every language.
             line = f"Score: {earned}/{possible}"
         self.say(st.good(line) if earned == possible and possible else st.bad(line))
         if earned != possible and os.environ.get("MAKELEVEL"):
             # GNU make reports every non-zero status as an error, and has no
             # way to keep the status without the message.
-            self.say(st.dim("(make reports the missing points below as an error; the build "
-                            "itself is fine unless the report above says otherwise)"))
+            self.say(st.dim(tr("(make reports the missing points below as an error; the build "
+                               "itself is fine unless the report above says otherwise)")))
 
 
 PLAIN = Style(io.StringIO())   # no colours: for files and other tools
@@ -263,10 +273,9 @@ def root_cause(t):
     bind): that line, which many tests share. Otherwise its kind and
     message."""
     for section in t["sections"]:
-        heading = section["heading"]
-        if heading.startswith("last lines ") and section["lines"]:
-            program = heading[len("last lines "):].split(" wrote to stderr")[0]
-            return f"{program} wrote on stderr: {section['lines'][-1][:120]}"
+        if section.get("stderr_of") and section["lines"]:
+            return tr("{program} wrote on stderr: {line}", program=section["stderr_of"],
+                      line=section["lines"][-1][:120])
     cause = f"{t['kind']}: {t['message']}"
     return cause if len(cause) <= 140 else cause[:137] + "..."
 
@@ -274,19 +283,65 @@ def root_cause(t):
 def failure_lines(t, record, style=PLAIN):
     """The report of one failed test, as lines: from its record (one of
     results.json's tests) and the run's record (results.json itself)."""
-    lines = [style.bad("FAIL ") + style.bold(t["title"]) +
-             f"  ({t['name']}, {t['earned']}/{t['max_points']} points)",
-             f"{INDENT}kind:  {t['kind']}: {KINDS.get(t['kind'], '')}"]
-    lines += _block("why:  ", printable(t["message"]))
+    lines = [verdict_word("failed", style) + " " + style.bold(t["title"]) + "  " +
+             tr("({name}, {earned}/{max_points} points)", name=t["name"], earned=t["earned"],
+                max_points=t["max_points"]),
+             f"{INDENT}{label('kind:')}{kind_name(t['kind'])}: {tr(KINDS.get(t['kind'], ''))}"]
+    lines += _block(label("why:"), printable(t["message"]))
     if t["details"]:
         lines += [INDENT + "       " + printable(line) for line in t["details"].split("\n")]
     for section in t["sections"]:
-        lines.append(f"{INDENT}{section['heading']}:")
+        lines.append(INDENT + tr("{heading}:", heading=section["heading"]))
         lines += [INDENT + "  " + printable(line) for line in section["lines"]]
     doc = t["doc"] if t["doc"].startswith(("docs/", "labs/")) else f"docs/{t['doc']}"
-    lines.append(f"{INDENT}read:  {doc}")
-    lines.append(f"{INDENT}rerun: {rerun_command(record, t['name'], t['seed'])}")
+    lines.append(f"{INDENT}{label('read:')}{doc_path(doc)}")
+    lines.append(f"{INDENT}{label('rerun:')}{rerun_command(record, t['name'], t['seed'])}")
     return lines
+
+
+LABELS = [mark("kind:"), mark("why:"), mark("read:"), mark("rerun:")]
+
+
+def label(word):
+    """A report's label ("why:") padded to one width, in the language."""
+    return pad(tr(word), 7)
+
+
+VERDICTS = {"passed": (mark("PASS"), "good"), "skipped": (mark("SKIP"), "dim"),
+            "not run": ("----", "dim"), "failed": (mark("FAIL"), "bad")}
+
+
+def verdict_word(status, style):
+    word, tone = VERDICTS.get(status, VERDICTS["failed"])
+    return getattr(style, tone)(tr(word) if word != "----" else word)
+
+
+def kind_name(kind):
+    """A failure kind as the student reads it (results.json keeps its id)."""
+    return tr(kind) if kind else ""
+
+
+def lab_title(lab):
+    return tr(lab.title)
+
+
+def display_width(text):
+    """Columns text takes in a terminal: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text, width):
+    return text + " " * max(0, width - display_width(text))
+
+
+def clip(text, width):
+    """text cut to at most width columns."""
+    out = ""
+    for char in text:
+        if display_width(out + char) > width:
+            break
+        out += char
+    return out
 
 
 def failure_text(t, record):
@@ -308,9 +363,10 @@ def rerun_command(record, test_name, seed=None):
     return " ".join(parts)
 
 
-def _block(label, text, width=100):
+def _block(heading, text, width=100):
     lines = textwrap.wrap(text, width) or [""]
-    return [INDENT + label + lines[0]] + [INDENT + " " * len(label) + line for line in lines[1:]]
+    return [INDENT + heading + lines[0]] + [INDENT + " " * display_width(heading) + line
+                                             for line in lines[1:]]
 
 
 def _shown_path(path, root):

@@ -42,6 +42,7 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 
+from .i18n import mark, tr
 from . import cgroups
 
 # Box accounts: uid BOX_UID_BASE + slot, gid BOX_GID_BASE + slot. Both
@@ -92,7 +93,7 @@ def runtime_dir():
         pass
     info = os.lstat(path)
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
-        raise SandboxError(f"{path} is not a private folder of this user: remove it")
+        raise SandboxError(tr("{path} is not a private folder of this user: remove it", path=path))
     return path
 
 
@@ -120,7 +121,8 @@ class Slot:
                 os.close(fd)
                 continue
             return cls(number, fd)
-        raise SandboxError(f"all {SLOTS} grader slots are taken: too many graders at once")
+        raise SandboxError(tr("all {SLOTS} grader slots are taken: too many graders at once",
+                              SLOTS=SLOTS))
 
     @classmethod
     def inherited(cls, text):
@@ -183,6 +185,9 @@ def stale_slot(group_name):
 # -- what the sandbox can do here ------------------------------------------------
 
 
+LAYER_NAMES = [mark("privilege"), mark("view"), mark("network"), mark("processes")]
+
+
 @dataclass
 class Layer:
     name: str
@@ -211,45 +216,53 @@ class Sandbox:
     # -- the layers, for the report ---------------------------------------
 
     def layers(self):
-        box = f"uid {self.slot.uid}, gid {self.slot.gid}"
         if self.as_root:
             privilege = Layer("privilege", self.setpriv is not None,
-                              f"own user ({box}), no capabilities, no_new_privs"
-                              if self.setpriv else "NOT dropped: setpriv is missing (util-linux)")
+                              tr("own user (uid {uid}, gid {gid}), no capabilities, "
+                                 "no_new_privs", uid=self.slot.uid, gid=self.slot.gid)
+                              if self.setpriv else
+                              tr("NOT dropped: setpriv is missing (util-linux)"))
         else:
             privilege = Layer("privilege", self.bwrap is not None,
-                              "your user, no capabilities, no_new_privs" if self.bwrap
-                              else "your user (no bubblewrap: " + self.bwrap_problem + ")")
+                              tr("your user, no capabilities, no_new_privs") if self.bwrap
+                              else tr("your user (no bubblewrap: {why})",
+                                      why=self.bwrap_problem))
         if self.bwrap:
-            view = Layer("view", True,
-                         "read-only system, own build and working folder only, private /tmp")
+            view = Layer("view", True, tr("read-only system, own build and working folder "
+                                          "only, private /tmp"))
         elif self.as_root and self.setpriv and not self.exposed:
-            view = Layer("view", True, "by permissions only: the course's secrets are "
-                         "unreadable by the box user (" + self.bwrap_problem + ")")
+            view = Layer("view", True, tr("by permissions only: the course's secrets are "
+                                          "unreadable by the box user ({why})",
+                                          why=self.bwrap_problem))
         else:
-            exposed = (f"; readable: {', '.join(self.exposed[:3])}" if self.exposed else "")
-            view = Layer("view", False, "NOT isolated: " + self.bwrap_problem + exposed)
+            exposed = (tr("; readable: {paths}", paths=", ".join(self.exposed[:3]))
+                       if self.exposed else "")
+            view = Layer("view", False, tr("NOT isolated: {why}", why=self.bwrap_problem) +
+                         exposed)
         net = self.enclosure.get("net")
-        network = Layer("network", bool(net), "loopback only" if net else
-                        "shared with this machine (" + self.enclosure.get("why", "no enclosure")
-                        + ")")
+        network = Layer("network", bool(net), tr("loopback only") if net else
+                        tr("shared with this machine ({why})",
+                           why=self.enclosure.get("why", tr("no enclosure"))))
         kinds = []
         if self.enclosure.get("pid"):
-            kinds.append("PID namespace")
+            kinds.append(tr("PID namespace"))
         if self.groups is not None:
             kinds.append(self.groups.describe())
+        elif not self.as_root:
+            kinds.append(tr("rlimits"))
+        elif self.setpriv:
+            kinds.append(tr("rlimits (RLIMIT_NPROC binds the box user)"))
         else:
-            kinds.append("rlimits" + ("" if not self.as_root else
-                                      " (RLIMIT_NPROC binds the box user)"
-                                      if self.setpriv else " (NOT binding root)"))
+            kinds.append(tr("rlimits (NOT binding root)"))
         processes = Layer("processes", bool(self.enclosure.get("pid")) or self.groups is not None,
                           ", ".join(kinds))
         return [privilege, view, network, processes]
 
     def summary(self):
         """One line for the report's header."""
-        parts = [f"{layer.name}: {layer.how}" for layer in self.layers()]
-        return "sandbox: " + "; ".join(parts)
+        parts = [tr("{layer}: {how}", layer=tr(layer.name), how=layer.how)
+                 for layer in self.layers()]
+        return tr("sandbox: {layers}", layers=tr("; ").join(parts))
 
     def missing(self, names):
         """The layers among names that do not hold here."""
@@ -548,7 +561,7 @@ def run_sandboxed(box, argv, binds, workdir, seconds, memory, tasks):
     full = limits.prlimit_argv() + wrapped
     group = box.groups.new_group(tasks, memory) if box.groups else None
     if box.groups and group is None:
-        raise SandboxError(f"could not make the cgroups to run {argv[0]} in")
+        raise SandboxError(tr("could not make the cgroups to run {value} in", value=argv[0]))
     if group is not None:
         full = group.wrap(full)
     status = None

@@ -58,11 +58,20 @@ class TestResult:
             "step": self.step,
             "seed": self.seed if self.seed_used else None,
             "time": round(self.duration, 3),
-            "sections": [{"heading": h, "lines": lines} for h, lines in self.sections],
+            "sections": [section_json(*section) for section in self.sections],
             "longest_pause": None if self.longest_pause is None else {
                 "seconds": round(self.longest_pause[0], 2),
                 "stall_window": self.longest_pause[1]},
         }
+
+
+def section_json(heading, lines, stderr_of=None):
+    """A report section as results.json keeps it; stderr_of names the
+    program whose stderr it quotes."""
+    section = {"heading": heading, "lines": lines}
+    if stderr_of is not None:
+        section["stderr_of"] = stderr_of
+    return section
 
 
 def total(results):

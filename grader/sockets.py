@@ -13,6 +13,7 @@ import struct
 import threading
 import time
 
+from .i18n import tr
 from .explain import explain_bytes
 from .failures import GradeFailure, TestTimeout
 from .transcripts import diff_bytes, preview
@@ -103,8 +104,9 @@ class Conn:
             self.sock.sendall(data)
         except socket.timeout as exc:
             self.transcript.add(self.channel, "send timed out", note=f"{len(data)} bytes")
-            raise TestTimeout(f"sending {len(data)} bytes took over {self.timeout:g} s: the "
-                              "program stopped reading from its socket") from exc
+            raise TestTimeout(tr("sending {len} bytes took over {timeout:g} s: the program "
+                                 "stopped reading from its socket",
+                                 len=len(data), timeout=self.timeout)) from exc
         except OSError as exc:
             self.transcript.add(self.channel, "send failed", note=exc.strerror or str(exc))
             raise _as_failure(exc, "sending") from exc
@@ -195,8 +197,10 @@ class Conn:
 
     def _timeout(self, waiting_for):
         self.transcript.add(self.channel, "timed out", note=f"waiting for {waiting_for}")
-        return TestTimeout(f"waited {self.timeout:g} s for {waiting_for}; this connection "
-                           f"had received {self.total_received} bytes in all")
+        return TestTimeout(tr("waited {timeout:g} s for {waiting_for}; this connection had "
+                              "received {total_received} bytes in all",
+                              timeout=self.timeout, waiting_for=waiting_for,
+                              total_received=self.total_received))
 
     def recv_exactly(self, count, timeout=None, waiting_for=None):
         """Receives exactly count bytes; fewer only if the stream ends."""
@@ -234,7 +238,8 @@ class Conn:
             if not chunk:
                 return bytes(out)
             out += chunk
-        raise GradeFailure("extra bytes", f"received over {limit} bytes without the stream ending")
+        raise GradeFailure("extra bytes", tr("received over {limit} bytes without the stream ending",
+                                             limit=limit))
 
     # -- checking --------------------------------------------------------
 
@@ -248,7 +253,8 @@ class Conn:
             explained = explain_bytes(expected, getattr(exc, "received", b""))
             if explained is None or not getattr(exc, "received", b""):
                 raise
-            raise TestTimeout(f"{exc.message}; of what came: {explained[1]}",
+            raise TestTimeout(tr("{message}; of what came: {value}",
+                                 message=exc.message, value=explained[1]),
                               exc.details) from exc
         expect_bytes(expected, got, what, stream_ended=self.eof)
         return got
@@ -259,7 +265,8 @@ class Conn:
         chunk = self._recv_once(deadline, what)
         if chunk:
             raise GradeFailure("extra bytes",
-                               f"expected {what}, but {len(chunk)} more bytes arrived: {preview(chunk)}")
+                               tr("expected {what}, but {len} more bytes arrived: {preview}",
+                                  what=what, len=len(chunk), preview=preview(chunk)))
 
 
 def expect_bytes(expected, got, what, stream_ended=False):
@@ -270,20 +277,26 @@ def expect_bytes(expected, got, what, stream_ended=False):
         return
     _, lines = result
     kind, rule = explain_bytes(expected, got, stream_ended)
-    raise GradeFailure(kind, f"wrong {what}: {rule}", "\n".join(lines[1:]))
+    raise GradeFailure(kind, tr("wrong {what}: {rule}", what=what, rule=rule), "\n".join(lines[1:]))
 
 
 def _as_failure(exc, doing):
     if isinstance(exc, ConnectionResetError):
         return GradeFailure("connection reset",
-                            f"the program reset the connection (RST) while the test was {doing}")
+                            tr("the program reset the connection (RST) while the test was "
+                               "{doing}",
+                               doing=doing))
     if isinstance(exc, BrokenPipeError):
         return GradeFailure("broken pipe",
-                            f"the program had closed the connection while the test was {doing}")
+                            tr("the program had closed the connection while the test was {doing}",
+                               doing=doing))
     if isinstance(exc, ConnectionRefusedError):
-        return GradeFailure("connection refused", f"connection refused while {doing}: "
-                            "is the program listening on the port it announced?")
+        return GradeFailure("connection refused", tr("connection refused while {doing}: is the program listening on "
+                                                     "the port it announced?",
+                                                     doing=doing))
     if exc.errno == errno.ENOTCONN:
-        return GradeFailure("connection reset", f"the connection was already gone while the "
-                            f"test was {doing}: the program had reset or closed it")
-    return GradeFailure("connection reset", f"socket error while {doing}: {exc}")
+        return GradeFailure("connection reset", tr("the connection was already gone while the test was {doing}: the "
+                                                   "program had reset or closed it",
+                                                   doing=doing))
+    return GradeFailure("connection reset", tr("socket error while {doing}: {exc}",
+                                               doing=doing, exc=exc))

@@ -27,6 +27,7 @@ import socket
 import threading
 import time
 
+from .i18n import tr
 from .context import shell_printf
 from .failures import GradeFailure, TestTimeout
 from .processes import describe_status
@@ -103,10 +104,12 @@ class DgramSocket:
             left = deadline - time.monotonic()
             if left <= 0:
                 self.transcript.add(self.channel, "timed out", note=f"waiting for {waiting_for}")
-                raise TestTimeout(f"waited {timeout or self.timeout:g} s for {waiting_for}, but "
-                                  f"no datagram came (this socket had sent {self.sent} and "
-                                  f"received {self.received}); UDP never says why: the datagram "
-                                  "or its reply was lost, or never sent")
+                raise TestTimeout(tr("waited {value:g} s for {waiting_for}, but no datagram came "
+                                     "(this socket had sent {sent} and received {received}); UDP "
+                                     "never says why: the datagram or its reply was lost, or never "
+                                     "sent",
+                                     value=timeout or self.timeout, waiting_for=waiting_for,
+                                     sent=self.sent, received=self.received))
             self.sock.settimeout(min(left, POLL_INTERVAL))
             try:
                 data = self.sock.recv(RECV_SIZE)
@@ -123,11 +126,11 @@ class DgramSocket:
         """Receives one datagram and checks it is exactly expected."""
         got = self.recv(what, timeout)
         if got != expected and len(got) < len(expected) and expected.startswith(got):
-            raise GradeFailure("missing bytes", f"wrong {what}: a {len(got)}-byte datagram came "
-                               f"back for a {len(expected)}-byte one; the reply must be one "
-                               "datagram with every byte (a receive buffer that is too small "
-                               "cuts a datagram short, and the rest is lost; a reply sent in "
-                               "pieces arrives as several datagrams)")
+            raise GradeFailure("missing bytes", tr("wrong {what}: a {len}-byte datagram came back for a {len2}-byte "
+                                                   "one; the reply must be one datagram with every byte (a receive "
+                                                   "buffer that is too small cuts a datagram short, and the rest is "
+                                                   "lost; a reply sent in pieces arrives as several datagrams)",
+                                                   what=what, len=len(got), len2=len(expected)))
         expect_bytes(expected, got, what)
         return got
 
@@ -141,8 +144,8 @@ class DgramSocket:
             except (socket.timeout, ConnectionRefusedError):
                 continue
             self.transcript.add(self.channel, "received datagram", data, "not expected")
-            raise GradeFailure("extra bytes", f"{what}, but one more datagram arrived: "
-                               f"{preview(data)}")
+            raise GradeFailure("extra bytes", tr("{what}, but one more datagram arrived: {preview}",
+                                                 what=what, preview=preview(data)))
 
     def _check_watched(self, waiting_for):
         if self.watch is None:
@@ -150,16 +153,19 @@ class DgramSocket:
         code = self.watch.wait(0)
         if code is not None:
             kind = "crash" if code < 0 else "wrong exit code"
-            raise GradeFailure(kind, f"while the test was waiting for {waiting_for}, "
-                               f"{self.watch.name} {describe_status(code)}")
+            raise GradeFailure(kind, tr("while the test was waiting for {waiting_for}, {name} "
+                                        "{describe_status}",
+                                        waiting_for=waiting_for, name=self.watch.name,
+                                        describe_status=describe_status(code)))
 
     def _refused(self, doing):
         return GradeFailure("connection refused",
-                            f"ICMP port unreachable while {doing}: no socket at "
-                            f"{_bracketed(self.host)}:{self.port} would take a datagram from this "
-                            "client; either the server has exited, or its socket is connect()ed "
-                            "to another address (a connected UDP socket only takes datagrams "
-                            "from its peer)")
+                            tr("ICMP port unreachable while {doing}: no socket at "
+                               "{bracketed}:{port} would take a datagram from this client; "
+                               "either the server has exited, or its socket is connect()ed to "
+                               "another address (a connected UDP socket only takes datagrams "
+                               "from its peer)",
+                               doing=doing, bracketed=_bracketed(self.host), port=self.port))
 
     def stop(self):
         if self.sock.fileno() >= 0:
@@ -442,6 +448,7 @@ def start_relay(ctx, target, fate=None, seed=None, **random_options):
     ctx.peers.append(relay)
     relay.start()
     if seed is not None:
-        ctx.note(f"lossy relay: {relay.description} (rerun with the same SEED to get the "
-                 "same fates)")
+        ctx.note(tr("lossy relay: {description} (rerun with the same SEED to get the "
+                    "same fates)",
+                    description=relay.description))
     return relay
