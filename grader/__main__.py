@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from . import labs
 from .children import EXIT_INTERRUPTED, ChildGraders
+from .i18n import tr
 from .reports import save_results
 
 EXIT_FULL, EXIT_LOST, EXIT_USAGE, EXIT_GRADER = 0, 1, labs.EXIT_USAGE, 3
@@ -102,8 +103,8 @@ def resolve_target(args):
     lab = args.lab
     if lab is None:
         if current_lab is None:
-            raise labs.UsageError("no lab chosen yet: build one first (make lab01), "
-                                  "or name it (make grade LAB=01)")
+            raise labs.UsageError(tr("no lab chosen yet: build one first (make lab01), or name it "
+                                     "(make grade LAB=01)"))
         lab = current_lab
         solution = current_solution if args.solution is None else args.solution == "1"
     else:
@@ -158,9 +159,9 @@ def finish_lab(lab, solution, args, outcome):
         return labs.EXIT_USAGE          # the child has said what was wrong
     problem = outcome.problem()
     if problem is not None:
-        print(f"grade: lab {lab.number}: {problem}; there is no score to trust. "
-              "This is not your code's fault: grade again, and report it if it "
-              "happens again.", file=sys.stderr)
+        print("grade: " + tr("lab {number}: {problem}; there is no score to trust. This is not "
+                             "your code's fault: grade again, and report it if it happens "
+                             "again.", number=lab.number, problem=problem), file=sys.stderr)
         return EXIT_GRADER
     save_results(args.out_dir or lab.out_dir(solution), outcome.results)
     return outcome.code
@@ -183,8 +184,8 @@ def grade_all(solution, args):
         except KeyboardInterrupt:
             children.stop()
             pool.shutdown(wait=True, cancel_futures=True)
-            print("grade: interrupted; every lab's grading was stopped and cleaned up. "
-                  "Grade again to get the scores.", file=sys.stderr)
+            print("grade: " + tr("interrupted; every lab's grading was stopped and cleaned up. "
+                                 "Grade again to get the scores."), file=sys.stderr)
             return EXIT_INTERRUPTED
     worst = EXIT_FULL
     rows = []
@@ -194,9 +195,10 @@ def grade_all(solution, args):
         results = outcome.results or {}
         rows.append((lab.number, lab.title, results.get("score", 0),
                      results.get("max_score", 0)))
-    print("All labs:")
+    print(tr("All labs:"))
     for number, title, score, max_score in rows:
-        print(f"  lab {number}  {score:>4}/{max_score:<4} {title}")
+        print("  " + tr("lab {number}", number=number) + f"  {score:>4}/{max_score:<4} "
+              f"{tr(title)}")
     print(f"Score: {sum(r[2] for r in rows)}/{sum(r[3] for r in rows)}")
     return worst
 
@@ -244,7 +246,7 @@ def main(argv=None):
         print(f"grade: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:   # where no step above said more
-        print(f"{args.command}: interrupted", file=sys.stderr)
+        print(f"{args.command}: " + tr("interrupted"), file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

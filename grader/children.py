@@ -24,6 +24,7 @@ import threading
 from dataclasses import dataclass
 
 from . import launch
+from .i18n import tr
 
 # A child stopping mid-test ends the test, kills the program under test
 # and removes its files: under a second normally, a few seconds at most
@@ -49,13 +50,14 @@ class Outcome:
     def problem(self):
         """Why there is no score to trust, or None."""
         if self.code is None:
-            return "grading was not started (stopping)"
+            return tr("grading was not started (stopping)")
         if self.timed_out:
-            return "grading took too long and was stopped"
+            return tr("grading took too long and was stopped")
         if self.code < 0:
-            return f"the grader was killed by {signal.Signals(-self.code).name}"
+            return tr("the grader was killed by {signal}", signal=signal.Signals(-self.code).name)
         if self.results is None:
-            return f"the grader exited with status {self.code} without handing in results"
+            return tr("the grader exited with status {code} without handing in results",
+                      code=self.code)
         return None
 
 

@@ -17,6 +17,7 @@ from .children import EXIT_INTERRUPTED
 from .manifest import modified_files
 from .plugin import GradePlugin, RunInfo
 from .processes import make_undumpable
+from .i18n import tr, tr_n
 from .reports import Reporter, results_record, send_results
 from .scoring import grader_errors, total
 
@@ -79,16 +80,19 @@ def grade_here(lab, solution, args):
 def nothing_selected(lab, args):
     """Why no test was selected, and where the tests asked for are."""
     if not args.select:
-        return f"lab {lab.number} has no test in steps 1 to {args.step}"
+        return tr("lab {number} has no test in steps 1 to {last}", number=lab.number,
+                  last=args.step)
     elsewhere = {number: names for number, names in labs.tests_matching(args.select).items()
                  if number != lab.number}
-    said = f"no test of lab {lab.number} matches '{args.select}'"
+    said = tr("no test of lab {number} matches '{names}'", number=lab.number,
+              names=args.select)
     if args.step is not None:
-        said += f" in steps 1 to {args.step}"
+        said += tr(" in steps 1 to {last}", last=args.step)
     if elsewhere:
         number, names = next(iter(elsewhere.items()))
-        said += (f"; it matches {len(names)} test(s) of lab {number} ({', '.join(names[:3])}): "
-                 f"make grade LAB={number} T={args.select}")
+        said += tr("; it matches {count} test(s) of lab {number} ({names}): make grade "
+                   "LAB={number} T={select}", count=len(names), number=number,
+                   names=", ".join(names[:3]), select=args.select)
     return said
 
 
@@ -109,8 +113,9 @@ def report_interrupted(reporter, run, results, build, modified, version, plugin,
     reporter.summary(results, os.path.join(run.bin_dir, "results.json"),
                      plugin.collection_errors)
     done = sum(1 for r in results if r.status != "not run")
-    tests = "test" if len(results) == 1 else "tests"
-    print(f"grade: interrupted after {done} of {len(results)} {tests}; the tests not run "
-          "count 0, so this score is incomplete. Grade again to get the real one.",
-          file=sys.stderr)
+    print("grade: " + tr_n("interrupted after {done} of {count} test; the tests not run count "
+                           "0, so this score is incomplete. Grade again to get the real one.",
+                           "interrupted after {done} of {count} tests; the tests not run "
+                           "count 0, so this score is incomplete. Grade again to get the real "
+                           "one.", len(results), done=done), file=sys.stderr)
     return EXIT_INTERRUPTED
