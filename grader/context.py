@@ -242,10 +242,11 @@ class TestContext:
             if proc.faults is None:
                 continue
             injected, _, _ = fault_summary(proc.fault_text())
-            heading = f"faults injected into {proc.name}: {proc.faults.describe()}"
-            lines = injected[:SHOWN_FAULTS] or ["none happened to be due"]
+            heading = tr("faults injected into {program}: {plan}", program=proc.name,
+                         plan=proc.faults.describe())
+            lines = injected[:SHOWN_FAULTS] or [tr("none happened to be due")]
             if len(injected) > SHOWN_FAULTS:
-                lines.append(f"... {len(injected)} in all")
+                lines.append(tr("... {count} in all", count=len(injected)))
             sections.append((heading, lines))
         return sections
 

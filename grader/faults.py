@@ -11,11 +11,12 @@ import subprocess
 import threading
 from dataclasses import dataclass
 
-from .i18n import tr
+from .i18n import mark, tr
 from .failures import GradeFailure
 
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "shim", "faultinject.c")
-KIND_WORDS = {"s": "short transfers", "i": "EINTR", "a": "EAGAIN on non-blocking sockets"}
+KIND_WORDS = {"s": mark("short transfers"), "i": "EINTR",
+              "a": mark("EAGAIN on non-blocking sockets")}
 SHOWN_FAULTS = 8        # fault lines quoted in a report
 
 
@@ -35,8 +36,9 @@ class Faults:
                 "FAULT_LOG_FD": str(log_fd)}
 
     def describe(self):
-        kinds = ", ".join(KIND_WORDS[k] for k in self.kinds if k in KIND_WORDS)
-        return f"{self.rate}% of its socket calls ({kinds}), seed {self.seed}"
+        kinds = ", ".join(tr(KIND_WORDS[k]) for k in self.kinds if k in KIND_WORDS)
+        return tr("{rate} percent of its socket calls ({kinds}), seed {seed}", rate=self.rate,
+                  kinds=kinds, seed=self.seed)
 
 
 _lock = threading.Lock()
