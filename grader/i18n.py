@@ -111,7 +111,7 @@ def _load(code):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def tr(message, **values):
+def tr(message, /, **values):
     """message in the chosen language, with {placeholders} filled in."""
     text = _translations().gettext(message)
     return text.format(**values) if values else text
@@ -123,7 +123,7 @@ def mark(message):
     return message
 
 
-def tr_n(singular, plural, count, **values):
+def tr_n(singular, plural, count, /, **values):
     """The form of a message for count (1 test, 2 tests), filled in."""
     text = _translations().ngettext(singular, plural, count)
     return text.format(count=count, **values)
