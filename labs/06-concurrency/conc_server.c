@@ -331,22 +331,18 @@ void server_broadcast_stop(struct server *srv)
 }
 
 /*
- * Opens the listening socket: blocking, and close-on-exec (net_listen
- * cannot take SOCK_CLOEXEC). Returns it, or -1 after printing the error.
+ * Opens the listening socket: blocking, and close-on-exec, so that no
+ * program a model might run inherits it. Returns it, or -1 after printing
+ * the error.
  */
 static int open_listener(const struct options *o)
 {
 	const char *failed_call = "";
-	int fd = net_listen(&o->addr, o->addr_len, SOCK_STREAM, LISTEN_BACKLOG,
-			    &failed_call);
+	int fd = net_listen(&o->addr, o->addr_len, SOCK_STREAM | SOCK_CLOEXEC,
+			    LISTEN_BACKLOG, &failed_call);
 	if (fd < 0) {
 		fprintf(stderr, "%s: %s %s port %u: %s\n", PROG, failed_call,
 			o->addr_text, (unsigned)o->port, strerror(errno));
-		return -1;
-	}
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
-		perror(PROG ": fcntl FD_CLOEXEC");
-		close(fd);
 		return -1;
 	}
 	return fd;

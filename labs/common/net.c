@@ -131,6 +131,8 @@ int net_listen(const struct sockaddr_storage *addr, socklen_t len, int type,
 {
 	int one = 1;
 	int saved_errno;
+	/* The kind of socket, without the flags socket(2) also takes. */
+	int kind = type & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
 	int fd = socket(addr->ss_family, type, 0);
 
 	if (fd < 0) {
@@ -142,7 +144,7 @@ int net_listen(const struct sockaddr_storage *addr, socklen_t len, int type,
 	 * are in TIME_WAIT. Not datagram sockets: on Linux a second UDP socket
 	 * that also sets it may bind the same port and take the datagrams.
 	 */
-	if (type != SOCK_DGRAM &&
+	if (kind != SOCK_DGRAM &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
 		*failed_call = "setsockopt SO_REUSEADDR";
 		goto fail;
@@ -151,7 +153,7 @@ int net_listen(const struct sockaddr_storage *addr, socklen_t len, int type,
 		*failed_call = "bind";
 		goto fail;
 	}
-	if (type == SOCK_STREAM && listen(fd, backlog) < 0) {
+	if (kind == SOCK_STREAM && listen(fd, backlog) < 0) {
 		*failed_call = "listen";
 		goto fail;
 	}

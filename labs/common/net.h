@@ -61,9 +61,11 @@ ssize_t net_send_all(int fd, const void *buf, size_t len);
 ssize_t net_write_all(int fd, const void *buf, size_t len);
 
 /*
- * Opens a listening socket of the given type (SOCK_STREAM or SOCK_DGRAM)
- * on addr: socket, SO_REUSEADDR (SOCK_STREAM only), bind, and listen for
- * SOCK_STREAM. A SOCK_DGRAM port already bound fails with EADDRINUSE.
+ * Opens a listening socket of the given type (SOCK_STREAM or SOCK_DGRAM,
+ * optionally or'ed with SOCK_CLOEXEC and SOCK_NONBLOCK, as socket(2)
+ * takes them) on addr: socket, SO_REUSEADDR (SOCK_STREAM only), bind, and
+ * listen for SOCK_STREAM. A SOCK_DGRAM port already bound fails with
+ * EADDRINUSE.
  * Returns the socket, or -1 with errno set and *failed_call naming the
  * call that failed ("socket", "bind", ...).
  */

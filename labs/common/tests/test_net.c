@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -161,6 +162,43 @@ static void test_listen_dgram_port_is_exclusive(void **state)
 	close(first);
 }
 
+/*
+ * The flags socket(2) takes with the type are passed on, and do not stop
+ * a stream socket from listening or a datagram port from being exclusive.
+ */
+static void test_listen_with_socket_flags(void **state)
+{
+	(void)state;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const char *failed = NULL;
+	int accepting = 0;
+	socklen_t optlen = sizeof(accepting);
+
+	assert_int_equal(net_make_addr("127.0.0.1", 0, &ss, &len), 0);
+	int fd =
+		net_listen(&ss, len, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			   4, &failed);
+	assert_true(fd >= 0);
+	assert_int_equal(
+		getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &optlen),
+		0);
+	assert_int_equal(accepting, 1);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	close(fd);
+
+	int first = net_listen(&ss, len, SOCK_DGRAM | SOCK_CLOEXEC, 0, &failed);
+	assert_true(first >= 0);
+	assert_int_equal(getsockname(first, (struct sockaddr *)&ss, &len), 0);
+	errno = 0;
+	assert_int_equal(
+		net_listen(&ss, len, SOCK_DGRAM | SOCK_CLOEXEC, 0, &failed),
+		-1);
+	assert_int_equal(errno, EADDRINUSE);
+	close(first);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -170,6 +208,7 @@ int main(void)
 		cmocka_unit_test(test_write_all_to_pipe),
 		cmocka_unit_test(test_listen_reports_failed_call),
 		cmocka_unit_test(test_listen_dgram_port_is_exclusive),
+		cmocka_unit_test(test_listen_with_socket_flags),
 	};
 	return cmocka_run_group_tests_name("net", tests, NULL, NULL);
 }
