@@ -165,15 +165,21 @@ int main(int argc, char **argv)
 		close(listener);
 		return EXIT_FAILURE;
 	}
+	int status = EXIT_SUCCESS;
 	while (!stop_requested) {
 		int fd = accept(listener, NULL, NULL);
-		if (fd < 0)
-			continue; /* EINTR on a stop signal, or a failed client
-				   */
+		/* EINTR on a stop signal, or a client that failed: go on. */
+		if (fd < 0 && net_accept_error_is_transient(errno))
+			continue;
+		if (fd < 0) {
+			perror(PROG ": accept");
+			status = EXIT_FAILURE;
+			break;
+		}
 		if (serve_connection(fd, mode) < 0)
 			perror(PROG ": client");
 		close(fd);
 	}
 	close(listener);
-	return EXIT_SUCCESS;
+	return status;
 }

@@ -36,7 +36,6 @@
 #define DEFAULT_TIMEOUT_S 5
 #define MAX_TIMEOUT_S 3600
 #define MAX_WORKERS 1024
-#define MS_PER_S 1000
 /*
  * Connections the kernel completes and queues for us while we are busy
  * (listen(2); Linux caps it at net.core.somaxconn, 4096 by default). A
@@ -158,7 +157,7 @@ static int parse_option(int opt, struct options *o)
 				PROG, optarg, MAX_TIMEOUT_S);
 			return -1;
 		}
-		o->timeout_ms = (int)value * MS_PER_S;
+		o->timeout_ms = (int)value * NET_MS_PER_S;
 		return 0;
 	case ':':
 		fprintf(stderr, "%s: -%c needs a value\n", PROG, optopt);
@@ -183,7 +182,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->addr_text = DEFAULT_ADDR;
-	o->timeout_ms = DEFAULT_TIMEOUT_S * MS_PER_S;
+	o->timeout_ms = DEFAULT_TIMEOUT_S * NET_MS_PER_S;
 	while ((opt = getopt(argc, argv, ":a:p:d:m:w:t:")) != -1) {
 		if (parse_option(opt, o) < 0)
 			return -1;
@@ -251,27 +250,18 @@ static int set_default_thread_stack(void)
 }
 
 /*
- * SIGINT and SIGTERM set stop_requested, and SIGPIPE is ignored
- * (net_install_stop_handlers). The stop signals are then blocked: every
- * thread created later inherits this mask, and a model lets them in only
- * while it waits, with srv->wait_mask (ppoll, epoll_pwait). A signal can
- * then never land between a look at *srv->stop and a wait that would not
- * end, and no worker thread is ever interrupted by one.
+ * SIGINT and SIGTERM set stop_requested, and SIGPIPE is ignored. The stop
+ * signals are then blocked (net_block_stop_signals): every thread created
+ * later inherits this mask, and a model lets them in only while it waits,
+ * with srv->wait_mask (ppoll, epoll_pwait). A signal can then never land
+ * between a look at *srv->stop and a wait that would not end, and no
+ * worker thread is ever interrupted by one.
  * Returns 0, or -1 with errno set.
  */
 static int install_signal_handlers(struct server *srv)
 {
-	sigset_t stop_signals;
-
-	if (net_install_stop_handlers(&stop_requested) < 0)
+	if (net_block_stop_signals(&stop_requested, &srv->wait_mask) < 0)
 		return -1;
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &stop_signals, &srv->wait_mask) < 0)
-		return -1;
-	sigdelset(&srv->wait_mask, SIGINT);
-	sigdelset(&srv->wait_mask, SIGTERM);
 	srv->stop = &stop_requested;
 	return 0;
 }
@@ -292,25 +282,6 @@ static int open_stop_pipe(struct server *srv)
 	srv->stop_fd = fds[0];
 	srv->stop_fd_write = fds[1];
 	return 0;
-}
-
-int server_accept_error_is_transient(int err)
-{
-	switch (err) {
-	case EINTR:
-	case ECONNABORTED:
-	case EPROTO:
-	case ENETDOWN:
-	case ENOPROTOOPT:
-	case EHOSTDOWN:
-	case ENONET:
-	case EHOSTUNREACH:
-	case EOPNOTSUPP:
-	case ENETUNREACH:
-		return 1;
-	default:
-		return 0;
-	}
 }
 
 void server_broadcast_stop(struct server *srv)

@@ -45,8 +45,6 @@
  * listener stays readable, so trying again at once would spin.
  */
 #define ACCEPT_PAUSE_MS 100
-#define MS_PER_S 1000
-#define NS_PER_MS 1000000L
 
 /* One client connection. */
 struct conn {
@@ -72,14 +70,6 @@ static void todo(const char *function)
 	fprintf(stderr, "%s: %s: %s (TODO in serve_epoll.c)\n", PROG, function,
 		strerror(ENOSYS));
 	errno = ENOSYS;
-}
-
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * MS_PER_S + ts.tv_nsec / NS_PER_MS;
 }
 
 /* ---- the list of connections, by last activity --------------------- */
@@ -259,7 +249,7 @@ static int accept_all(struct loop *l)
 	 * wake-up may stand for many. Each new socket is non-blocking and
 	 * close-on-exec (accept4's flags) and gets conn_open(). EAGAIN means
 	 * all are taken: return 0. An error of the new connection only
-	 * (server_accept_error_is_transient) is skipped. Running out of
+	 * (net_accept_error_is_transient) is skipped. Running out of
 	 * descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) pauses
 	 * accepting (pause_accepting, step 6) rather than ending the server.
 	 * Anything else is fatal: report it, -1.
@@ -329,18 +319,18 @@ static int run_loop(struct loop *l)
 {
 	/*
 	 * TODO (step 5, then step 6): the loop, until it is stopped and no
-	 * connection is left. Each turn: read the clock (l->now) once for
-	 * everything the turn decides; wait with epoll_pwait() and
-	 * l->srv->wait_mask, the only place the stop signals get in (EINTR: go
-	 * round again), no longer than next_timeout(); read the clock again and
-	 * dispatch() the events. Step 6 adds, before the wait: begin_stop()
-	 * once *l->srv->stop is set; resume_accepting() once a pause is over;
-	 * expire_idle(); and return 0 when stopping with no connection left -
-	 * after expire_idle(), since the last connection may time out during a
+	 * connection is left. Each turn: read the clock (l->now =
+	 * net_now_ms()) once for everything the turn decides; wait with
+	 * epoll_pwait() and l->srv->wait_mask, the only place the stop
+	 * signals get in (EINTR: go round again), no longer than
+	 * next_timeout(); read the clock again and dispatch() the events.
+	 * Step 6 adds, before the wait: begin_stop() once *l->srv->stop is
+	 * set; resume_accepting() once a pause is over; expire_idle(); and
+	 * return 0 when stopping with no connection left - after
+	 * expire_idle(), since the last connection may time out during a
 	 * stop, and the wait would then sleep with nothing left to wake it.
 	 */
 	(void)l;
-	(void)monotonic_ms; /* remove once you use it */
 	(void)expire_idle;  /* remove once you use it */
 	(void)begin_stop;   /* remove once you use it */
 	(void)next_timeout; /* remove once you use it */

@@ -46,9 +46,6 @@
 #define QUEUE_WAIT_MS 100
 /* How long to stop accepting after running out of descriptors. */
 #define ACCEPT_PAUSE_MS 100
-#define MS_PER_S 1000
-#define NS_PER_MS 1000000L
-#define NS_PER_S 1000000000L
 
 /* next_connection()'s results besides a descriptor. */
 #define NO_CONNECTION (-1) /* nothing to serve now: look at *stop again */
@@ -108,17 +105,13 @@ static void serve_and_close(const struct server *srv, int fd)
  */
 static void take_pending_signals(const struct server *srv)
 {
-	struct timespec zero = {0, 0};
-
-	ppoll(NULL, 0, &zero, &srv->wait_mask);
+	net_wait(NULL, 0, 0, &srv->wait_mask);
 }
 
 /* Waits up to ms milliseconds, or less if a stop signal comes. */
 static void pause_ms(const struct server *srv, int ms)
 {
-	struct timespec ts = {ms / MS_PER_S, (long)(ms % MS_PER_S) * NS_PER_MS};
-
-	ppoll(NULL, 0, &ts, &srv->wait_mask);
+	net_wait(NULL, 0, ms, &srv->wait_mask);
 }
 
 /*
@@ -138,7 +131,7 @@ static int next_connection(const struct server *srv)
 	int fd = accept4(srv->listener, NULL, NULL, SOCK_CLOEXEC);
 	if (fd >= 0)
 		return fd;
-	if (server_accept_error_is_transient(errno))
+	if (net_accept_error_is_transient(errno))
 		return NO_CONNECTION;
 	perror(PROG ": accept");
 	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||

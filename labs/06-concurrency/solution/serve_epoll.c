@@ -43,8 +43,6 @@
  * listener stays readable, so trying again at once would spin.
  */
 #define ACCEPT_PAUSE_MS 100
-#define MS_PER_S 1000
-#define NS_PER_MS 1000000L
 
 /* One client connection. */
 struct conn {
@@ -63,14 +61,6 @@ struct loop {
 	long long accept_resume; /* ms; 0 while accepting */
 	int stopping;
 };
-
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * MS_PER_S + ts.tv_nsec / NS_PER_MS;
-}
 
 /* ---- the list of connections, by last activity --------------------- */
 
@@ -247,7 +237,7 @@ static int accept_all(struct loop *l)
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return 0;
-		if (server_accept_error_is_transient(errno))
+		if (net_accept_error_is_transient(errno))
 			continue;
 		perror(PROG ": accept");
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -312,7 +302,7 @@ static int run_loop(struct loop *l)
 	struct epoll_event events[MAX_EVENTS];
 
 	for (;;) {
-		l->now = monotonic_ms();
+		l->now = net_now_ms();
 		if (*l->srv->stop && !l->stopping)
 			begin_stop(l);
 		if (l->accept_resume != 0 && l->now >= l->accept_resume &&
@@ -330,7 +320,7 @@ static int run_loop(struct loop *l)
 			perror(PROG ": epoll_pwait");
 			return -1;
 		}
-		l->now = monotonic_ms();
+		l->now = net_now_ms();
 		if (dispatch(l, events, n) < 0)
 			return -1;
 	}
@@ -351,7 +341,7 @@ static int loop_open(struct loop *l)
 		perror(PROG ": epoll_create1");
 		return -1;
 	}
-	l->now = monotonic_ms();
+	l->now = net_now_ms();
 	if (resume_accepting(l) < 0) {
 		close(l->epfd);
 		return -1;

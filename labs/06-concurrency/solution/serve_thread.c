@@ -41,9 +41,6 @@
 #define QUEUE_WAIT_MS 100
 /* How long to stop accepting after running out of descriptors. */
 #define ACCEPT_PAUSE_MS 100
-#define MS_PER_S 1000
-#define NS_PER_MS 1000000L
-#define NS_PER_S 1000000000L
 
 /* next_connection()'s results besides a descriptor. */
 #define NO_CONNECTION (-1) /* nothing to serve now: look at *stop again */
@@ -95,17 +92,13 @@ static void serve_and_close(const struct server *srv, int fd)
  */
 static void take_pending_signals(const struct server *srv)
 {
-	struct timespec zero = {0, 0};
-
-	ppoll(NULL, 0, &zero, &srv->wait_mask);
+	net_wait(NULL, 0, 0, &srv->wait_mask);
 }
 
 /* Waits up to ms milliseconds, or less if a stop signal comes. */
 static void pause_ms(const struct server *srv, int ms)
 {
-	struct timespec ts = {ms / MS_PER_S, (long)(ms % MS_PER_S) * NS_PER_MS};
-
-	ppoll(NULL, 0, &ts, &srv->wait_mask);
+	net_wait(NULL, 0, ms, &srv->wait_mask);
 }
 
 /*
@@ -125,7 +118,7 @@ static int next_connection(const struct server *srv)
 	int fd = accept4(srv->listener, NULL, NULL, SOCK_CLOEXEC);
 	if (fd >= 0)
 		return fd;
-	if (server_accept_error_is_transient(errno))
+	if (net_accept_error_is_transient(errno))
 		return NO_CONNECTION;
 	perror(PROG ": accept");
 	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -304,10 +297,10 @@ static void queue_wait_for_room(struct conn_queue *q, const struct server *srv)
 	while (q->len == QUEUE_SIZE) {
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += QUEUE_WAIT_MS * NS_PER_MS;
-		if (until.tv_nsec >= NS_PER_S) {
+		until.tv_nsec += QUEUE_WAIT_MS * NET_NS_PER_MS;
+		if (until.tv_nsec >= NET_NS_PER_S) {
 			until.tv_sec++;
-			until.tv_nsec -= NS_PER_S;
+			until.tv_nsec -= NET_NS_PER_S;
 		}
 		pthread_cond_timedwait(&q->not_full, &q->lock, &until);
 		if (q->len < QUEUE_SIZE)
