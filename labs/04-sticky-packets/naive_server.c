@@ -96,8 +96,10 @@ static int reply(int fd, enum frame_mode mode, unsigned long count,
 	unsigned char head[FRAME_LEN_HEADER_SIZE];
 	const char newline = FRAME_DELIMITER;
 
-	if (prefix_len < 0)
+	if (prefix_len < 0 || (size_t)prefix_len >= sizeof(prefix)) {
+		errno = EOVERFLOW;
 		return -1;
+	}
 	uint32_t len = (uint32_t)((size_t)prefix_len + msg->len);
 	for (int i = 0; i < FRAME_LEN_HEADER_SIZE; i++)
 		head[i] =

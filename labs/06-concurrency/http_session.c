@@ -391,8 +391,10 @@ static int open_checked(const struct http_site *site, const char *url_path,
 	int fd = open(path, flags);
 	if (fd < 0)
 		return -1;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(link, real, sizeof(real) - 1);
+	int link_len = snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = -1;
+	if (link_len > 0 && (size_t)link_len < sizeof(link))
+		n = readlink(link, real, sizeof(real) - 1);
 	if (n >= 0)
 		real[n] = '\0';
 	else if (realpath(path, real) != NULL) /* no /proc: the slow way */
@@ -584,6 +586,8 @@ static int route_file(struct http_session *s, const struct http_request_info *ri
 		/* The client's own spelling of the path, plus the slash. */
 		int n = snprintf(location, sizeof(location), "%.*s/",
 				 (int)raw_len, raw);
+		if (n < 0 || (size_t)n >= sizeof(location)) /* too long */
+			return queue_status_page(s, 414, ri->is_head, NULL);
 		struct page_extra ex = {NULL, location, (size_t)n};
 		return queue_status_page(s, 301, ri->is_head, &ex);
 	}

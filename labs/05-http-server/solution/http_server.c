@@ -420,6 +420,10 @@ static int send_chunk(int fd, const char *data, size_t len)
 	char size_line[CHUNK_SIZE_LINE_MAX];
 	int n = snprintf(size_line, sizeof(size_line), "%zx\r\n", len);
 
+	if (n < 0 || (size_t)n >= sizeof(size_line)) {
+		errno = EOVERFLOW;
+		return -1;
+	}
 	if (net_send_all(fd, size_line, (size_t)n) < 0 ||
 	    net_send_all(fd, data, len) < 0 || net_send_all(fd, "\r\n", 2) < 0)
 		return -1;
@@ -619,10 +623,15 @@ static int serve_file(struct conn *c, const struct http_request_info *ri,
 		/* The client's own spelling of the path, plus the slash. */
 		int n = snprintf(location, sizeof(location), "%.*s/",
 				 (int)raw_len, raw_path);
-		struct extra ex = {NULL, location, (size_t)n};
-		return send_status_page(c, 301, ri->keep_alive, ri->is_head,
-					&ex);
+		if (n >= 0 && (size_t)n < sizeof(location)) {
+			struct extra ex = {NULL, location, (size_t)n};
+			log_request(ri->req, 301);
+			return send_status_page(c, 301, ri->keep_alive,
+						ri->is_head, &ex);
+		}
+		status = 414; /* too long to redirect to */
 	}
+	log_request(ri->req, status == 0 ? 200 : status);
 	if (status != 0)
 		return send_status_page(c, status, ri->keep_alive, ri->is_head,
 					NULL);
