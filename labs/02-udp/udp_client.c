@@ -16,6 +16,7 @@
  * Exits 0 after the last line's reply, 1 when a request got no reply (or
  * on another error), 2 on bad arguments.
  */
+#define _POSIX_C_SOURCE 200809L /* getaddrinfo, getline, getopt */
 #include "net.h"
 #include "udp_proto.h"
 

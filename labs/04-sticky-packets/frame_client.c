@@ -16,6 +16,7 @@
  * Exits 0 when all was sent and the server closed cleanly, 1 on an error
  * (including a reply that breaks the framing), 2 on bad arguments.
  */
+#define _POSIX_C_SOURCE 200809L /* gai_strerror, getopt */
 #include "frame.h"
 #include "net.h"
 

@@ -16,7 +16,7 @@
  * ready; exits 0 on SIGINT or SIGTERM, 1 on a fatal error, 2 on bad
  * arguments.
  */
-#define _GNU_SOURCE /* ppoll */
+#define _POSIX_C_SOURCE 200809L /* getopt, sigset_t */
 #include "frame.h"
 #include "net.h"
 

@@ -13,6 +13,7 @@
  * it. Do not copy it. It needs nothing from frame.c (only constants
  * from frame.h), so it works before you have written anything.
  */
+#define _POSIX_C_SOURCE 200809L /* getopt, sigset_t */
 #include "frame.h"
 #include "net.h"
 

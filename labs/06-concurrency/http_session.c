@@ -13,9 +13,12 @@
  *           destroy a response the client has not read yet
  *
  * Every socket call is non-blocking; EAGAIN turns into a "want" for the
- * caller. The parsing and path rules are lab 05's (http_parse.h,
- * http_path.h); the statuses are lab 05's server's, minus POST /echo.
+ * caller. The parsing, the checks of a request's headers and target,
+ * and the path rules are lab 05's reference code, which lab 06 borrows
+ * (http_parse.h, http_path.h); the statuses are lab 05's server's, minus
+ * POST /echo.
  */
+#define _GNU_SOURCE /* syscall, realpath */
 #include "http_session.h"
 
 #include "http_parse.h"

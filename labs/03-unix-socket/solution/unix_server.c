@@ -13,7 +13,7 @@
  * and the server exits 1. On SIGINT or SIGTERM it removes its socket file
  * and exits 0; 1 on a fatal error, 2 on bad arguments.
  */
-#define _GNU_SOURCE /* ppoll, struct ucred */
+#define _GNU_SOURCE /* accept4, struct ucred */
 #include "net.h"
 #include "unix_proto.h"
 

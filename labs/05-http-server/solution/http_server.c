@@ -10,7 +10,7 @@
  * Prints "listening on ADDR:PORT" once ready. Exits 0 on SIGINT or
  * SIGTERM, 1 on a fatal error, 2 on bad arguments.
  */
-#define _GNU_SOURCE /* ppoll */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "http_parse.h"
 #include "http_path.h"
 #include "net.h"
@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 

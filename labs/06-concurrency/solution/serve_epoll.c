@@ -23,7 +23,7 @@
  * until the oldest one is due. See docs/06-concurrency.md, "Event loops
  * and epoll".
  */
-#define _GNU_SOURCE /* accept4, epoll_pwait */
+#define _GNU_SOURCE /* accept4 */
 #include "conc_server.h"
 
 #include <errno.h>

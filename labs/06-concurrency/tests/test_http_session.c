@@ -12,6 +12,7 @@
  * runs http_session_serve() in a child process instead, as the fork model
  * does. Every wait is bounded.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, kill, mkdtemp, symlink */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

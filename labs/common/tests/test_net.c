@@ -4,6 +4,7 @@
  * send() is replaced at link time (-Wl,--wrap=send) by __wrap_send below,
  * which takes at most a few bytes per call and fails once with EINTR.
  */
+#define _POSIX_C_SOURCE 200809L /* sigprocmask, getaddrinfo's codes */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
