@@ -28,13 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/*
- * A thread's stack. The default (8 MiB, from ulimit -s) is address
- * space reserved per thread: a few hundred threads would reach the
- * grader's memory limit. A session needs a few tens of kilobytes (its
- * path buffers), sanitizers included.
- */
-#define THREAD_STACK_SIZE (256 * 1024)
 /* Connections accepted but not yet taken by a pool worker. */
 #define QUEUE_SIZE 256
 /* With the queue full, how often the acceptor looks for a stop signal. */
@@ -131,9 +124,10 @@ static int next_connection(const struct server *srv)
 }
 
 /*
- * Attributes for the threads we start: our stack size, and detached or
- * not. Returns 0, or an error number (pthread functions return it
- * instead of setting errno); attr needs no destroy after a failure.
+ * Attributes for the threads we start: detached or not. Their stack size
+ * is conc_server.c's, the same for every thread of the program. Returns
+ * 0, or an error number (pthread functions return it instead of setting
+ * errno); attr needs no destroy after a failure.
  */
 static int init_thread_attr(pthread_attr_t *attr, int detached)
 {
@@ -141,8 +135,7 @@ static int init_thread_attr(pthread_attr_t *attr, int detached)
 
 	if (err != 0)
 		return err;
-	err = pthread_attr_setstacksize(attr, THREAD_STACK_SIZE);
-	if (err == 0 && detached)
+	if (detached)
 		err = pthread_attr_setdetachstate(attr,
 						  PTHREAD_CREATE_DETACHED);
 	if (err != 0)
