@@ -69,8 +69,8 @@ static void usage(void)
  */
 static int todo(const char *function)
 {
-	fprintf(stderr, "%s: %s: not written yet (TODO in http_get.c)\n",
-		PROG, function);
+	fprintf(stderr, "%s: %s: not written yet (TODO in http_get.c)\n", PROG,
+		function);
 	errno = ENOSYS;
 	return -1;
 }

@@ -53,7 +53,7 @@ struct http_request {
 struct http_response {
 	int major;
 	int minor;
-	int status; /* 100..999 */
+	int status;	    /* 100..999 */
 	const char *reason; /* may be empty */
 	size_t reason_len;
 	size_t num_headers;

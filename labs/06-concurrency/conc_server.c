@@ -139,7 +139,8 @@ static int parse_option(int opt, struct options *o)
 	case 'm':
 		if (parse_model(optarg, &o->model) < 0) {
 			fprintf(stderr,
-				"%s: bad model '%s': use fork, thread or epoll\n",
+				"%s: bad model '%s': use fork, thread or "
+				"epoll\n",
 				PROG, optarg);
 			return -1;
 		}

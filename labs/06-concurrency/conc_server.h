@@ -15,7 +15,7 @@
 #define PROG "conc_server"
 
 struct server {
-	int listener;	     /* listening TCP socket (blocking, CLOEXEC) */
+	int listener; /* listening TCP socket (blocking, CLOEXEC) */
 	struct http_site site;
 	int idle_timeout_ms; /* close a connection idle this long (-t) */
 	int workers;	     /* -w N: thread pool size; 0: thread per conn */

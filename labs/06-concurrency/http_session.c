@@ -213,8 +213,7 @@ static const char *http_date(void)
 	if (now == cached_at)
 		return text;
 	if (gmtime_r(&now, &tm) == NULL ||
-	    strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm) ==
-		    0)
+	    strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
 		snprintf(text, sizeof(text), "Thu, 01 Jan 1970 00:00:00 GMT");
 	cached_at = now;
 	return text;
@@ -338,8 +337,7 @@ static int queue_status_page(struct http_session *s, int status, int is_head,
 	    out_header(s, "Allow", extra->allow, strlen(extra->allow)) < 0)
 		return -1;
 	if (extra != NULL && extra->location != NULL &&
-	    out_header(s, "Location", extra->location, extra->location_len) <
-		    0)
+	    out_header(s, "Location", extra->location, extra->location_len) < 0)
 		return -1;
 	if (out_end_head(s) < 0)
 		return -1;
@@ -500,8 +498,9 @@ static int read_small_file(int file, char *buf, size_t len)
  * buffer behind the head; a larger one is left to sendfile().
  * Takes over file. Returns 0, or -1 when the session must close.
  */
-static int queue_file(struct http_session *s, const struct http_request_info *ri,
-		      int file, const struct stat *st, const char *name)
+static int queue_file(struct http_session *s,
+		      const struct http_request_info *ri, int file,
+		      const struct stat *st, const char *name)
 {
 	uint64_t size = (uint64_t)st->st_size;
 	const char *type = http_mime_type(name);
@@ -563,8 +562,9 @@ static int check_request(const struct http_request *req, size_t head_len,
 }
 
 /* GET and HEAD of a path: the file, a redirect, or an error page. */
-static int route_file(struct http_session *s, const struct http_request_info *ri,
-		      const char *raw, size_t raw_len)
+static int route_file(struct http_session *s,
+		      const struct http_request_info *ri, const char *raw,
+		      size_t raw_len)
 {
 	char decoded[REQUEST_LINE_MAX + 1];
 	char url_path[REQUEST_LINE_MAX + 1];
@@ -605,7 +605,7 @@ static int answer(struct http_session *s, const struct http_request *req,
 		  size_t head_len)
 {
 	struct http_request_info ri = {.req = req,
-				  .is_head = http_method_is(req, "HEAD")};
+				       .is_head = http_method_is(req, "HEAD")};
 	const char *raw;
 	size_t raw_len;
 
@@ -616,8 +616,8 @@ static int answer(struct http_session *s, const struct http_request *req,
 	}
 	s->keep_alive = ri.keep_alive;
 	/* A body to GET or HEAD means nothing: drop it after answering. */
-	size_t buffered = s->in_len < ri.body_len ? s->in_len
-						  : (size_t)ri.body_len;
+	size_t buffered =
+		s->in_len < ri.body_len ? s->in_len : (size_t)ri.body_len;
 	s->in_start += buffered;
 	s->in_len -= buffered;
 	s->discard_left = (size_t)ri.body_len - buffered;
@@ -700,7 +700,8 @@ void http_session_end(struct http_session *s)
 	 */
 	if (s->state == ST_LINGER) {
 		(void)session_linger(s);
-		s->state = ST_READ; /* a second end touches the socket no more */
+		/* A second end touches the socket no more. */
+		s->state = ST_READ;
 		s->discard_left = 0;
 	}
 	free_buffers(s);
@@ -900,15 +901,16 @@ static int send_file_part(struct http_session *s)
 {
 	while (s->file_off < s->file_end) {
 		off_t left = s->file_end - s->file_off;
-		size_t chunk = left < SENDFILE_CHUNK ? (size_t)left
-						     : SENDFILE_CHUNK;
+		size_t chunk =
+			left < SENDFILE_CHUNK ? (size_t)left : SENDFILE_CHUNK;
 		ssize_t n = sendfile(s->fd, s->file, &s->file_off, chunk);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		/* The file shrank: the length promised cannot be met. */
 		if (n == 0)
-			return -1; /* the file shrank: the length was promised */
+			return -1;
 	}
 	close(s->file);
 	s->file = -1;

@@ -49,8 +49,8 @@
 /* One client connection. */
 struct conn {
 	struct http_session session;
-	enum http_want want;	 /* what epoll watches for: READ or WRITE */
-	long long last_active;	 /* ms, CLOCK_MONOTONIC */
+	enum http_want want;	  /* what epoll watches for: READ or WRITE */
+	long long last_active;	  /* ms, CLOCK_MONOTONIC */
 	struct conn *prev, *next; /* by last activity, the oldest first */
 };
 
@@ -255,8 +255,8 @@ static int accept_all(struct loop *l)
 	 * Anything else is fatal: report it, -1.
 	 */
 	(void)l;
-	(void)conn_open;		 /* remove once you use it */
-	(void)pause_accepting;		 /* remove once you use it */
+	(void)conn_open;       /* remove once you use it */
+	(void)pause_accepting; /* remove once you use it */
 	todo("accept_all");
 	return -1;
 }

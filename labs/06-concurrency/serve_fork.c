@@ -189,8 +189,8 @@ static int accept_one(struct server *srv, const struct fork_signals *fs)
 	 */
 	(void)srv;
 	(void)fs;
-	(void)run_child;		 /* remove once you use it */
-	(void)pause_ms;			 /* remove once you use it */
+	(void)run_child; /* remove once you use it */
+	(void)pause_ms;	 /* remove once you use it */
 	todo("accept_one");
 	return -1;
 }

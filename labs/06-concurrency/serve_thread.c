@@ -78,8 +78,8 @@ struct pool {
 /* Says that a function is still to be written. Sets errno to ENOSYS. */
 static void todo(const char *function)
 {
-	fprintf(stderr, "%s: %s: %s (TODO in serve_thread.c)\n", PROG,
-		function, strerror(ENOSYS));
+	fprintf(stderr, "%s: %s: %s (TODO in serve_thread.c)\n", PROG, function,
+		strerror(ENOSYS));
 	errno = ENOSYS;
 }
 

@@ -463,7 +463,7 @@ static int relay_chunked(struct conn *c, int fd, uint64_t limit)
 			errno = EPROTO;
 			return -1;
 		}
-		/* Bytes after the body (rest >= 0) belong to the next request. */
+		/* Bytes after the body (rest >= 0): the next request's. */
 		read_so_far += in - (rest >= 0 ? (size_t)rest : 0);
 		if (read_so_far > limit) {
 			errno = EFBIG;
@@ -526,8 +526,7 @@ static int send_file_body(int sock, int file, uint64_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			/* The file shrank: the promised length cannot be met.
-			 */
+			/* The file shrank: the promised length is wrong. */
 			if (n == 0)
 				errno = EIO;
 			return -1;
@@ -755,7 +754,7 @@ static int handle_request(struct conn *c, const struct http_request *req,
 			  size_t head_len)
 {
 	struct http_request_info ri = {.req = req,
-				  .is_head = http_method_is(req, "HEAD")};
+				       .is_head = http_method_is(req, "HEAD")};
 	int status = 0;
 
 	if (req->major != 1)

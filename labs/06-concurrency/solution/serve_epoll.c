@@ -47,8 +47,8 @@
 /* One client connection. */
 struct conn {
 	struct http_session session;
-	enum http_want want;	 /* what epoll watches for: READ or WRITE */
-	long long last_active;	 /* ms, CLOCK_MONOTONIC */
+	enum http_want want;	  /* what epoll watches for: READ or WRITE */
+	long long last_active;	  /* ms, CLOCK_MONOTONIC */
 	struct conn *prev, *next; /* by last activity, the oldest first */
 };
 

@@ -162,7 +162,8 @@ static void run_child(struct server *srv, int fd, const struct fork_signals *fs)
 }
 
 /* Starts a child for connection fd; returns 0, or -1 with errno set. */
-static int start_child(struct server *srv, int fd, const struct fork_signals *fs)
+static int start_child(struct server *srv, int fd,
+		       const struct fork_signals *fs)
 {
 	pid_t pid = fork();
 
