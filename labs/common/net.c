@@ -206,6 +206,7 @@ int net_announce(int fd)
 	socklen_t len = sizeof(local);
 	char text[NET_SOCKADDR_TEXT_MAX];
 
+	memset(&local, 0, sizeof(local));
 	if (getsockname(fd, (struct sockaddr *)&local, &len) < 0)
 		return -1;
 	if (net_format_sockaddr((struct sockaddr *)&local, text, sizeof(text)) <

@@ -77,14 +77,14 @@ static void list_append(struct loop *l, struct conn *c)
 
 static void list_remove(struct loop *l, struct conn *c)
 {
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
+	if (l->oldest == c)
 		l->oldest = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
 	else
+		c->prev->next = c->next;
+	if (l->newest == c)
 		l->newest = c->prev;
+	else
+		c->next->prev = c->prev;
 }
 
 /* Records activity: the connection becomes the newest. */

@@ -637,7 +637,9 @@ static void test_uri_too_long(void **state)
 			 0);
 	assert_true(n > 0 && (size_t)n < sizeof(request));
 	assert_refused(request, 414);
-	strcat(request, "Host: t\r\n\r\n");
+	n += snprintf(request + n, sizeof(request) - (size_t)n,
+		      "Host: t\r\n\r\n");
+	assert_true((size_t)n < sizeof(request));
 	assert_refused(request, 414);
 }
 
@@ -653,8 +655,10 @@ static void test_header_fields_too_large(void **state)
 		len += (size_t)snprintf(request + len, sizeof(request) - len,
 					"X-Pad: %040d\r\n", 0);
 	assert_refused(request, 431); /* incomplete, already too long */
-	strcat(request, "\r\n");
-	assert_refused(request, 431); /* complete */
+	assert_true(len + 2 < sizeof(request));
+	/* Complete: the blank line (and a NUL). */
+	memcpy(request + len, "\r\n", sizeof("\r\n"));
+	assert_refused(request, 431);
 }
 
 static void test_body_too_large(void **state)
