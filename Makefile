@@ -5,6 +5,7 @@
 #   make grade                grade the lab you built last
 #   make grade LAB=01 T=echo  grade lab 01, only tests whose name has "echo"
 #   make test                 the maintainers' self-check (CI runs this)
+#   make lint                 its style and static checks alone
 #   make docs                 the notes and handouts as a site in build/site/
 
 # Every lab folder is labs/NN-name; a lab is ready once it has a lab.mk.
@@ -23,7 +24,7 @@ solution_arg = $(if $(filter command line environment,$(origin SOLUTION)),--solu
 GRADER_PYTHON := grader/python
 DEPS := grader/deps
 
-.PHONY: help deps check-deps check-test-deps check-docs-deps grade test docs figures handout gradescope batch bench clean $(addprefix lab,$(LAB_NUMBERS))
+.PHONY: help deps check-deps check-test-deps check-docs-deps grade test lint docs figures handout gradescope batch bench clean $(addprefix lab,$(LAB_NUMBERS))
 
 help:
 	@echo "Labs: $(notdir $(LAB_DIRS))"
@@ -40,6 +41,7 @@ help:
 	@echo "      SOLUTION=1             grade the reference instead of your code"
 	@echo "  make deps                  install the Debian packages the labs need"
 	@echo "  make test                  maintainers' self-check of every lab"
+	@echo "  make lint                  its style and static checks (CONTRIBUTING.md)"
 	@echo "  make docs                  the notes and handouts as a site: build/site/index.html"
 	@echo "  make handout OUT=DIR [WEEK=N|LAB=NN]   publish a student repository"
 	@echo "  make gradescope LAB=NN     build dist/labNN-autograder.zip"
@@ -71,12 +73,25 @@ grade: check-deps
 		$(if $(filter 1,$(VERBOSE)),--verbose) \
 		$(if $(filter 1,$(VALGRIND)),--valgrind) $(if $(filter 1,$(SANITIZE)),--sanitize)
 
+# The self-check: the style and static checks first (make lint), then
+# every test of grader/tests.
 test: check-test-deps
 	@if [ ! -d grader/tests ]; then \
 		echo "make test is the course maintainers' self-check and is not part of this handout; use make grade."; \
 		exit 2; \
 	fi
+	@grader/lint
 	@$(GRADER_PYTHON) -m pytest -p no:cacheprovider -q -n 2 grader/tests
+
+# clang-format, cppcheck and clang-tidy on the labs' C, each C file
+# compiled without the build's -D_DEFAULT_SOURCE, pyflakes on the Python
+# (grader/lint says how; CONTRIBUTING.md why).
+lint: check-test-deps
+	@if [ ! -d grader/tests ]; then \
+		echo "make lint is the course maintainers' check and is not part of this handout; use make grade."; \
+		exit 2; \
+	fi
+	@grader/lint
 
 # Instructors: write or update a student repository (see docs/instructors.md).
 handout:

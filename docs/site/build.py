@@ -13,6 +13,7 @@ this script.
 """
 
 import argparse
+import importlib.util
 import os
 import re
 import shutil
@@ -170,11 +171,9 @@ def main(argv=None):
                         help="fail on any warning, such as a link to a missing page "
                         "(make test does; a student's handout lacks some pages)")
     args = parser.parse_args(argv)
-    try:
-        import mkdocs  # noqa: F401
-        import pygments  # noqa: F401
-    except ImportError as exc:
-        print(f"docs: {exc.name} is missing for {sys.executable}; install it with: "
+    missing = [name for name in ("mkdocs", "pygments") if importlib.util.find_spec(name) is None]
+    if missing:
+        print(f"docs: {missing[0]} is missing for {sys.executable}; install it with: "
               "sudo apt-get install mkdocs python3-pygments  (or: make deps)", file=sys.stderr)
         return 1
     config = stage(Path(args.work).resolve())

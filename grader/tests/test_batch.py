@@ -4,7 +4,6 @@ with each student's report beside it."""
 import csv
 import shutil
 import subprocess
-import sys
 
 import pytest
 

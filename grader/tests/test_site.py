@@ -5,6 +5,7 @@ sources in docs/figures/ produce, and each must be used, with alt text."""
 
 import functools
 import http.server
+import importlib.util
 import json
 import re
 import shutil
@@ -37,9 +38,7 @@ CHECKED_PAGES = ["index.html", "docs/index.html",
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     """Builds the site once for this module; returns its folder."""
-    try:
-        import mkdocs  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("mkdocs") is None:
         pytest.fail("mkdocs is not installed for this Python: sudo apt-get install mkdocs "
                     "(make deps installs it)")
     tmp = tmp_path_factory.mktemp("site")

@@ -16,6 +16,7 @@
  * Exits 0 when both directions ended cleanly, 1 on an error, 2 on bad
  * arguments.
  */
+#define _POSIX_C_SOURCE 200809L /* getaddrinfo, getopt */
 #include "echo_util.h"
 
 #include <errno.h>

@@ -13,6 +13,7 @@
  * listen queue is accepted. Prints "listening on ADDR:PORT" once ready.
  * Exits 0 on SIGINT or SIGTERM, 1 on a fatal error, 2 on bad arguments.
  */
+#define _POSIX_C_SOURCE 200809L /* sigaction, getopt */
 #include "echo_util.h"
 
 #include <arpa/inet.h>

@@ -85,28 +85,6 @@ static int parse_args(int argc, char **argv, struct server_config *cfg)
 }
 
 /*
- * Installs the stop handlers (net.h) and blocks SIGINT and SIGTERM; fills
- * *wait_mask with the mask to wait with, which lets them in. A stop signal
- * can then only arrive while the server waits in ppoll(), never between
- * its look at stop_requested and the wait. Returns 0, or -1 with errno.
- */
-static int block_stop_signals(sigset_t *wait_mask)
-{
-	sigset_t stop_signals;
-
-	if (net_install_stop_handlers(&stop_requested) < 0)
-		return -1;
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &stop_signals, wait_mask) < 0)
-		return -1;
-	sigdelset(wait_mask, SIGINT);
-	sigdelset(wait_mask, SIGTERM);
-	return 0;
-}
-
-/*
  * Only an error in how the socket is used ends the server. Anything else
  * (EINTR, or an error left by one sender's ICMP message) belongs to one
  * datagram, and the next one may be fine.
@@ -189,7 +167,13 @@ int main(int argc, char **argv)
 		usage();
 		return NET_EXIT_USAGE;
 	}
-	if (block_stop_signals(&wait_mask) < 0) {
+	/*
+	 * Stop handlers, and SIGINT and SIGTERM blocked except while waiting
+	 * with wait_mask: a stop signal can then only arrive while the server
+	 * waits in ppoll(), never between its look at stop_requested and the
+	 * wait (net.h).
+	 */
+	if (net_block_stop_signals(&stop_requested, &wait_mask) < 0) {
 		perror(PROG ": signal handlers");
 		return EXIT_FAILURE;
 	}

@@ -14,6 +14,7 @@
  * listening at PATH, the server gone before replying), 2 on bad
  * arguments.
  */
+#define _POSIX_C_SOURCE 200809L /* getline, getopt */
 #include "net.h"
 #include "unix_proto.h"
 

@@ -16,6 +16,7 @@
  * Exits 0 when all was sent and the server closed cleanly, 1 on an error
  * (including a reply that breaks the framing), 2 on bad arguments.
  */
+#define _POSIX_C_SOURCE 200809L /* gai_strerror, getopt */
 #include "frame.h"
 #include "net.h"
 
@@ -109,40 +110,20 @@ static int parse_args(int argc, char **argv, struct client_config *cfg)
 }
 
 /*
- * Tries each address getaddrinfo gives for host:port until one connects.
+ * Connects to host:port (net_connect tries each address of the name).
  * Returns the connected socket, or -1 after printing why none did.
  */
 static int connect_to_server(const char *host, const char *port)
 {
-	struct addrinfo hints, *list;
-	int fd = -1;
-	int saved_errno = 0;
+	int gai_error;
+	int fd = net_connect(host, port, SOCK_STREAM, &gai_error);
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	int rc = getaddrinfo(host, port, &hints, &list);
-	if (rc != 0) {
-		fprintf(stderr, "%s: %s: %s\n", PROG, host, gai_strerror(rc));
-		return -1;
-	}
-	for (struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-		if (fd < 0) {
-			saved_errno = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		saved_errno = errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(list);
-	if (fd < 0)
+	if (fd < 0 && gai_error != 0)
+		fprintf(stderr, "%s: %s: %s\n", PROG, host,
+			gai_strerror(gai_error));
+	else if (fd < 0)
 		fprintf(stderr, "%s: connect %s port %s: %s\n", PROG, host,
-			port, strerror(saved_errno));
+			port, strerror(errno));
 	return fd;
 }
 

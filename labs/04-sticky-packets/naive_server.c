@@ -13,6 +13,7 @@
  * it. Do not copy it. It needs nothing from frame.c (only constants
  * from frame.h), so it works before you have written anything.
  */
+#define _POSIX_C_SOURCE 200809L /* getopt, sigset_t */
 #include "frame.h"
 #include "net.h"
 
@@ -96,8 +97,10 @@ static int reply(int fd, enum frame_mode mode, unsigned long count,
 	unsigned char head[FRAME_LEN_HEADER_SIZE];
 	const char newline = FRAME_DELIMITER;
 
-	if (prefix_len < 0)
+	if (prefix_len < 0 || (size_t)prefix_len >= sizeof(prefix)) {
+		errno = EOVERFLOW;
 		return -1;
+	}
 	uint32_t len = (uint32_t)((size_t)prefix_len + msg->len);
 	for (int i = 0; i < FRAME_LEN_HEADER_SIZE; i++)
 		head[i] =
@@ -165,15 +168,21 @@ int main(int argc, char **argv)
 		close(listener);
 		return EXIT_FAILURE;
 	}
+	int status = EXIT_SUCCESS;
 	while (!stop_requested) {
 		int fd = accept(listener, NULL, NULL);
-		if (fd < 0)
-			continue; /* EINTR on a stop signal, or a failed client
-				   */
+		/* EINTR on a stop signal, or a client that failed: go on. */
+		if (fd < 0 && net_accept_error_is_transient(errno))
+			continue;
+		if (fd < 0) {
+			perror(PROG ": accept");
+			status = EXIT_FAILURE;
+			break;
+		}
 		if (serve_connection(fd, mode) < 0)
 			perror(PROG ": client");
 		close(fd);
 	}
 	close(listener);
-	return EXIT_SUCCESS;
+	return status;
 }

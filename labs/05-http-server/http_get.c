@@ -16,6 +16,7 @@
  * Exits 0 for a 2xx status, 1 for any other status or an error, 2 for
  * bad usage or a URL it cannot parse.
  */
+#define _POSIX_C_SOURCE 200809L /* getaddrinfo */
 #include "http_parse.h"
 #include "net.h"
 
@@ -68,8 +69,8 @@ static void usage(void)
  */
 static int todo(const char *function)
 {
-	fprintf(stderr, "%s: %s: not written yet (TODO in http_get.c)\n",
-		PROG, function);
+	fprintf(stderr, "%s: %s: not written yet (TODO in http_get.c)\n", PROG,
+		function);
 	errno = ENOSYS;
 	return -1;
 }

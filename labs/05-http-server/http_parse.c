@@ -2,9 +2,11 @@
  * http_parse.c - the lab 05 parsers. Their contracts are in http_parse.h;
  * the unit tests in tests/test_http_parse.c check them. You write
  * http_parse_request and http_find_header in step 1 of the handout,
- * http_has_token in step 5, http_parse_content_length,
+ * http_target_path in step 4, http_has_token and http_check_headers in
+ * step 5 (which grows in steps 6 and 8), http_parse_content_length,
  * http_request_framing and http_decode_chunked in step 8, and
- * http_parse_response in step 10.
+ * http_parse_response in step 10. The servers' small helpers at the end
+ * (http_method_is, http_reason_phrase, ...) are provided.
  *
  * The rules they follow are in docs/05-http.md, "The request, byte by
  * byte": a token (method, header name) is made of the characters
@@ -107,15 +109,108 @@ int http_request_framing(const struct http_request *req,
 	return 0;
 }
 
+int http_check_headers(const struct http_request *req,
+		       struct http_request_info *info)
+{
+	/*
+	 * TODO (step 5): read the header lines that decide how the
+	 * connection goes on. Connection: close ends it after this answer;
+	 * an HTTP/1.0 request ends it unless it asks for keep-alive (tokens
+	 * compared with http_has_token). Step 6: an HTTP/1.1 request needs
+	 * exactly one Host (400 otherwise). Step 8: the body's framing comes
+	 * from http_request_framing(), and Expect: 100-continue is noted.
+	 * See docs/05-http.md, "Keep-alive and pipelining".
+	 */
+	(void)req;
+	info->keep_alive = 0;
+	info->chunked = 0;
+	info->body_len = 0;
+	info->expect_continue = 0;
+	return 500;
+}
+
+int http_target_path(const struct http_request *req, const char **path,
+		     size_t *len)
+{
+	/*
+	 * TODO (step 4): the path part of the request target, as a view into
+	 * the request: "/p?q" gives "/p", and so does the absolute form
+	 * "http://host/p?q" that proxies send. Anything that does not start
+	 * with '/' after that is malformed.
+	 */
+	(void)req;
+	(void)path;
+	(void)len;
+	errno = ENOSYS;
+	return -1;
+}
+
+/* Provided: the servers' small helpers. */
+
+int http_method_is(const struct http_request *req, const char *name)
+{
+	return strlen(name) == req->method_len &&
+	       memcmp(req->method, name, req->method_len) == 0;
+}
+
+int http_method_is_known(const struct http_request *req)
+{
+	static const char *const known[] = {"GET",     "HEAD",	 "POST",
+					    "PUT",     "DELETE", "CONNECT",
+					    "OPTIONS", "TRACE",	 "PATCH"};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (http_method_is(req, known[i]))
+			return 1;
+	}
+	return 0;
+}
+
+const char *http_reason_phrase(int status)
+{
+	switch (status) {
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 301:
+		return "Moved Permanently";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Unknown";
+	}
+}
+
 ssize_t http_decode_chunked(struct http_chunked *dec, char *buf, size_t *len)
 {
 	/*
 	 * TODO (step 8): a small state machine, one byte at a time except
 	 * inside chunk data (copy whole runs with memmove). States: size
-	 * digits (hex), extension up to LF, LF after CR, data, CRLF after
-	 * data, trailer lines, final CRLF. Keep the state in *dec: the next
-	 * call continues where this one stopped. See docs/05-http.md,
-	 * "Chunked transfer coding".
+	 * digits (hex: http_hex_value), extension up to LF, LF after CR,
+	 * data, CRLF after data, trailer lines, final CRLF. Keep the state
+	 * in *dec: the next call continues where this one stopped. See
+	 * docs/05-http.md, "Chunked transfer coding".
 	 */
 	(void)dec;
 	(void)buf;

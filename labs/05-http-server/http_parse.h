@@ -53,7 +53,7 @@ struct http_request {
 struct http_response {
 	int major;
 	int minor;
-	int status; /* 100..999 */
+	int status;	    /* 100..999 */
 	const char *reason; /* may be empty */
 	size_t reason_len;
 	size_t num_headers;
@@ -103,6 +103,19 @@ struct http_framing {
 };
 
 /*
+ * What a server needs to know about a request beyond its parse. The
+ * caller sets req and is_head; http_check_headers() fills the rest.
+ */
+struct http_request_info {
+	const struct http_request *req;
+	int is_head;	     /* HEAD: GET's head, and no body */
+	uint64_t body_len;   /* from Content-Length; 0 when chunked */
+	int chunked;	     /* the body is in the chunked transfer coding */
+	int keep_alive;	     /* the connection stays open after the answer */
+	int expect_continue; /* the client waits for "100 Continue" */
+};
+
+/*
  * Finds how the body of a parsed request is delimited, from its
  * Content-Length and Transfer-Encoding header lines and its version.
  * Returns 0 and fills *framing, or the status to refuse the request with,
@@ -118,6 +131,50 @@ struct http_framing {
  */
 int http_request_framing(const struct http_request *req,
 			 struct http_framing *framing);
+
+/*
+ * Reads the header lines that decide how the connection goes on and how
+ * the body is delimited, and fills info's keep_alive (Connection: close
+ * or keep-alive, and the version's default), expect_continue (Expect:
+ * 100-continue), chunked and body_len (http_request_framing). Returns 0,
+ * or the status to refuse the request with: 400 for an HTTP/1.1 request
+ * without exactly one Host (RFC 9112 section 3.2) or a second Host in
+ * HTTP/1.0, else what http_request_framing() returns.
+ */
+int http_check_headers(const struct http_request *req,
+		       struct http_request_info *info);
+
+/*
+ * Finds the path part of a request's target: "/p" in the origin form
+ * "/p?q" and in the absolute form "http://host/p?q" that proxies send.
+ * Sets *path (a view into the request) and *len, and returns 0; returns
+ * -1 when the target is malformed (no path starting with '/').
+ */
+int http_target_path(const struct http_request *req, const char **path,
+		     size_t *len);
+
+/* Is the request's method exactly name (methods are case-sensitive)? */
+int http_method_is(const struct http_request *req, const char *name);
+
+/* Is the request's method one of RFC 9110's, or PATCH? 1 or 0. */
+int http_method_is_known(const struct http_request *req);
+
+/*
+ * The reason phrase for a status code the course's servers send ("Not
+ * Found" for 404), "Unknown" for any other. Never returns NULL.
+ */
+const char *http_reason_phrase(int status);
+
+/* The value of a hex digit ('0'-'9', 'a'-'f', 'A'-'F'), or -1. */
+static inline int http_hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	/* | 0x20 makes an ASCII letter lower case. */
+	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+		return (c | 0x20) - 'a' + 10;
+	return -1;
+}
 
 /*
  * The chunked transfer coding decoder's state; zero it (= {0}) before the

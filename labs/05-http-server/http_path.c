@@ -4,6 +4,7 @@
  * the unit tests in tests/test_http_path.c check them.
  */
 #include "http_path.h"
+#include "http_parse.h" /* http_hex_value */
 
 #include <errno.h>
 #include <string.h>
@@ -14,9 +15,9 @@ ssize_t http_percent_decode(const char *src, size_t len, char *out,
 {
 	/*
 	 * TODO (step 3): copy src to out, turning "%41" into 'A'. A '%'
-	 * needs two hex digits after it (check you do not read past len);
-	 * refuse "%00". Check the room in out before each byte, and leave
-	 * room for the NUL.
+	 * needs two hex digits after it (http_hex_value gives a digit's
+	 * value; check you do not read past len); refuse "%00". Check the
+	 * room in out before each byte, and leave room for the NUL.
 	 */
 	(void)src;
 	(void)len;

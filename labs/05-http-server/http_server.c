@@ -4,9 +4,11 @@
  * The functions marked TODO are yours, one step of the handout at a time:
  *   step 2  read_request_head, format_date, head_start, head_send,
  *           send_status_page, handle_request (a first version)
- *   step 4  target_path, status_for_errno, resolve_file, open_resource,
- *           send_file_body, serve_file, route
- *   step 5  check_headers, conn_end_request (and handle_request grows)
+ *   step 4  status_for_errno, resolve_file, open_resource,
+ *           send_file_body, serve_file, route (and http_target_path in
+ *           http_parse.c)
+ *   step 5  conn_end_request, and handle_request grows (and
+ *           http_check_headers in http_parse.c)
  *   step 6  refuse (and the error statuses in the functions above)
  *   step 8  maybe_continue, relay_body, send_chunk, relay_chunked,
  *           serve_echo, drop_chunked_body, drop_body
@@ -22,7 +24,7 @@
  * Prints "listening on ADDR:PORT" once ready. Exits 0 on SIGINT or
  * SIGTERM, 1 on a fatal error, 2 on bad arguments.
  */
-#define _GNU_SOURCE /* ppoll */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "http_parse.h"
 #include "http_path.h"
 #include "net.h"
@@ -38,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,7 +50,6 @@
 #define LISTEN_BACKLOG 64
 #define DEFAULT_TIMEOUT_S 5
 #define MAX_TIMEOUT_S 3600
-#define MS_PER_S 1000
 
 /* Limits on what a client may send (docs/05-http.md, "Limits"). */
 #define REQUEST_LINE_MAX 4096 /* longer -> 414 URI Too Long */
@@ -87,20 +89,10 @@ struct conn {
 	int served;   /* requests answered so far */
 };
 
-/* What handle_request learned about a request beyond the parse. */
-struct request_info {
-	const struct http_request *req;
-	uint64_t body_len; /* from Content-Length; 0 when chunked */
-	int chunked;	   /* the body is in the chunked transfer coding */
-	int keep_alive;
-	int is_head;
-	int expect_continue;
-};
-
 /* Set by the SIGINT/SIGTERM handler. */
 static volatile sig_atomic_t stop_requested;
 
-/* Signals are blocked except while waiting in ppoll() with this mask. */
+/* Signals are blocked except while waiting in net_wait() with this mask. */
 static sigset_t wait_mask;
 
 static void usage(void)
@@ -119,7 +111,7 @@ static int parse_args(int argc, char **argv, struct server *srv)
 
 	srv->addr_text = DEFAULT_ADDR;
 	srv->docroot_arg = NULL;
-	srv->timeout_ms = DEFAULT_TIMEOUT_S * MS_PER_S;
+	srv->timeout_ms = DEFAULT_TIMEOUT_S * NET_MS_PER_S;
 	while ((opt = getopt(argc, argv, ":a:p:d:t:")) != -1) {
 		switch (opt) {
 		case 'a':
@@ -144,7 +136,7 @@ static int parse_args(int argc, char **argv, struct server *srv)
 					optarg);
 				return -1;
 			}
-			srv->timeout_ms = (int)seconds * MS_PER_S;
+			srv->timeout_ms = (int)seconds * NET_MS_PER_S;
 			break;
 		case ':':
 			fprintf(stderr, "%s: -%c needs a value\n", PROG,
@@ -167,52 +159,6 @@ static int parse_args(int argc, char **argv, struct server *srv)
 		return -1;
 	}
 	return 0;
-}
-
-static void on_stop_signal(int signo)
-{
-	(void)signo;
-	stop_requested = 1;
-}
-
-/*
- * SIGINT and SIGTERM set stop_requested; they stay blocked except inside
- * ppoll(), so a signal can never fall between a check of the flag and a
- * blocking call. SIGPIPE is ignored (sends use MSG_NOSIGNAL anyway).
- */
-static int install_signal_handlers(void)
-{
-	struct sigaction sa;
-	sigset_t stop_signals;
-
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &stop_signals, &wait_mask) < 0)
-		return -1;
-	sigdelset(&wait_mask, SIGINT);
-	sigdelset(&wait_mask, SIGTERM);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 ||
-	    sigaction(SIGTERM, &sa, NULL) < 0)
-		return -1;
-	sa.sa_handler = SIG_IGN;
-	return sigaction(SIGPIPE, &sa, NULL);
-}
-
-/*
- * Waits up to timeout_ms (-1: forever) for fds to be ready, with the stop
- * signals unblocked during the wait only. Returns ppoll's result: > 0
- * ready, 0 timed out, -1 with errno (EINTR when a signal arrived).
- */
-static int wait_ready(struct pollfd *fds, nfds_t n, int timeout_ms)
-{
-	struct timespec ts = {timeout_ms / MS_PER_S,
-			      (long)(timeout_ms % MS_PER_S) * 1000000L};
-	return ppoll(fds, n, timeout_ms < 0 ? NULL : &ts, &wait_mask);
 }
 
 /*
@@ -258,7 +204,7 @@ static ssize_t conn_fill(struct conn *c)
 			errno = EINTR;
 			return FILL_FAILED;
 		}
-		int rc = wait_ready(fds, (nfds_t)watch, timeout_ms);
+		int rc = net_wait(fds, (nfds_t)watch, timeout_ms, &wait_mask);
 		if (rc == 0 && watch == 1 && idle && c->served == 0 &&
 		    timeout_ms < c->srv->timeout_ms) {
 			/* Grace over: wait the rest, yielding if needed. */
@@ -331,48 +277,11 @@ static void linger_close(struct conn *c)
 
 	shutdown(c->fd, SHUT_WR);
 	while (dropped < LINGER_BYTES && !stop_requested &&
-	       wait_ready(&pfd, 1, LINGER_MS) > 0) {
+	       net_wait(&pfd, 1, LINGER_MS, &wait_mask) > 0) {
 		ssize_t n = recv(c->fd, c->buf, sizeof(c->buf), 0);
 		if (n <= 0)
 			break;
 		dropped += (size_t)n;
-	}
-}
-
-/* The reason phrase for each status code the server sends. */
-static const char *reason_phrase(int status)
-{
-	switch (status) {
-	case 100:
-		return "Continue";
-	case 200:
-		return "OK";
-	case 301:
-		return "Moved Permanently";
-	case 400:
-		return "Bad Request";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 408:
-		return "Request Timeout";
-	case 413:
-		return "Content Too Large";
-	case 414:
-		return "URI Too Long";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 500:
-		return "Internal Server Error";
-	case 501:
-		return "Not Implemented";
-	case 505:
-		return "HTTP Version Not Supported";
-	default:
-		return "Unknown";
 	}
 }
 
@@ -490,7 +399,7 @@ static void log_request(const struct http_request *req, int status)
  * Sends "100 Continue" if the client waits for it before sending a body
  * we are about to read (RFC 9110 section 10.1.1).
  */
-static int maybe_continue(struct conn *c, const struct request_info *ri)
+static int maybe_continue(struct conn *c, const struct http_request_info *ri)
 {
 	/*
 	 * TODO (step 8): a client that sent "Expect: 100-continue" waits for
@@ -566,7 +475,7 @@ static int relay_chunked(struct conn *c, int fd, uint64_t limit)
 }
 
 /* POST /echo: the body back, with the request's Content-Type. */
-static int serve_echo(struct conn *c, const struct request_info *ri)
+static int serve_echo(struct conn *c, const struct http_request_info *ri)
 {
 	/*
 	 * TODO (step 8): POST /echo answers 200 with the request's body and
@@ -659,7 +568,7 @@ static int open_resource(const struct server *srv, const char *url_path,
  * GET and HEAD of a file. raw_path is the path as the client wrote it
  * (for the Location of a redirect); url_path is decoded and normalised.
  */
-static int serve_file(struct conn *c, const struct request_info *ri,
+static int serve_file(struct conn *c, const struct http_request_info *ri,
 		      const char *raw_path, size_t raw_len,
 		      const char *url_path)
 {
@@ -680,75 +589,12 @@ static int serve_file(struct conn *c, const struct request_info *ri,
 	return todo("serve_file");
 }
 
-/* Is this one of the methods of RFC 9110 (or PATCH)? */
-static int method_is_known(const char *m, size_t len)
-{
-	static const char *const known[] = {"GET",     "HEAD",	 "POST",
-					    "PUT",     "DELETE", "CONNECT",
-					    "OPTIONS", "TRACE",	 "PATCH"};
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		if (strlen(known[i]) == len && memcmp(known[i], m, len) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-static int method_is(const struct http_request *req, const char *name)
-{
-	return strlen(name) == req->method_len &&
-	       memcmp(req->method, name, req->method_len) == 0;
-}
-
-/*
- * Finds the path part of the target: origin-form "/p?q", or absolute-form
- * "http://host/p?q". Sets *path and *len; returns 0, or -1 if malformed.
- */
-static int target_path(const struct http_request *req, const char **path,
-		       size_t *len)
-{
-	/*
-	 * TODO (step 4): the path part of the request target, as a view into
-	 * the request: "/p?q" gives "/p", and so does the absolute form
-	 * "http://host/p?q" that proxies send. Anything that does not start
-	 * with '/' after that is malformed.
-	 */
-	(void)req;
-	(void)path;
-	(void)len;
-	return todo("target_path");
-}
-
-/*
- * Reads the headers that matter for framing and connection handling.
- * Returns 0, or an error status (400, 501) to answer with.
- */
-static int check_headers(const struct http_request *req,
-			 struct request_info *ri)
-{
-	/*
-	 * TODO (step 5): read the header lines that decide how the
-	 * connection goes on. Connection: close ends it after this answer;
-	 * an HTTP/1.0 request ends it unless it asks for keep-alive (tokens
-	 * compared with http_has_token). Step 6: an HTTP/1.1 request needs
-	 * exactly one Host (400 otherwise). Step 8: the body's framing comes
-	 * from http_request_framing(), and Expect: 100-continue is noted.
-	 * See docs/05-http.md, "Keep-alive and pipelining".
-	 */
-	(void)req;
-	ri->keep_alive = 0;
-	ri->chunked = 0;
-	ri->body_len = 0;
-	ri->expect_continue = 0;
-	todo("check_headers");
-	return 500;
-}
-
 /*
  * Reads and drops a chunked body that is not echoed. Returns 0, or -1
  * (after answering 413 or 400 when the body is too large to drop or
  * malformed) when the connection must close.
  */
-static int drop_chunked_body(struct conn *c, const struct request_info *ri)
+static int drop_chunked_body(struct conn *c, const struct http_request_info *ri)
 {
 	/*
 	 * TODO (step 8): read a chunked body to its end without keeping it
@@ -767,7 +613,7 @@ static int drop_chunked_body(struct conn *c, const struct request_info *ri)
  * answering 413 for a body too large to drop) when the connection must
  * close.
  */
-static int drop_body(struct conn *c, const struct request_info *ri)
+static int drop_body(struct conn *c, const struct http_request_info *ri)
 {
 	/*
 	 * TODO (step 8): a request that is not POST /echo may still carry a
@@ -783,16 +629,18 @@ static int drop_body(struct conn *c, const struct request_info *ri)
  * Routes a parsed request whose head has been consumed. Returns 0, or -1
  * when the connection must close (sending failed).
  */
-static int route(struct conn *c, const struct request_info *ri)
+static int route(struct conn *c, const struct http_request_info *ri)
 {
 	/*
-	 * TODO (step 4): decide what answers the request. Take the target's
-	 * path (target_path), decode it (http_percent_decode) and normalise
-	 * it (http_normalize_path): a target that cannot be decoded is 400,
-	 * one that climbs above the root 403. GET of a path goes to
-	 * serve_file(). Later steps add HEAD (step 7), POST /echo and the
-	 * dropping of unwanted bodies (step 8), and 405 with an Allow
-	 * header for methods a resource refuses (step 6).
+	 * TODO (step 4): decide what answers the request. Take the
+	 * target's path (http_target_path), decode it (http_percent_decode)
+	 * and normalise it (http_normalize_path): a target that cannot be
+	 * decoded is 400, one that climbs above the root 403. GET of a path
+	 * goes to serve_file(). Later steps add HEAD (step 7), POST /echo
+	 * and the dropping of unwanted bodies (step 8), and 405 with an
+	 * Allow header for methods a resource refuses (step 6).
+	 * Decode and normalise the path once, before anything else: every
+	 * branch below needs it.
 	 */
 	(void)c;
 	(void)ri;
@@ -812,13 +660,13 @@ static int handle_request(struct conn *c, const struct http_request *req,
 	 * connection, 0 to close it. Step 2: answer every request with a
 	 * 200 status page and close. It grows with the steps:
 	 *   step 4  route() the request instead;
-	 *   step 5  check_headers() first; keep the head in the buffer
+	 *   step 5  http_check_headers() first; keep the head in the buffer
 	 *           while it is answered (c->start = head_len), then
 	 *           conn_end_request(); count c->served; keep the
 	 *           connection open when the request allows it;
 	 *   step 6  505 for versions other than 1.x, the status
-	 *           check_headers() returns, 501 for methods that do not
-	 *           exist (method_is_known): answered, then close;
+	 *           http_check_headers() returns, 501 for methods that do
+	 *           not exist (http_method_is_known): answered, then close;
 	 *   step 9  414 and 431 for a head that arrived whole but is over
 	 *           the limits.
 	 * An error answered here closes the connection with linger_close(),
@@ -919,7 +767,6 @@ __attribute__((unused)) static void called_by_later_steps(void)
 	(void)conn_consume;
 	(void)conn_end_request;
 	(void)linger_close;
-	(void)reason_phrase;
 	(void)format_date;
 	(void)head_add;
 	(void)head_start;
@@ -936,39 +783,12 @@ __attribute__((unused)) static void called_by_later_steps(void)
 	(void)resolve_file;
 	(void)open_resource;
 	(void)serve_file;
-	(void)method_is_known;
-	(void)method_is;
-	(void)target_path;
-	(void)check_headers;
 	(void)drop_chunked_body;
 	(void)drop_body;
 	(void)route;
 	(void)head_over_limit;
 	(void)refuse;
 	(void)todo;
-}
-
-/*
- * accept() also reports errors of the connection being accepted, not of
- * the listener; accept(2) says to treat them as "try again".
- */
-static int accept_error_is_transient(int err)
-{
-	switch (err) {
-	case EINTR:
-	case ECONNABORTED:
-	case EPROTO:
-	case ENETDOWN:
-	case ENOPROTOOPT:
-	case EHOSTDOWN:
-	case ENONET:
-	case EHOSTUNREACH:
-	case EOPNOTSUPP:
-	case ENETUNREACH:
-		return 1;
-	default:
-		return 0;
-	}
 }
 
 /*
@@ -980,8 +800,8 @@ static int accept_error_is_transient(int err)
  */
 static int set_client_options(int fd, int timeout_ms)
 {
-	struct timeval tv = {timeout_ms / MS_PER_S,
-			     (timeout_ms % MS_PER_S) * 1000};
+	struct timeval tv = {timeout_ms / NET_MS_PER_S,
+			     (timeout_ms % NET_MS_PER_S) * NET_US_PER_MS};
 	int one = 1;
 
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
@@ -995,7 +815,7 @@ static int serve_forever(struct server *srv, struct conn *c)
 	struct pollfd pfd = {.fd = srv->listener, .events = POLLIN};
 
 	while (!stop_requested) {
-		if (wait_ready(&pfd, 1, -1) < 0) {
+		if (net_wait(&pfd, 1, -1, &wait_mask) < 0) {
 			if (errno == EINTR)
 				continue;
 			perror(PROG ": ppoll");
@@ -1003,7 +823,7 @@ static int serve_forever(struct server *srv, struct conn *c)
 		}
 		int fd = accept(srv->listener, NULL, NULL);
 		if (fd < 0) {
-			if (accept_error_is_transient(errno))
+			if (net_accept_error_is_transient(errno))
 				continue;
 			perror(PROG ": accept");
 			return -1;
@@ -1064,8 +884,14 @@ int main(int argc, char **argv)
 			srv.docroot_arg, strerror(errno));
 		return EXIT_FAILURE;
 	}
-	if (install_signal_handlers() < 0) {
-		perror(PROG ": sigaction");
+	/*
+	 * SIGINT and SIGTERM set stop_requested; they stay blocked except
+	 * while waiting with wait_mask, so a signal can never fall between a
+	 * check of the flag and a blocking call. SIGPIPE is ignored (sends
+	 * use MSG_NOSIGNAL anyway).
+	 */
+	if (net_block_stop_signals(&stop_requested, &wait_mask) < 0) {
+		perror(PROG ": signal handlers");
 		return EXIT_FAILURE;
 	}
 	srv.listener = net_listen(&addr, addr_len, SOCK_STREAM, LISTEN_BACKLOG,

@@ -9,11 +9,13 @@
 #include <signal.h>
 
 #include "http_session.h"
+/* labs/common: net_accept_error_is_transient, net_wait, net_now_ms, ... */
+#include "net.h"
 
 #define PROG "conc_server"
 
 struct server {
-	int listener;	     /* listening TCP socket (blocking, CLOEXEC) */
+	int listener; /* listening TCP socket (blocking, CLOEXEC) */
 	struct http_site site;
 	int idle_timeout_ms; /* close a connection idle this long (-t) */
 	int workers;	     /* -w N: thread pool size; 0: thread per conn */
@@ -40,13 +42,6 @@ struct server {
  * response in flight and end. Safe to call more than once.
  */
 void server_broadcast_stop(struct server *srv);
-
-/*
- * Nonzero when accept() failed with err for a reason of the connection
- * being accepted, not of the listener: accept(2) says to treat those as
- * "try again" (ECONNABORTED, EPROTO, the network errors, and EINTR).
- */
-int server_accept_error_is_transient(int err);
 
 /*
  * The three models. Each serves clients until *srv->stop is set, then

@@ -13,13 +13,17 @@
  *           destroy a response the client has not read yet
  *
  * Every socket call is non-blocking; EAGAIN turns into a "want" for the
- * caller. The parsing and path rules are lab 05's (http_parse.h,
- * http_path.h); the statuses are lab 05's server's, minus POST /echo.
+ * caller. The parsing, the checks of a request's headers and target,
+ * and the path rules are lab 05's reference code, which lab 06 borrows
+ * (http_parse.h, http_path.h); the statuses are lab 05's server's, minus
+ * POST /echo.
  */
+#define _GNU_SOURCE /* syscall, realpath */
 #include "http_session.h"
 
 #include "http_parse.h"
 #include "http_path.h"
+#include "net.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -62,8 +66,6 @@
 #define DATE_TEXT_MAX 64
 #define UINT64_DIGITS 20    /* 18446744073709551615 */
 #define PROC_FD_PATH_MAX 32 /* "/proc/self/fd/" and a descriptor */
-#define MS_PER_S 1000
-#define NS_PER_MS 1000000L
 
 #define ALLOW_METHODS "GET, HEAD"
 #define INDEX_NAME "index.html" /* what a directory serves */
@@ -72,16 +74,6 @@ enum session_state {
 	ST_READ,
 	ST_WRITE,
 	ST_LINGER,
-};
-
-/* What the request head says beyond the parse. */
-struct request_info {
-	const struct http_request *req;
-	uint64_t body_len; /* from Content-Length; 0 when chunked */
-	int chunked;	   /* the body is in the chunked transfer coding */
-	int keep_alive;
-	int is_head;
-	int expect_continue;
 };
 
 /* ---- buffers ------------------------------------------------------- */
@@ -206,38 +198,6 @@ void http_site_close(struct http_site *site)
 
 /* ---- response text ------------------------------------------------- */
 
-static const char *reason_phrase(int status)
-{
-	switch (status) {
-	case 200:
-		return "OK";
-	case 301:
-		return "Moved Permanently";
-	case 400:
-		return "Bad Request";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 413:
-		return "Content Too Large";
-	case 414:
-		return "URI Too Long";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 500:
-		return "Internal Server Error";
-	case 501:
-		return "Not Implemented";
-	case 505:
-		return "HTTP Version Not Supported";
-	default:
-		return "Unknown";
-	}
-}
-
 /*
  * The current time as an IMF-fixdate (RFC 9110 section 5.6.7), formatted
  * at most once a second per thread: a busy server answers thousands of
@@ -253,8 +213,7 @@ static const char *http_date(void)
 	if (now == cached_at)
 		return text;
 	if (gmtime_r(&now, &tm) == NULL ||
-	    strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm) ==
-		    0)
+	    strftime(text, sizeof(text), "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
 		snprintf(text, sizeof(text), "Thu, 01 Jan 1970 00:00:00 GMT");
 	cached_at = now;
 	return text;
@@ -325,7 +284,7 @@ static int out_open(struct http_session *s)
 static int out_start_head(struct http_session *s, int status,
 			  uint64_t content_length)
 {
-	const char *reason = reason_phrase(status);
+	const char *reason = http_reason_phrase(status);
 	const char *date = http_date();
 	const char *conn = s->keep_alive ? "keep-alive" : "close";
 
@@ -361,7 +320,7 @@ static int queue_status_page(struct http_session *s, int status, int is_head,
 			     const struct page_extra *extra)
 {
 	char body[STATUS_PAGE_MAX];
-	const char *reason = reason_phrase(status);
+	const char *reason = http_reason_phrase(status);
 
 	int n = snprintf(body, sizeof(body),
 			 "<!DOCTYPE html>\n<html><head><title>%d %s</title>"
@@ -378,8 +337,7 @@ static int queue_status_page(struct http_session *s, int status, int is_head,
 	    out_header(s, "Allow", extra->allow, strlen(extra->allow)) < 0)
 		return -1;
 	if (extra != NULL && extra->location != NULL &&
-	    out_header(s, "Location", extra->location, extra->location_len) <
-		    0)
+	    out_header(s, "Location", extra->location, extra->location_len) < 0)
 		return -1;
 	if (out_end_head(s) < 0)
 		return -1;
@@ -434,8 +392,10 @@ static int open_checked(const struct http_site *site, const char *url_path,
 	int fd = open(path, flags);
 	if (fd < 0)
 		return -1;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(link, real, sizeof(real) - 1);
+	int link_len = snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = -1;
+	if (link_len > 0 && (size_t)link_len < sizeof(link))
+		n = readlink(link, real, sizeof(real) - 1);
 	if (n >= 0)
 		real[n] = '\0';
 	else if (realpath(path, real) != NULL) /* no /proc: the slow way */
@@ -538,8 +498,9 @@ static int read_small_file(int file, char *buf, size_t len)
  * buffer behind the head; a larger one is left to sendfile().
  * Takes over file. Returns 0, or -1 when the session must close.
  */
-static int queue_file(struct http_session *s, const struct request_info *ri,
-		      int file, const struct stat *st, const char *name)
+static int queue_file(struct http_session *s,
+		      const struct http_request_info *ri, int file,
+		      const struct stat *st, const char *name)
 {
 	uint64_t size = (uint64_t)st->st_size;
 	const char *type = http_mime_type(name);
@@ -575,102 +536,12 @@ static int queue_file(struct http_session *s, const struct request_info *ri,
 
 /* ---- requests ------------------------------------------------------ */
 
-static int method_is(const struct http_request *req, const char *name)
-{
-	return strlen(name) == req->method_len &&
-	       memcmp(req->method, name, req->method_len) == 0;
-}
-
-/* Is this one of the methods of RFC 9110 (or PATCH)? */
-static int method_is_known(const struct http_request *req)
-{
-	static const char *const known[] = {"GET",     "HEAD",	 "POST",
-					    "PUT",     "DELETE", "CONNECT",
-					    "OPTIONS", "TRACE",	 "PATCH"};
-
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		if (method_is(req, known[i]))
-			return 1;
-	}
-	return 0;
-}
-
-/*
- * Finds the path part of the target: origin-form "/p?q", or
- * absolute-form "http://host/p?q". Returns 0, or -1 if malformed.
- */
-static int target_path(const struct http_request *req, const char **path,
-		       size_t *len)
-{
-	static const char scheme[] = "http://";
-	const size_t scheme_len = sizeof(scheme) - 1;
-	const char *t = req->target;
-	const char *end = t + req->target_len;
-
-	if (req->target_len > scheme_len &&
-	    strncasecmp(t, scheme, scheme_len) == 0) {
-		t += scheme_len;
-		while (t < end && *t != '/' && *t != '?')
-			t++;
-	}
-	if (t == end || *t != '/')
-		return -1;
-	*path = t;
-	*len = 0;
-	while (t + *len < end && t[*len] != '?' && t[*len] != '#')
-		(*len)++;
-	return 0;
-}
-
-/* Is header h named name? */
-static int header_is(const struct http_header *h, const char *name)
-{
-	return http_find_header(h, 1, name) != NULL;
-}
-
-/*
- * Reads the headers that matter for framing and the connection.
- * Returns 0, or the error status (400, 501) to answer with.
- */
-static int check_headers(const struct http_request *req,
-			 struct request_info *ri)
-{
-	struct http_framing framing;
-	int hosts = 0, close_asked = 0, keep_asked = 0;
-
-	for (size_t i = 0; i < req->num_headers; i++) {
-		const struct http_header *h = &req->headers[i];
-
-		if (header_is(h, "Host")) {
-			hosts++;
-		} else if (header_is(h, "Connection")) {
-			close_asked |=
-				http_has_token(h->value, h->value_len, "close");
-			keep_asked |= http_has_token(h->value, h->value_len,
-						     "keep-alive");
-		} else if (header_is(h, "Expect")) {
-			ri->expect_continue = http_has_token(
-				h->value, h->value_len, "100-continue");
-		}
-	}
-	if (req->minor >= 1)
-		ri->keep_alive = !close_asked;
-	else
-		ri->keep_alive = keep_asked && !close_asked;
-	if (hosts > 1 || (req->minor >= 1 && hosts != 1))
-		return 400; /* RFC 9112 section 3.2 */
-	int status = http_request_framing(req, &framing);
-	ri->chunked = framing.chunked;
-	ri->body_len = framing.length;
-	return status;
-}
-
 /*
  * The status that refuses a whole request head before it is routed, or
  * 0. Fills ri.
  */
 static int check_request(const struct http_request *req, size_t head_len,
-			 struct request_info *ri)
+			 struct http_request_info *ri)
 {
 	int status;
 
@@ -680,10 +551,10 @@ static int check_request(const struct http_request *req, size_t head_len,
 		return 414;
 	if (head_len > HEAD_MAX)
 		return 431;
-	status = check_headers(req, ri);
+	status = http_check_headers(req, ri);
 	if (status != 0)
 		return status;
-	if (!method_is_known(req))
+	if (!http_method_is_known(req))
 		return 501;
 	if (ri->body_len > DISCARD_MAX)
 		return 413;
@@ -691,8 +562,9 @@ static int check_request(const struct http_request *req, size_t head_len,
 }
 
 /* GET and HEAD of a path: the file, a redirect, or an error page. */
-static int route_file(struct http_session *s, const struct request_info *ri,
-		      const char *raw, size_t raw_len)
+static int route_file(struct http_session *s,
+		      const struct http_request_info *ri, const char *raw,
+		      size_t raw_len)
 {
 	char decoded[REQUEST_LINE_MAX + 1];
 	char url_path[REQUEST_LINE_MAX + 1];
@@ -717,6 +589,8 @@ static int route_file(struct http_session *s, const struct request_info *ri,
 		/* The client's own spelling of the path, plus the slash. */
 		int n = snprintf(location, sizeof(location), "%.*s/",
 				 (int)raw_len, raw);
+		if (n < 0 || (size_t)n >= sizeof(location)) /* too long */
+			return queue_status_page(s, 414, ri->is_head, NULL);
 		struct page_extra ex = {NULL, location, (size_t)n};
 		return queue_status_page(s, 301, ri->is_head, &ex);
 	}
@@ -730,8 +604,8 @@ static int route_file(struct http_session *s, const struct request_info *ri,
 static int answer(struct http_session *s, const struct http_request *req,
 		  size_t head_len)
 {
-	struct request_info ri = {.req = req,
-				  .is_head = method_is(req, "HEAD")};
+	struct http_request_info ri = {.req = req,
+				       .is_head = http_method_is(req, "HEAD")};
 	const char *raw;
 	size_t raw_len;
 
@@ -742,8 +616,8 @@ static int answer(struct http_session *s, const struct http_request *req,
 	}
 	s->keep_alive = ri.keep_alive;
 	/* A body to GET or HEAD means nothing: drop it after answering. */
-	size_t buffered = s->in_len < ri.body_len ? s->in_len
-						  : (size_t)ri.body_len;
+	size_t buffered =
+		s->in_len < ri.body_len ? s->in_len : (size_t)ri.body_len;
 	s->in_start += buffered;
 	s->in_len -= buffered;
 	s->discard_left = (size_t)ri.body_len - buffered;
@@ -761,11 +635,11 @@ static int answer(struct http_session *s, const struct http_request *req,
 			return -1;
 		s->chunks_read = 0;
 	}
-	if (!method_is(req, "GET") && !ri.is_head) {
+	if (!http_method_is(req, "GET") && !ri.is_head) {
 		struct page_extra allow = {ALLOW_METHODS, NULL, 0};
 		return queue_status_page(s, 405, 0, &allow);
 	}
-	if (target_path(req, &raw, &raw_len) < 0)
+	if (http_target_path(req, &raw, &raw_len) < 0)
 		return queue_status_page(s, 400, ri.is_head, NULL);
 	return route_file(s, &ri, raw, raw_len);
 }
@@ -826,7 +700,8 @@ void http_session_end(struct http_session *s)
 	 */
 	if (s->state == ST_LINGER) {
 		(void)session_linger(s);
-		s->state = ST_READ; /* a second end touches the socket no more */
+		/* A second end touches the socket no more. */
+		s->state = ST_READ;
 		s->discard_left = 0;
 	}
 	free_buffers(s);
@@ -1026,15 +901,16 @@ static int send_file_part(struct http_session *s)
 {
 	while (s->file_off < s->file_end) {
 		off_t left = s->file_end - s->file_off;
-		size_t chunk = left < SENDFILE_CHUNK ? (size_t)left
-						     : SENDFILE_CHUNK;
+		size_t chunk =
+			left < SENDFILE_CHUNK ? (size_t)left : SENDFILE_CHUNK;
 		ssize_t n = sendfile(s->fd, s->file, &s->file_off, chunk);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		/* The file shrank: the length promised cannot be met. */
 		if (n == 0)
-			return -1; /* the file shrank: the length was promised */
+			return -1;
 	}
 	close(s->file);
 	s->file = -1;
@@ -1112,14 +988,6 @@ enum http_want http_session_on_writable(struct http_session *s)
 
 /* ---- the blocking-style driver ------------------------------------- */
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * MS_PER_S + ts.tv_nsec / NS_PER_MS;
-}
-
 static int set_nonblocking(int fd)
 {
 	int flags = fcntl(fd, F_GETFL);
@@ -1142,7 +1010,7 @@ long http_session_serve(int fd, const struct http_site *site,
 	if (set_nonblocking(fd) < 0)
 		return -1;
 	http_session_init(&s, site, fd);
-	deadline = now_ms() + idle_timeout_ms;
+	deadline = net_now_ms() + idle_timeout_ms;
 	while (want != HTTP_WANT_CLOSE) {
 		struct pollfd fds[2] = {
 			{.fd = fd,
@@ -1153,7 +1021,7 @@ long http_session_serve(int fd, const struct http_site *site,
 
 		if (stopping && http_session_is_idle(&s))
 			break;
-		long long left = deadline - now_ms();
+		long long left = deadline - net_now_ms();
 		if (left <= 0)
 			break;
 		spares_free(); /* this thread holds no buffer while it waits */
@@ -1174,9 +1042,9 @@ long http_session_serve(int fd, const struct http_site *site,
 		want = want == HTTP_WANT_READ ? http_session_on_readable(&s)
 					      : http_session_on_writable(&s);
 		if (s.state != ST_LINGER)
-			deadline = now_ms() + idle_timeout_ms;
+			deadline = net_now_ms() + idle_timeout_ms;
 		else if (!lingering && idle_timeout_ms > LINGER_MS)
-			deadline = now_ms() + LINGER_MS;
+			deadline = net_now_ms() + LINGER_MS;
 		lingering = s.state == ST_LINGER;
 	}
 	http_session_end(&s);

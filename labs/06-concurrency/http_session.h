@@ -72,11 +72,11 @@ struct http_session {
 	size_t out_len, out_sent;
 	int file; /* body still to send from this file, or -1 */
 	off_t file_off, file_end;
-	int keep_alive;	      /* keep the connection after this response */
-	size_t discard_left;  /* request body bytes still to read and drop */
+	int keep_alive;	     /* keep the connection after this response */
+	size_t discard_left; /* request body bytes still to read and drop */
 	struct http_chunked *chunks; /* a chunked body being dropped, or NULL */
-	size_t chunks_read;   /* bytes of that body read so far */
-	unsigned long served; /* responses completed */
+	size_t chunks_read;	     /* bytes of that body read so far */
+	unsigned long served;	     /* responses completed */
 };
 
 /* Starts a session on a connected, non-blocking socket. */

@@ -25,7 +25,7 @@
  * stop) of the handout. Until you are done, the first TODO reached says
  * so on stderr, and the server exits with status 1.
  */
-#define _GNU_SOURCE /* accept4, epoll_pwait */
+#define _GNU_SOURCE /* accept4 */
 #include "conc_server.h"
 
 #include <errno.h>
@@ -45,14 +45,12 @@
  * listener stays readable, so trying again at once would spin.
  */
 #define ACCEPT_PAUSE_MS 100
-#define MS_PER_S 1000
-#define NS_PER_MS 1000000L
 
 /* One client connection. */
 struct conn {
 	struct http_session session;
-	enum http_want want;	 /* what epoll watches for: READ or WRITE */
-	long long last_active;	 /* ms, CLOCK_MONOTONIC */
+	enum http_want want;	  /* what epoll watches for: READ or WRITE */
+	long long last_active;	  /* ms, CLOCK_MONOTONIC */
 	struct conn *prev, *next; /* by last activity, the oldest first */
 };
 
@@ -74,14 +72,6 @@ static void todo(const char *function)
 	errno = ENOSYS;
 }
 
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * MS_PER_S + ts.tv_nsec / NS_PER_MS;
-}
-
 /* ---- the list of connections, by last activity --------------------- */
 
 static void list_append(struct loop *l, struct conn *c)
@@ -97,14 +87,14 @@ static void list_append(struct loop *l, struct conn *c)
 
 static void list_remove(struct loop *l, struct conn *c)
 {
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
+	if (l->oldest == c)
 		l->oldest = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
 	else
+		c->prev->next = c->next;
+	if (l->newest == c)
 		l->newest = c->prev;
+	else
+		c->next->prev = c->prev;
 }
 
 /* Records activity: the connection becomes the newest. */
@@ -259,14 +249,14 @@ static int accept_all(struct loop *l)
 	 * wake-up may stand for many. Each new socket is non-blocking and
 	 * close-on-exec (accept4's flags) and gets conn_open(). EAGAIN means
 	 * all are taken: return 0. An error of the new connection only
-	 * (server_accept_error_is_transient) is skipped. Running out of
+	 * (net_accept_error_is_transient) is skipped. Running out of
 	 * descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM) pauses
 	 * accepting (pause_accepting, step 6) rather than ending the server.
 	 * Anything else is fatal: report it, -1.
 	 */
 	(void)l;
-	(void)conn_open;		 /* remove once you use it */
-	(void)pause_accepting;		 /* remove once you use it */
+	(void)conn_open;       /* remove once you use it */
+	(void)pause_accepting; /* remove once you use it */
 	todo("accept_all");
 	return -1;
 }
@@ -329,18 +319,18 @@ static int run_loop(struct loop *l)
 {
 	/*
 	 * TODO (step 5, then step 6): the loop, until it is stopped and no
-	 * connection is left. Each turn: read the clock (l->now) once for
-	 * everything the turn decides; wait with epoll_pwait() and
-	 * l->srv->wait_mask, the only place the stop signals get in (EINTR: go
-	 * round again), no longer than next_timeout(); read the clock again and
-	 * dispatch() the events. Step 6 adds, before the wait: begin_stop()
-	 * once *l->srv->stop is set; resume_accepting() once a pause is over;
-	 * expire_idle(); and return 0 when stopping with no connection left -
-	 * after expire_idle(), since the last connection may time out during a
+	 * connection is left. Each turn: read the clock (l->now =
+	 * net_now_ms()) once for everything the turn decides; wait with
+	 * epoll_pwait() and l->srv->wait_mask, the only place the stop
+	 * signals get in (EINTR: go round again), no longer than
+	 * next_timeout(); read the clock again and dispatch() the events.
+	 * Step 6 adds, before the wait: begin_stop() once *l->srv->stop is
+	 * set; resume_accepting() once a pause is over; expire_idle(); and
+	 * return 0 when stopping with no connection left - after
+	 * expire_idle(), since the last connection may time out during a
 	 * stop, and the wait would then sleep with nothing left to wake it.
 	 */
 	(void)l;
-	(void)monotonic_ms; /* remove once you use it */
 	(void)expire_idle;  /* remove once you use it */
 	(void)begin_stop;   /* remove once you use it */
 	(void)next_timeout; /* remove once you use it */

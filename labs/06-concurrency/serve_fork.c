@@ -33,8 +33,6 @@
 /* How long to stop accepting after running out of descriptors or
  * processes, so that exiting children can free some. */
 #define ACCEPT_PAUSE_MS 100
-#define MS_PER_S 1000
-#define NS_PER_MS 1000000L
 
 /* The signal state the parent sets up, and what a child puts back. */
 struct fork_signals {
@@ -165,9 +163,7 @@ static void run_child(struct server *srv, int fd, const struct fork_signals *fs)
  */
 static void pause_ms(const struct fork_signals *fs, int ms)
 {
-	struct timespec ts = {ms / MS_PER_S, (long)(ms % MS_PER_S) * NS_PER_MS};
-
-	ppoll(NULL, 0, &ts, &fs->wait_mask);
+	net_wait(NULL, 0, ms, &fs->wait_mask);
 }
 
 /*
@@ -184,7 +180,7 @@ static int accept_one(struct server *srv, const struct fork_signals *fs)
 	 * descriptors and its clients never see the end of the stream
 	 * (docs/06-concurrency.md, "Descriptors are inherited, so both sides
 	 * close"). An error that belongs to the new connection only
-	 * (server_accept_error_is_transient) means no client this time: return
+	 * (net_accept_error_is_transient) means no client this time: return
 	 * 0. Running out of descriptors (EMFILE, ENFILE, ENOBUFS, ENOMEM) or of
 	 * processes (fork failing) costs one client, not the server: report it,
 	 * close what is open, pause_ms(), and return 0; the listener stays
@@ -193,8 +189,8 @@ static int accept_one(struct server *srv, const struct fork_signals *fs)
 	 */
 	(void)srv;
 	(void)fs;
-	(void)run_child;		 /* remove once you use it */
-	(void)pause_ms;			 /* remove once you use it */
+	(void)run_child; /* remove once you use it */
+	(void)pause_ms;	 /* remove once you use it */
 	todo("accept_one");
 	return -1;
 }

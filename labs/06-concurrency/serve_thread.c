@@ -33,22 +33,12 @@
 #include <time.h>
 #include <unistd.h>
 
-/*
- * A thread's stack. The default (8 MiB, from ulimit -s) is address
- * space reserved per thread: a few hundred threads would reach the
- * grader's memory limit. A session needs a few tens of kilobytes (its
- * path buffers), sanitizers included.
- */
-#define THREAD_STACK_SIZE (256 * 1024)
 /* Connections accepted but not yet taken by a pool worker. */
 #define QUEUE_SIZE 256
 /* With the queue full, how often the acceptor looks for a stop signal. */
 #define QUEUE_WAIT_MS 100
 /* How long to stop accepting after running out of descriptors. */
 #define ACCEPT_PAUSE_MS 100
-#define MS_PER_S 1000
-#define NS_PER_MS 1000000L
-#define NS_PER_S 1000000000L
 
 /* next_connection()'s results besides a descriptor. */
 #define NO_CONNECTION (-1) /* nothing to serve now: look at *stop again */
@@ -88,8 +78,8 @@ struct pool {
 /* Says that a function is still to be written. Sets errno to ENOSYS. */
 static void todo(const char *function)
 {
-	fprintf(stderr, "%s: %s: %s (TODO in serve_thread.c)\n", PROG,
-		function, strerror(ENOSYS));
+	fprintf(stderr, "%s: %s: %s (TODO in serve_thread.c)\n", PROG, function,
+		strerror(ENOSYS));
 	errno = ENOSYS;
 }
 
@@ -108,17 +98,13 @@ static void serve_and_close(const struct server *srv, int fd)
  */
 static void take_pending_signals(const struct server *srv)
 {
-	struct timespec zero = {0, 0};
-
-	ppoll(NULL, 0, &zero, &srv->wait_mask);
+	net_wait(NULL, 0, 0, &srv->wait_mask);
 }
 
 /* Waits up to ms milliseconds, or less if a stop signal comes. */
 static void pause_ms(const struct server *srv, int ms)
 {
-	struct timespec ts = {ms / MS_PER_S, (long)(ms % MS_PER_S) * NS_PER_MS};
-
-	ppoll(NULL, 0, &ts, &srv->wait_mask);
+	net_wait(NULL, 0, ms, &srv->wait_mask);
 }
 
 /*
@@ -138,7 +124,7 @@ static int next_connection(const struct server *srv)
 	int fd = accept4(srv->listener, NULL, NULL, SOCK_CLOEXEC);
 	if (fd >= 0)
 		return fd;
-	if (server_accept_error_is_transient(errno))
+	if (net_accept_error_is_transient(errno))
 		return NO_CONNECTION;
 	perror(PROG ": accept");
 	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -151,9 +137,10 @@ static int next_connection(const struct server *srv)
 }
 
 /*
- * Attributes for the threads we start: our stack size, and detached or
- * not. Returns 0, or an error number (pthread functions return it
- * instead of setting errno); attr needs no destroy after a failure.
+ * Attributes for the threads we start: detached or not. Their stack size
+ * is conc_server.c's, the same for every thread of the program. Returns
+ * 0, or an error number (pthread functions return it instead of setting
+ * errno); attr needs no destroy after a failure.
  */
 static int init_thread_attr(pthread_attr_t *attr, int detached)
 {
@@ -161,8 +148,7 @@ static int init_thread_attr(pthread_attr_t *attr, int detached)
 
 	if (err != 0)
 		return err;
-	err = pthread_attr_setstacksize(attr, THREAD_STACK_SIZE);
-	if (err == 0 && detached)
+	if (detached)
 		err = pthread_attr_setdetachstate(attr,
 						  PTHREAD_CREATE_DETACHED);
 	if (err != 0)
@@ -368,7 +354,7 @@ static int pool_start(struct pool *p, const struct server *srv)
 {
 	/*
 	 * TODO (step 4): start srv->workers joinable threads running
-	 * pool_worker(p), with the stack size of init_thread_attr(), their ids
+	 * pool_worker(p), with the attributes of init_thread_attr(), their ids
 	 * in p->threads (allocated here). Count in p->started only the threads
 	 * that did start: pool_stop() joins exactly those. A failure: say which
 	 * worker and why (strerror of the error number), return -1.

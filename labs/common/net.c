@@ -1,12 +1,15 @@
 /*
  * net.c - provided helpers for labs 02 to 06. Contracts are in net.h.
  */
+#define _GNU_SOURCE /* ppoll */
 #include "net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PORT_MAX 65535
@@ -126,11 +129,44 @@ ssize_t net_write_all(int fd, const void *buf, size_t len)
 	return (ssize_t)len;
 }
 
+int net_connect(const char *host, const char *port, int type, int *gai_error)
+{
+	struct addrinfo hints, *list;
+	int fd = -1;
+	int saved_errno = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = type;
+	hints.ai_flags = AI_NUMERICSERV;
+	*gai_error = getaddrinfo(host, port, &hints, &list);
+	if (*gai_error != 0)
+		return -1;
+	for (struct addrinfo *ai = list; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+		if (fd < 0) {
+			saved_errno = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		saved_errno = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(list);
+	if (fd < 0)
+		errno = saved_errno;
+	return fd;
+}
+
 int net_listen(const struct sockaddr_storage *addr, socklen_t len, int type,
 	       int backlog, const char **failed_call)
 {
 	int one = 1;
 	int saved_errno;
+	/* The kind of socket, without the flags socket(2) also takes. */
+	int kind = type & ~(SOCK_CLOEXEC | SOCK_NONBLOCK);
 	int fd = socket(addr->ss_family, type, 0);
 
 	if (fd < 0) {
@@ -142,7 +178,7 @@ int net_listen(const struct sockaddr_storage *addr, socklen_t len, int type,
 	 * are in TIME_WAIT. Not datagram sockets: on Linux a second UDP socket
 	 * that also sets it may bind the same port and take the datagrams.
 	 */
-	if (type != SOCK_DGRAM &&
+	if (kind != SOCK_DGRAM &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) {
 		*failed_call = "setsockopt SO_REUSEADDR";
 		goto fail;
@@ -151,7 +187,7 @@ int net_listen(const struct sockaddr_storage *addr, socklen_t len, int type,
 		*failed_call = "bind";
 		goto fail;
 	}
-	if (type == SOCK_STREAM && listen(fd, backlog) < 0) {
+	if (kind == SOCK_STREAM && listen(fd, backlog) < 0) {
 		*failed_call = "listen";
 		goto fail;
 	}
@@ -170,6 +206,7 @@ int net_announce(int fd)
 	socklen_t len = sizeof(local);
 	char text[NET_SOCKADDR_TEXT_MAX];
 
+	memset(&local, 0, sizeof(local));
 	if (getsockname(fd, (struct sockaddr *)&local, &len) < 0)
 		return -1;
 	if (net_format_sockaddr((struct sockaddr *)&local, text, sizeof(text)) <
@@ -204,4 +241,60 @@ int net_install_stop_handlers(volatile sig_atomic_t *flag)
 		return -1;
 	sa.sa_handler = SIG_IGN;
 	return sigaction(SIGPIPE, &sa, NULL);
+}
+
+int net_block_stop_signals(volatile sig_atomic_t *flag, sigset_t *wait_mask)
+{
+	sigset_t stop_signals;
+
+	if (net_install_stop_handlers(flag) < 0)
+		return -1;
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	/* The mask before blocking, without the stop signals: the wait's. */
+	if (sigprocmask(SIG_BLOCK, &stop_signals, wait_mask) < 0)
+		return -1;
+	sigdelset(wait_mask, SIGINT);
+	sigdelset(wait_mask, SIGTERM);
+	return 0;
+}
+
+int net_wait(struct pollfd *fds, nfds_t n, int timeout_ms,
+	     const sigset_t *wait_mask)
+{
+	struct timespec ts = {
+		.tv_sec = timeout_ms / NET_MS_PER_S,
+		.tv_nsec = (long)(timeout_ms % NET_MS_PER_S) * NET_NS_PER_MS,
+	};
+
+	return ppoll(fds, n, timeout_ms < 0 ? NULL : &ts, wait_mask);
+}
+
+long long net_now_ms(void)
+{
+	struct timespec ts;
+
+	/* Fails only for an unknown clock or a bad pointer: not here. */
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * NET_MS_PER_S + ts.tv_nsec / NET_NS_PER_MS;
+}
+
+int net_accept_error_is_transient(int err)
+{
+	switch (err) {
+	case EINTR:
+	case ECONNABORTED:
+	case EPROTO:
+	case ENETDOWN:
+	case ENOPROTOOPT:
+	case EHOSTDOWN:
+	case ENONET:
+	case EHOSTUNREACH:
+	case EOPNOTSUPP:
+	case ENETUNREACH:
+		return 1;
+	default:
+		return 0;
+	}
 }

@@ -12,6 +12,7 @@
 #define NET_H
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,12 @@
 
 /* Exit status for bad command-line arguments, in every program. */
 #define NET_EXIT_USAGE 2
+
+/* Units of time. Timeouts in the course are counted in milliseconds. */
+#define NET_MS_PER_S 1000
+#define NET_US_PER_MS 1000
+#define NET_NS_PER_MS 1000000L
+#define NET_NS_PER_S 1000000000L
 
 /* Digits in the largest port number, 65535. */
 #define NET_PORT_TEXT_MAX 5
@@ -61,9 +68,21 @@ ssize_t net_send_all(int fd, const void *buf, size_t len);
 ssize_t net_write_all(int fd, const void *buf, size_t len);
 
 /*
- * Opens a listening socket of the given type (SOCK_STREAM or SOCK_DGRAM)
- * on addr: socket, SO_REUSEADDR (SOCK_STREAM only), bind, and listen for
- * SOCK_STREAM. A SOCK_DGRAM port already bound fails with EADDRINUSE.
+ * Connects a new socket of the given type (SOCK_STREAM or SOCK_DGRAM) to
+ * host (a name or an address literal) and port (digits), trying each
+ * address getaddrinfo() gives until one connects. Returns the socket, or
+ * -1: with *gai_error nonzero when host and port do not resolve (a
+ * getaddrinfo() error, which gai_strerror() names, not an errno value),
+ * else with *gai_error 0 and errno set by the last socket() or connect().
+ */
+int net_connect(const char *host, const char *port, int type, int *gai_error);
+
+/*
+ * Opens a listening socket of the given type (SOCK_STREAM or SOCK_DGRAM,
+ * optionally or'ed with SOCK_CLOEXEC and SOCK_NONBLOCK, as socket(2)
+ * takes them) on addr: socket, SO_REUSEADDR (SOCK_STREAM only), bind, and
+ * listen for SOCK_STREAM. A SOCK_DGRAM port already bound fails with
+ * EADDRINUSE.
  * Returns the socket, or -1 with errno set and *failed_call naming the
  * call that failed ("socket", "bind", ...).
  */
@@ -83,5 +102,35 @@ int net_announce(int fd);
  * or -1 with errno set.
  */
 int net_install_stop_handlers(volatile sig_atomic_t *flag);
+
+/*
+ * Installs the stop handlers (net_install_stop_handlers), then blocks
+ * SIGINT and SIGTERM in the calling thread and so in every thread it
+ * starts later, and fills *wait_mask with the mask to wait with (ppoll,
+ * epoll_pwait, net_wait), which lets them in. A stop signal can then
+ * arrive only while the program waits, never between its look at *flag
+ * and the wait that follows. Returns 0, or -1 with errno set.
+ */
+int net_block_stop_signals(volatile sig_atomic_t *flag, sigset_t *wait_mask);
+
+/*
+ * Waits up to timeout_ms milliseconds (-1: no limit) for the events asked
+ * for in fds[0..n), with the signal mask set to *wait_mask during the
+ * wait only (ppoll). Returns the number of fds with events, 0 when the
+ * time ran out, or -1 with errno set (EINTR: a signal came).
+ */
+int net_wait(struct pollfd *fds, nfds_t n, int timeout_ms,
+	     const sigset_t *wait_mask);
+
+/* Milliseconds on CLOCK_MONOTONIC: unlike the time of day, it never jumps. */
+long long net_now_ms(void);
+
+/*
+ * Nonzero when accept() failed with err for a reason of the connection
+ * being accepted, not of the listening socket: accept(2) says to treat
+ * those as "try again" (ECONNABORTED, EPROTO, the network errors, and
+ * EINTR).
+ */
+int net_accept_error_is_transient(int err);
 
 #endif /* NET_H */

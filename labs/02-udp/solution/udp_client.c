@@ -13,6 +13,7 @@
  * Exits 0 after the last line's reply, 1 when a request got no reply (or
  * on another error), 2 on bad arguments.
  */
+#define _POSIX_C_SOURCE 200809L /* getaddrinfo, getline, getopt */
 #include "net.h"
 #include "udp_proto.h"
 
@@ -22,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PROG "udp_client"
@@ -31,8 +31,6 @@
 #define MAX_TIMEOUT_MS 60000
 #define DEFAULT_RETRIES 5
 #define MAX_RETRIES 100
-#define MS_PER_SECOND 1000
-#define NS_PER_MS 1000000
 
 struct client_config {
 	const char *host;
@@ -171,16 +169,6 @@ static int open_client_socket(const char *host, const char *port)
 	return fd;
 }
 
-/* Milliseconds on a clock that never jumps (unlike the time of day). */
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	/* Fails only for an unknown clock or a bad pointer: not here. */
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * MS_PER_SECOND + ts.tv_nsec / NS_PER_MS;
-}
-
 /*
  * Sends the request once. A refusal left by an earlier ICMP message is
  * remembered, not fatal: the server may just not be up yet. Returns 0, or
@@ -203,7 +191,7 @@ static int send_request(struct exchange *ex)
 }
 
 /*
- * Waits until deadline (now_ms() time) for the reply that carries ex->seq
+ * Waits until deadline (net_now_ms() time) for the reply that carries ex->seq
  * and drops every other datagram: a copy of a reply already printed, a
  * late reply to an earlier request, or anything too short to have a
  * header. Returns 0 and sets *body and *body_len (inside ex->reply), or -1
@@ -216,7 +204,7 @@ static int wait_for_reply(struct exchange *ex, long long deadline,
 	uint32_t seq;
 
 	for (;;) {
-		long long left = deadline - now_ms();
+		long long left = deadline - net_now_ms();
 		if (left <= 0) {
 			errno = ETIMEDOUT;
 			return -1;
@@ -257,7 +245,7 @@ static int request_reply(struct exchange *ex, const void **body,
 	for (long attempt = 0; attempt <= ex->retries; attempt++) {
 		if (send_request(ex) < 0)
 			return -1;
-		if (wait_for_reply(ex, now_ms() + ex->timeout_ms, body,
+		if (wait_for_reply(ex, net_now_ms() + ex->timeout_ms, body,
 				   body_len) == 0)
 			return 0;
 		if (errno != ETIMEDOUT)

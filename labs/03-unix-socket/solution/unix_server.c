@@ -13,7 +13,7 @@
  * and the server exits 1. On SIGINT or SIGTERM it removes its socket file
  * and exits 0; 1 on a fatal error, 2 on bad arguments.
  */
-#define _GNU_SOURCE /* ppoll, struct ucred */
+#define _GNU_SOURCE /* accept4, struct ucred */
 #include "net.h"
 #include "unix_proto.h"
 
@@ -65,9 +65,10 @@ struct client {
 static volatile sig_atomic_t stop_requested;
 
 /*
- * The mask to wait with: SIGINT and SIGTERM stay blocked while the server
- * runs and are let in only inside ppoll(), so a signal can never land
- * between a check of stop_requested and the wait that follows it.
+ * The mask to wait with (net_block_stop_signals): SIGINT and SIGTERM stay
+ * blocked while the server runs and are let in only while it waits, so a
+ * signal can never land between a check of stop_requested and the wait
+ * that follows it.
  */
 static sigset_t wait_mask;
 
@@ -117,40 +118,6 @@ static int parse_args(int argc, char **argv, struct server_config *cfg)
 	return 0;
 }
 
-static void on_stop_signal(int signo)
-{
-	(void)signo;
-	stop_requested = 1;
-}
-
-/*
- * SIGINT and SIGTERM set stop_requested; they are blocked except inside
- * ppoll() (see wait_mask). SIGPIPE is ignored: a reply to a client that
- * has gone away must fail with EPIPE, not kill the server.
- */
-static int install_signal_handlers(void)
-{
-	struct sigaction sa;
-	sigset_t stop_signals;
-
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &stop_signals, &wait_mask) < 0)
-		return -1;
-	sigdelset(&wait_mask, SIGINT);
-	sigdelset(&wait_mask, SIGTERM);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 ||
-	    sigaction(SIGTERM, &sa, NULL) < 0)
-		return -1;
-	sa.sa_handler = SIG_IGN;
-	return sigaction(SIGPIPE, &sa, NULL);
-}
-
 /*
  * Waits until fd is readable, with the stop signals let in for the wait
  * only. Returns 0, or -1 with errno set (EINTR when a signal arrived).
@@ -159,7 +126,7 @@ static int wait_readable(int fd)
 {
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
-	return ppoll(&pfd, 1, NULL, &wait_mask) < 0 ? -1 : 0;
+	return net_wait(&pfd, 1, -1, &wait_mask) < 0 ? -1 : 0;
 }
 
 /* Like wait_readable(), until fd has room to send. */
@@ -167,7 +134,7 @@ static int wait_writable(int fd)
 {
 	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
 
-	return ppoll(&pfd, 1, NULL, &wait_mask) < 0 ? -1 : 0;
+	return net_wait(&pfd, 1, -1, &wait_mask) < 0 ? -1 : 0;
 }
 
 /*
@@ -555,7 +522,7 @@ static int serve_next_client(int listener)
 
 	c.fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
 	if (c.fd < 0) {
-		if (errno == EINTR || errno == ECONNABORTED)
+		if (net_accept_error_is_transient(errno))
 			return 0;
 		perror(PROG ": accept");
 		return -1;
@@ -601,8 +568,13 @@ int main(int argc, char **argv)
 		usage();
 		return NET_EXIT_USAGE;
 	}
-	if (install_signal_handlers() < 0) {
-		perror(PROG ": sigaction");
+	/*
+	 * SIGINT and SIGTERM set stop_requested, and are blocked except while
+	 * waiting with wait_mask; SIGPIPE is ignored: a reply to a client
+	 * that has gone away must fail with EPIPE, not kill the server.
+	 */
+	if (net_block_stop_signals(&stop_requested, &wait_mask) < 0) {
+		perror(PROG ": signal handlers");
 		return EXIT_FAILURE;
 	}
 	if (prepare_path(&cfg) < 0)

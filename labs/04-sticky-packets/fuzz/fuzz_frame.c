@@ -71,7 +71,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 2)
 		return 0;
-	enum frame_mode mode = (data[0] & 0x80) ? FRAME_MODE_LINE : FRAME_MODE_LEN;
+	enum frame_mode mode =
+		(data[0] & 0x80) ? FRAME_MODE_LINE : FRAME_MODE_LEN;
 	size_t max = data[0] & LIMIT_MASK;
 	unsigned piece_seed = data[1];
 	const uint8_t *s = data + 2;
@@ -90,8 +91,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (piece > len - fed)
 			piece = len - fed;
 		size_t took = frame_decoder_feed(&d, s + fed, piece);
+		/* Room must exist once messages are taken out. */
 		if (took == 0)
-			abort(); /* room must exist once messages are taken out */
+			abort();
 		fed += took;
 		while ((rc = frame_decoder_next(&d, &m)) == 1)
 			check_message(mode, max, s, len, &pos, &m, &d);

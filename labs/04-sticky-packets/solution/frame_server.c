@@ -13,7 +13,7 @@
  * ready; exits 0 on SIGINT or SIGTERM, 1 on a fatal error, 2 on bad
  * arguments.
  */
-#define _GNU_SOURCE /* ppoll */
+#define _POSIX_C_SOURCE 200809L /* getopt, sigset_t */
 #include "frame.h"
 #include "net.h"
 
@@ -49,8 +49,8 @@ static volatile sig_atomic_t stop_requested;
 
 /*
  * The signal mask to wait with: SIGINT and SIGTERM stay blocked except
- * inside ppoll(), so a stop signal cannot slip in between a look at
- * stop_requested and a blocking call.
+ * inside ppoll() (net_wait), so a stop signal cannot slip in between a
+ * look at stop_requested and a blocking call.
  */
 static sigset_t wait_mask;
 
@@ -109,23 +109,6 @@ static int parse_args(int argc, char **argv, struct server_config *cfg)
 	return 0;
 }
 
-/* Stop handlers, SIGPIPE ignored, stop signals blocked outside ppoll. */
-static int install_signal_handlers(void)
-{
-	sigset_t stop_signals;
-
-	if (net_install_stop_handlers(&stop_requested) < 0)
-		return -1;
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &stop_signals, &wait_mask) < 0)
-		return -1;
-	sigdelset(&wait_mask, SIGINT);
-	sigdelset(&wait_mask, SIGTERM);
-	return 0;
-}
-
 /*
  * Waits up to timeout_ms (-1: no limit) for events on fd, with the stop
  * signals unblocked during the wait only. Returns the events that
@@ -134,10 +117,8 @@ static int install_signal_handlers(void)
 static int wait_for(int fd, short events, int timeout_ms)
 {
 	struct pollfd pfd = {.fd = fd, .events = events};
-	struct timespec ts = {.tv_sec = timeout_ms / 1000,
-			      .tv_nsec = (long)(timeout_ms % 1000) * 1000000L};
 
-	int n = ppoll(&pfd, 1, timeout_ms < 0 ? NULL : &ts, &wait_mask);
+	int n = net_wait(&pfd, 1, timeout_ms, &wait_mask);
 	if (n < 0)
 		return -1;
 	return n == 0 ? 0 : pfd.revents;
@@ -291,26 +272,6 @@ static int serve_connection(int fd, enum frame_mode mode, unsigned char *buf,
 	return 0;
 }
 
-/* accept() errors that belong to the new connection: try again. */
-static int accept_error_is_transient(int err)
-{
-	switch (err) {
-	case EINTR:
-	case ECONNABORTED:
-	case EPROTO:
-	case ENETDOWN:
-	case ENOPROTOOPT:
-	case EHOSTDOWN:
-	case ENONET:
-	case EHOSTUNREACH:
-	case EOPNOTSUPP:
-	case ENETUNREACH:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
 /* Serves connections one after another until a stop signal. */
 static int serve_forever(int listener, enum frame_mode mode, unsigned char *buf,
 			 size_t cap)
@@ -328,7 +289,7 @@ static int serve_forever(int listener, enum frame_mode mode, unsigned char *buf,
 		}
 		int fd = accept(listener, (struct sockaddr *)&peer, &peer_len);
 		if (fd < 0) {
-			if (accept_error_is_transient(errno))
+			if (net_accept_error_is_transient(errno))
 				continue;
 			perror(PROG ": accept");
 			return -1;
@@ -375,7 +336,8 @@ int main(int argc, char **argv)
 		perror(PROG ": malloc");
 		return EXIT_FAILURE;
 	}
-	if (install_signal_handlers() < 0) {
+	/* Stop handlers, SIGPIPE ignored, stop signals blocked but in waits. */
+	if (net_block_stop_signals(&stop_requested, &wait_mask) < 0) {
 		perror(PROG ": signal handlers");
 		goto out;
 	}

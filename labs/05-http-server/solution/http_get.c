@@ -10,6 +10,7 @@
  * Exits 0 for a 2xx status, 1 for any other status or an error, 2 for
  * bad usage or a URL it cannot parse.
  */
+#define _POSIX_C_SOURCE 200809L /* getaddrinfo */
 #include "http_parse.h"
 #include "net.h"
 

@@ -1,6 +1,7 @@
 /*
- * http_parse.c - reference HTTP/1.1 head parsers and chunked decoder
- * (lab 05). Contracts are in ../http_parse.h; the grammar is RFC 9112.
+ * http_parse.c - reference HTTP/1.1 head parsers, the request checks the
+ * servers share, and the chunked decoder (lab 05). Contracts are in
+ * ../http_parse.h; the grammar is RFC 9112.
  */
 #include "http_parse.h"
 
@@ -416,14 +417,121 @@ int http_request_framing(const struct http_request *req,
 	return 0;
 }
 
-/* Value of a hex digit, or -1. */
-static int hex_value(unsigned char c)
+int http_check_headers(const struct http_request *req,
+		       struct http_request_info *info)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-		return (c | 0x20) - 'a' + 10;
-	return -1;
+	struct http_framing framing;
+	int hosts = 0;
+	int close_asked = 0;
+	int keep_asked = 0;
+
+	info->expect_continue = 0;
+	for (size_t i = 0; i < req->num_headers; i++) {
+		const struct http_header *h = &req->headers[i];
+
+		if (header_is(h, "Host")) {
+			hosts++;
+		} else if (header_is(h, "Connection")) {
+			close_asked |=
+				http_has_token(h->value, h->value_len, "close");
+			keep_asked |= http_has_token(h->value, h->value_len,
+						     "keep-alive");
+		} else if (header_is(h, "Expect")) {
+			info->expect_continue = http_has_token(
+				h->value, h->value_len, "100-continue");
+		}
+	}
+	if (req->minor >= 1)
+		info->keep_alive = !close_asked;
+	else
+		info->keep_alive = keep_asked && !close_asked;
+	if (req->minor >= 1 && hosts != 1)
+		return 400; /* RFC 9112 section 3.2 */
+	if (hosts > 1)
+		return 400;
+	int status = http_request_framing(req, &framing);
+	info->chunked = framing.chunked;
+	info->body_len = framing.length;
+	return status;
+}
+
+int http_target_path(const struct http_request *req, const char **path,
+		     size_t *len)
+{
+	static const char scheme[] = "http://";
+	const size_t scheme_len = sizeof(scheme) - 1;
+	const char *t = req->target;
+	const char *end = t + req->target_len;
+
+	/* The absolute form: skip the scheme and the host. */
+	if (req->target_len > scheme_len &&
+	    strncasecmp(t, scheme, scheme_len) == 0) {
+		t += scheme_len;
+		while (t < end && *t != '/' && *t != '?')
+			t++;
+	}
+	if (t == end || *t != '/')
+		return -1;
+	*path = t;
+	*len = 0;
+	while (t + *len < end && t[*len] != '?' && t[*len] != '#')
+		(*len)++;
+	return 0;
+}
+
+int http_method_is(const struct http_request *req, const char *name)
+{
+	return strlen(name) == req->method_len &&
+	       memcmp(req->method, name, req->method_len) == 0;
+}
+
+int http_method_is_known(const struct http_request *req)
+{
+	static const char *const known[] = {"GET",     "HEAD",	 "POST",
+					    "PUT",     "DELETE", "CONNECT",
+					    "OPTIONS", "TRACE",	 "PATCH"};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (http_method_is(req, known[i]))
+			return 1;
+	}
+	return 0;
+}
+
+const char *http_reason_phrase(int status)
+{
+	switch (status) {
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 301:
+		return "Moved Permanently";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 413:
+		return "Content Too Large";
+	case 414:
+		return "URI Too Long";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 501:
+		return "Not Implemented";
+	case 505:
+		return "HTTP Version Not Supported";
+	default:
+		return "Unknown";
+	}
 }
 
 /* The size line ended: go to the data, or to the trailers after size 0. */
@@ -445,7 +553,7 @@ static int size_line_byte(struct http_chunked *dec, unsigned char ch)
 
 	switch (dec->state) {
 	case CHUNK_SIZE:
-		v = hex_value(ch);
+		v = http_hex_value(ch);
 		if (v >= 0) {
 			if (++dec->size_digits > CHUNK_SIZE_MAX_DIGITS)
 				return HTTP_PARSE_ERROR;

@@ -3,20 +3,11 @@
  * lookup (lab 05). Contracts are in ../http_path.h.
  */
 #include "http_path.h"
+#include "http_parse.h" /* http_hex_value */
 
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
-
-/* Value of a hex digit, or -1. */
-static int hex_value(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-		return (c | 0x20) - 'a' + 10;
-	return -1;
-}
 
 ssize_t http_percent_decode(const char *src, size_t len, char *out,
 			    size_t outlen)
@@ -30,8 +21,8 @@ ssize_t http_percent_decode(const char *src, size_t len, char *out,
 				errno = EINVAL;
 				return -1;
 			}
-			int hi = hex_value((unsigned char)src[i + 1]);
-			int lo = hex_value((unsigned char)src[i + 2]);
+			int hi = http_hex_value((unsigned char)src[i + 1]);
+			int lo = http_hex_value((unsigned char)src[i + 2]);
 			/* "%00" would cut the file name short: refuse it. */
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 				errno = EINVAL;

@@ -10,7 +10,7 @@
  * Prints "listening on ADDR:PORT" once ready. Exits 0 on SIGINT or
  * SIGTERM, 1 on a fatal error, 2 on bad arguments.
  */
-#define _GNU_SOURCE /* ppoll */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include "http_parse.h"
 #include "http_path.h"
 #include "net.h"
@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,7 +36,6 @@
 #define LISTEN_BACKLOG 64
 #define DEFAULT_TIMEOUT_S 5
 #define MAX_TIMEOUT_S 3600
-#define MS_PER_S 1000
 
 /* Limits on what a client may send (docs/05-http.md, "Limits"). */
 #define REQUEST_LINE_MAX 4096 /* longer -> 414 URI Too Long */
@@ -75,20 +75,10 @@ struct conn {
 	int served;   /* requests answered so far */
 };
 
-/* What handle_request learned about a request beyond the parse. */
-struct request_info {
-	const struct http_request *req;
-	uint64_t body_len; /* from Content-Length; 0 when chunked */
-	int chunked;	   /* the body is in the chunked transfer coding */
-	int keep_alive;
-	int is_head;
-	int expect_continue;
-};
-
 /* Set by the SIGINT/SIGTERM handler. */
 static volatile sig_atomic_t stop_requested;
 
-/* Signals are blocked except while waiting in ppoll() with this mask. */
+/* Signals are blocked except while waiting in net_wait() with this mask. */
 static sigset_t wait_mask;
 
 static void usage(void)
@@ -107,7 +97,7 @@ static int parse_args(int argc, char **argv, struct server *srv)
 
 	srv->addr_text = DEFAULT_ADDR;
 	srv->docroot_arg = NULL;
-	srv->timeout_ms = DEFAULT_TIMEOUT_S * MS_PER_S;
+	srv->timeout_ms = DEFAULT_TIMEOUT_S * NET_MS_PER_S;
 	while ((opt = getopt(argc, argv, ":a:p:d:t:")) != -1) {
 		switch (opt) {
 		case 'a':
@@ -132,7 +122,7 @@ static int parse_args(int argc, char **argv, struct server *srv)
 					optarg);
 				return -1;
 			}
-			srv->timeout_ms = (int)seconds * MS_PER_S;
+			srv->timeout_ms = (int)seconds * NET_MS_PER_S;
 			break;
 		case ':':
 			fprintf(stderr, "%s: -%c needs a value\n", PROG,
@@ -155,52 +145,6 @@ static int parse_args(int argc, char **argv, struct server *srv)
 		return -1;
 	}
 	return 0;
-}
-
-static void on_stop_signal(int signo)
-{
-	(void)signo;
-	stop_requested = 1;
-}
-
-/*
- * SIGINT and SIGTERM set stop_requested; they stay blocked except inside
- * ppoll(), so a signal can never fall between a check of the flag and a
- * blocking call. SIGPIPE is ignored (sends use MSG_NOSIGNAL anyway).
- */
-static int install_signal_handlers(void)
-{
-	struct sigaction sa;
-	sigset_t stop_signals;
-
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGTERM);
-	if (sigprocmask(SIG_BLOCK, &stop_signals, &wait_mask) < 0)
-		return -1;
-	sigdelset(&wait_mask, SIGINT);
-	sigdelset(&wait_mask, SIGTERM);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGINT, &sa, NULL) < 0 ||
-	    sigaction(SIGTERM, &sa, NULL) < 0)
-		return -1;
-	sa.sa_handler = SIG_IGN;
-	return sigaction(SIGPIPE, &sa, NULL);
-}
-
-/*
- * Waits up to timeout_ms (-1: forever) for fds to be ready, with the stop
- * signals unblocked during the wait only. Returns ppoll's result: > 0
- * ready, 0 timed out, -1 with errno (EINTR when a signal arrived).
- */
-static int wait_ready(struct pollfd *fds, nfds_t n, int timeout_ms)
-{
-	struct timespec ts = {timeout_ms / MS_PER_S,
-			      (long)(timeout_ms % MS_PER_S) * 1000000L};
-	return ppoll(fds, n, timeout_ms < 0 ? NULL : &ts, &wait_mask);
 }
 
 /* Results of conn_fill besides a byte count. */
@@ -234,7 +178,7 @@ static ssize_t conn_fill(struct conn *c)
 			errno = EINTR;
 			return FILL_FAILED;
 		}
-		int rc = wait_ready(fds, (nfds_t)watch, timeout_ms);
+		int rc = net_wait(fds, (nfds_t)watch, timeout_ms, &wait_mask);
 		if (rc == 0 && watch == 1 && idle && c->served == 0 &&
 		    timeout_ms < c->srv->timeout_ms) {
 			/* Grace over: wait the rest, yielding if needed. */
@@ -300,48 +244,11 @@ static void linger_close(struct conn *c)
 
 	shutdown(c->fd, SHUT_WR);
 	while (dropped < LINGER_BYTES && !stop_requested &&
-	       wait_ready(&pfd, 1, LINGER_MS) > 0) {
+	       net_wait(&pfd, 1, LINGER_MS, &wait_mask) > 0) {
 		ssize_t n = recv(c->fd, c->buf, sizeof(c->buf), 0);
 		if (n <= 0)
 			break;
 		dropped += (size_t)n;
-	}
-}
-
-/* The reason phrase for each status code the server sends. */
-static const char *reason_phrase(int status)
-{
-	switch (status) {
-	case 100:
-		return "Continue";
-	case 200:
-		return "OK";
-	case 301:
-		return "Moved Permanently";
-	case 400:
-		return "Bad Request";
-	case 403:
-		return "Forbidden";
-	case 404:
-		return "Not Found";
-	case 405:
-		return "Method Not Allowed";
-	case 408:
-		return "Request Timeout";
-	case 413:
-		return "Content Too Large";
-	case 414:
-		return "URI Too Long";
-	case 431:
-		return "Request Header Fields Too Large";
-	case 500:
-		return "Internal Server Error";
-	case 501:
-		return "Not Implemented";
-	case 505:
-		return "HTTP Version Not Supported";
-	default:
-		return "Unknown";
 	}
 }
 
@@ -390,7 +297,7 @@ static void head_start(struct head *h, int status, uint64_t content_length,
 	h->len = 0;
 	h->overflow = 0;
 	format_date(date, sizeof(date));
-	head_add(h, "HTTP/1.1 %d %s\r\n", status, reason_phrase(status));
+	head_add(h, "HTTP/1.1 %d %s\r\n", status, http_reason_phrase(status));
 	head_add(h, "Date: %s\r\nServer: %s\r\n", date, SERVER_NAME);
 	if (content_length == BODY_CHUNKED)
 		head_add(h, "Transfer-Encoding: chunked\r\n");
@@ -431,8 +338,8 @@ static int send_status_page(struct conn *c, int status, int keep_alive,
 	int n = snprintf(body, sizeof(body),
 			 "<!DOCTYPE html>\n<html><head><title>%d %s</title>"
 			 "</head>\n<body><h1>%d %s</h1></body></html>\n",
-			 status, reason_phrase(status), status,
-			 reason_phrase(status));
+			 status, http_reason_phrase(status), status,
+			 http_reason_phrase(status));
 	if (n < 0 || (size_t)n >= sizeof(body))
 		n = 0;
 	head_start(&h, status, (uint64_t)n, keep_alive);
@@ -462,7 +369,7 @@ static void log_request(const struct http_request *req, int status)
  * Sends "100 Continue" if the client waits for it before sending a body
  * we are about to read (RFC 9110 section 10.1.1).
  */
-static int maybe_continue(struct conn *c, const struct request_info *ri)
+static int maybe_continue(struct conn *c, const struct http_request_info *ri)
 {
 	static const char interim[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -514,6 +421,10 @@ static int send_chunk(int fd, const char *data, size_t len)
 	char size_line[CHUNK_SIZE_LINE_MAX];
 	int n = snprintf(size_line, sizeof(size_line), "%zx\r\n", len);
 
+	if (n < 0 || (size_t)n >= sizeof(size_line)) {
+		errno = EOVERFLOW;
+		return -1;
+	}
 	if (net_send_all(fd, size_line, (size_t)n) < 0 ||
 	    net_send_all(fd, data, len) < 0 || net_send_all(fd, "\r\n", 2) < 0)
 		return -1;
@@ -552,7 +463,7 @@ static int relay_chunked(struct conn *c, int fd, uint64_t limit)
 			errno = EPROTO;
 			return -1;
 		}
-		/* Bytes after the body (rest >= 0) belong to the next request. */
+		/* Bytes after the body (rest >= 0): the next request's. */
 		read_so_far += in - (rest >= 0 ? (size_t)rest : 0);
 		if (read_so_far > limit) {
 			errno = EFBIG;
@@ -575,7 +486,7 @@ static int relay_chunked(struct conn *c, int fd, uint64_t limit)
 }
 
 /* POST /echo: the body back, with the request's Content-Type. */
-static int serve_echo(struct conn *c, const struct request_info *ri)
+static int serve_echo(struct conn *c, const struct http_request_info *ri)
 {
 	const struct http_request *req = ri->req;
 	const struct http_header *type = http_find_header(
@@ -615,8 +526,7 @@ static int send_file_body(int sock, int file, uint64_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			/* The file shrank: the promised length cannot be met.
-			 */
+			/* The file shrank: the promised length is wrong. */
 			if (n == 0)
 				errno = EIO;
 			return -1;
@@ -698,7 +608,7 @@ static int open_resource(const struct server *srv, const char *url_path,
  * GET and HEAD of a file. raw_path is the path as the client wrote it
  * (for the Location of a redirect); url_path is decoded and normalised.
  */
-static int serve_file(struct conn *c, const struct request_info *ri,
+static int serve_file(struct conn *c, const struct http_request_info *ri,
 		      const char *raw_path, size_t raw_len,
 		      const char *url_path)
 {
@@ -709,15 +619,19 @@ static int serve_file(struct conn *c, const struct request_info *ri,
 	char real[PATH_MAX];
 
 	int status = open_resource(c->srv, url_path, &fd, &st, real);
-	log_request(ri->req, status == 0 ? 200 : status);
 	if (status == 301) {
 		/* The client's own spelling of the path, plus the slash. */
 		int n = snprintf(location, sizeof(location), "%.*s/",
 				 (int)raw_len, raw_path);
-		struct extra ex = {NULL, location, (size_t)n};
-		return send_status_page(c, 301, ri->keep_alive, ri->is_head,
-					&ex);
+		if (n >= 0 && (size_t)n < sizeof(location)) {
+			struct extra ex = {NULL, location, (size_t)n};
+			log_request(ri->req, 301);
+			return send_status_page(c, 301, ri->keep_alive,
+						ri->is_head, &ex);
+		}
+		status = 414; /* too long to redirect to */
 	}
+	log_request(ri->req, status == 0 ? 200 : status);
 	if (status != 0)
 		return send_status_page(c, status, ri->keep_alive, ri->is_head,
 					NULL);
@@ -730,102 +644,12 @@ static int serve_file(struct conn *c, const struct request_info *ri,
 	return rc;
 }
 
-/* Is this one of the methods of RFC 9110 (or PATCH)? */
-static int method_is_known(const char *m, size_t len)
-{
-	static const char *const known[] = {"GET",     "HEAD",	 "POST",
-					    "PUT",     "DELETE", "CONNECT",
-					    "OPTIONS", "TRACE",	 "PATCH"};
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
-		if (strlen(known[i]) == len && memcmp(known[i], m, len) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-static int method_is(const struct http_request *req, const char *name)
-{
-	return strlen(name) == req->method_len &&
-	       memcmp(req->method, name, req->method_len) == 0;
-}
-
-/*
- * Finds the path part of the target: origin-form "/p?q", or absolute-form
- * "http://host/p?q". Sets *path and *len; returns 0, or -1 if malformed.
- */
-static int target_path(const struct http_request *req, const char **path,
-		       size_t *len)
-{
-	const char *t = req->target;
-	const char *end = t + req->target_len;
-	static const char scheme[] = "http://";
-	size_t scheme_len = sizeof(scheme) - 1;
-
-	if (req->target_len > scheme_len &&
-	    strncasecmp(t, scheme, scheme_len) == 0) {
-		t += scheme_len;
-		while (t < end && *t != '/' && *t != '?')
-			t++;
-		if (t == end || *t != '/')
-			return -1;
-	}
-	if (t == end || *t != '/')
-		return -1;
-	*path = t;
-	*len = 0;
-	while (t + *len < end && t[*len] != '?' && t[*len] != '#')
-		(*len)++;
-	return 0;
-}
-
-/*
- * Reads the headers that matter for framing and connection handling.
- * Returns 0, or an error status (400, 501) to answer with.
- */
-static int check_headers(const struct http_request *req,
-			 struct request_info *ri)
-{
-	struct http_framing framing;
-	int hosts = 0;
-	int close_asked = 0;
-	int keep_asked = 0;
-
-	ri->expect_continue = 0;
-	for (size_t i = 0; i < req->num_headers; i++) {
-		const struct http_header *h = &req->headers[i];
-
-		if (http_find_header(h, 1, "Host") != NULL) {
-			hosts++;
-		} else if (http_find_header(h, 1, "Connection")) {
-			close_asked |=
-				http_has_token(h->value, h->value_len, "close");
-			keep_asked |= http_has_token(h->value, h->value_len,
-						     "keep-alive");
-		} else if (http_find_header(h, 1, "Expect")) {
-			ri->expect_continue = http_has_token(
-				h->value, h->value_len, "100-continue");
-		}
-	}
-	if (req->minor >= 1)
-		ri->keep_alive = !close_asked;
-	else
-		ri->keep_alive = keep_asked && !close_asked;
-	if (req->minor >= 1 && hosts != 1)
-		return 400; /* RFC 9112 section 3.2 */
-	if (hosts > 1)
-		return 400;
-	int status = http_request_framing(req, &framing);
-	ri->chunked = framing.chunked;
-	ri->body_len = framing.length;
-	return status;
-}
-
 /*
  * Reads and drops a chunked body that is not echoed. Returns 0, or -1
  * (after answering 413 or 400 when the body is too large to drop or
  * malformed) when the connection must close.
  */
-static int drop_chunked_body(struct conn *c, const struct request_info *ri)
+static int drop_chunked_body(struct conn *c, const struct http_request_info *ri)
 {
 	if (maybe_continue(c, ri) < 0)
 		return -1;
@@ -846,7 +670,7 @@ static int drop_chunked_body(struct conn *c, const struct request_info *ri)
  * answering 413 for a body too large to drop) when the connection must
  * close.
  */
-static int drop_body(struct conn *c, const struct request_info *ri)
+static int drop_body(struct conn *c, const struct http_request_info *ri)
 {
 	if (ri->chunked)
 		return drop_chunked_body(c, ri);
@@ -864,53 +688,60 @@ static int drop_body(struct conn *c, const struct request_info *ri)
 }
 
 /*
+ * The path of the request's target, decoded and normalised, in url_path
+ * (size bytes); *raw and *raw_len are the path as the client wrote it.
+ * Returns 0, or the status to answer with: 400 for a target that is not
+ * a path or does not decode, 403 for a path that climbs above the root.
+ */
+static int request_path(const struct http_request *req, const char **raw,
+			size_t *raw_len, char *url_path, size_t size)
+{
+	char decoded[REQUEST_LINE_MAX + 1];
+
+	if (http_target_path(req, raw, raw_len) < 0 ||
+	    http_percent_decode(*raw, *raw_len, decoded, sizeof(decoded)) < 0)
+		return 400;
+	if (http_normalize_path(decoded, url_path, size) < 0)
+		return errno == EACCES ? 403 : 400;
+	return 0;
+}
+
+/*
  * Routes a parsed request whose head has been consumed. Returns 0, or -1
  * when the connection must close (sending failed).
  */
-static int route(struct conn *c, const struct request_info *ri)
+static int route(struct conn *c, const struct http_request_info *ri)
 {
 	const struct http_request *req = ri->req;
-	char decoded[REQUEST_LINE_MAX + 1];
 	char url_path[REQUEST_LINE_MAX + 1];
 	const char *raw;
 	size_t raw_len;
 	struct extra allow = {"GET, HEAD, OPTIONS", NULL, 0};
 
-	int path_ok =
-		target_path(req, &raw, &raw_len) == 0 &&
-		http_percent_decode(raw, raw_len, decoded, sizeof(decoded)) >=
-			0 &&
-		http_normalize_path(decoded, url_path, sizeof(url_path)) >= 0;
-	if (path_ok && strcmp(url_path, ECHO_PATH) == 0 &&
-	    method_is(req, "POST"))
+	int status =
+		request_path(req, &raw, &raw_len, url_path, sizeof(url_path));
+	if (status == 0 && strcmp(url_path, ECHO_PATH) == 0 &&
+	    http_method_is(req, "POST"))
 		return serve_echo(c, ri);
 	if (drop_body(c, ri) < 0)
 		return -1;
-	if (target_path(req, &raw, &raw_len) < 0 ||
-	    http_percent_decode(raw, raw_len, decoded, sizeof(decoded)) < 0) {
-		if (req->target_len == 1 && req->target[0] == '*' &&
-		    method_is(req, "OPTIONS")) {
-			allow.allow = "GET, HEAD, POST, OPTIONS";
-			log_request(req, 200);
-			return send_status_page(c, 200, ri->keep_alive, 0,
-						&allow);
-		}
-		log_request(req, 400);
-		return send_status_page(c, 400, ri->keep_alive, ri->is_head,
-					NULL);
+	if (req->target_len == 1 && req->target[0] == '*' &&
+	    http_method_is(req, "OPTIONS")) {
+		allow.allow = "GET, HEAD, POST, OPTIONS";
+		log_request(req, 200);
+		return send_status_page(c, 200, ri->keep_alive, 0, &allow);
 	}
-	if (http_normalize_path(decoded, url_path, sizeof(url_path)) < 0) {
-		int status = errno == EACCES ? 403 : 400;
+	if (status != 0) {
 		log_request(req, status);
 		return send_status_page(c, status, ri->keep_alive, ri->is_head,
 					NULL);
 	}
 	if (strcmp(url_path, ECHO_PATH) == 0) {
 		allow.allow = "POST, OPTIONS";
-	} else if (method_is(req, "GET") || ri->is_head) {
+	} else if (http_method_is(req, "GET") || ri->is_head) {
 		return serve_file(c, ri, raw, raw_len, url_path);
 	}
-	int status = method_is(req, "OPTIONS") ? 200 : 405;
+	status = http_method_is(req, "OPTIONS") ? 200 : 405;
 	log_request(req, status);
 	return send_status_page(c, status, ri->keep_alive, ri->is_head, &allow);
 }
@@ -922,8 +753,8 @@ static int route(struct conn *c, const struct request_info *ri)
 static int handle_request(struct conn *c, const struct http_request *req,
 			  size_t head_len)
 {
-	struct request_info ri = {.req = req,
-				  .is_head = method_is(req, "HEAD")};
+	struct http_request_info ri = {.req = req,
+				       .is_head = http_method_is(req, "HEAD")};
 	int status = 0;
 
 	if (req->major != 1)
@@ -932,8 +763,8 @@ static int handle_request(struct conn *c, const struct http_request *req,
 		status = 414; /* a long line that arrived in one piece */
 	else if (head_len > HEAD_MAX)
 		status = 431;
-	else if ((status = check_headers(req, &ri)) == 0 &&
-		 !method_is_known(req->method, req->method_len))
+	else if ((status = http_check_headers(req, &ri)) == 0 &&
+		 !http_method_is_known(req))
 		status = 501;
 	if (status != 0) {
 		log_request(req, status);
@@ -972,7 +803,7 @@ static int head_over_limit(const struct conn *c)
 static void refuse(struct conn *c, int status)
 {
 	fprintf(stderr, "%s: refused a request: %d %s\n", PROG, status,
-		reason_phrase(status));
+		http_reason_phrase(status));
 	send_status_page(c, status, 0, 0, NULL);
 	linger_close(c);
 }
@@ -1033,29 +864,6 @@ static void serve_connection(struct conn *c)
 }
 
 /*
- * accept() also reports errors of the connection being accepted, not of
- * the listener; accept(2) says to treat them as "try again".
- */
-static int accept_error_is_transient(int err)
-{
-	switch (err) {
-	case EINTR:
-	case ECONNABORTED:
-	case EPROTO:
-	case ENETDOWN:
-	case ENOPROTOOPT:
-	case EHOSTDOWN:
-	case ENONET:
-	case EHOSTUNREACH:
-	case EOPNOTSUPP:
-	case ENETUNREACH:
-		return 1;
-	default:
-		return 0;
-	}
-}
-
-/*
  * Socket options for a client: a send that blocks longer than the
  * timeout means the client stopped reading; TCP_NODELAY because a
  * response goes out as a head and a body in two sends, and Nagle's
@@ -1064,8 +872,8 @@ static int accept_error_is_transient(int err)
  */
 static int set_client_options(int fd, int timeout_ms)
 {
-	struct timeval tv = {timeout_ms / MS_PER_S,
-			     (timeout_ms % MS_PER_S) * 1000};
+	struct timeval tv = {timeout_ms / NET_MS_PER_S,
+			     (timeout_ms % NET_MS_PER_S) * NET_US_PER_MS};
 	int one = 1;
 
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
@@ -1079,7 +887,7 @@ static int serve_forever(struct server *srv, struct conn *c)
 	struct pollfd pfd = {.fd = srv->listener, .events = POLLIN};
 
 	while (!stop_requested) {
-		if (wait_ready(&pfd, 1, -1) < 0) {
+		if (net_wait(&pfd, 1, -1, &wait_mask) < 0) {
 			if (errno == EINTR)
 				continue;
 			perror(PROG ": ppoll");
@@ -1087,7 +895,7 @@ static int serve_forever(struct server *srv, struct conn *c)
 		}
 		int fd = accept(srv->listener, NULL, NULL);
 		if (fd < 0) {
-			if (accept_error_is_transient(errno))
+			if (net_accept_error_is_transient(errno))
 				continue;
 			perror(PROG ": accept");
 			return -1;
@@ -1148,8 +956,14 @@ int main(int argc, char **argv)
 			srv.docroot_arg, strerror(errno));
 		return EXIT_FAILURE;
 	}
-	if (install_signal_handlers() < 0) {
-		perror(PROG ": sigaction");
+	/*
+	 * SIGINT and SIGTERM set stop_requested; they stay blocked except
+	 * while waiting with wait_mask, so a signal can never fall between a
+	 * check of the flag and a blocking call. SIGPIPE is ignored (sends
+	 * use MSG_NOSIGNAL anyway).
+	 */
+	if (net_block_stop_signals(&stop_requested, &wait_mask) < 0) {
+		perror(PROG ": signal handlers");
 		return EXIT_FAILURE;
 	}
 	srv.listener = net_listen(&addr, addr_len, SOCK_STREAM, LISTEN_BACKLOG,

@@ -23,7 +23,7 @@
  * until the oldest one is due. See docs/06-concurrency.md, "Event loops
  * and epoll".
  */
-#define _GNU_SOURCE /* accept4, epoll_pwait */
+#define _GNU_SOURCE /* accept4 */
 #include "conc_server.h"
 
 #include <errno.h>
@@ -43,14 +43,12 @@
  * listener stays readable, so trying again at once would spin.
  */
 #define ACCEPT_PAUSE_MS 100
-#define MS_PER_S 1000
-#define NS_PER_MS 1000000L
 
 /* One client connection. */
 struct conn {
 	struct http_session session;
-	enum http_want want;	 /* what epoll watches for: READ or WRITE */
-	long long last_active;	 /* ms, CLOCK_MONOTONIC */
+	enum http_want want;	  /* what epoll watches for: READ or WRITE */
+	long long last_active;	  /* ms, CLOCK_MONOTONIC */
 	struct conn *prev, *next; /* by last activity, the oldest first */
 };
 
@@ -63,14 +61,6 @@ struct loop {
 	long long accept_resume; /* ms; 0 while accepting */
 	int stopping;
 };
-
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * MS_PER_S + ts.tv_nsec / NS_PER_MS;
-}
 
 /* ---- the list of connections, by last activity --------------------- */
 
@@ -87,14 +77,14 @@ static void list_append(struct loop *l, struct conn *c)
 
 static void list_remove(struct loop *l, struct conn *c)
 {
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
+	if (l->oldest == c)
 		l->oldest = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
 	else
+		c->prev->next = c->next;
+	if (l->newest == c)
 		l->newest = c->prev;
+	else
+		c->next->prev = c->prev;
 }
 
 /* Records activity: the connection becomes the newest. */
@@ -247,7 +237,7 @@ static int accept_all(struct loop *l)
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			return 0;
-		if (server_accept_error_is_transient(errno))
+		if (net_accept_error_is_transient(errno))
 			continue;
 		perror(PROG ": accept");
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
@@ -312,7 +302,7 @@ static int run_loop(struct loop *l)
 	struct epoll_event events[MAX_EVENTS];
 
 	for (;;) {
-		l->now = monotonic_ms();
+		l->now = net_now_ms();
 		if (*l->srv->stop && !l->stopping)
 			begin_stop(l);
 		if (l->accept_resume != 0 && l->now >= l->accept_resume &&
@@ -330,7 +320,7 @@ static int run_loop(struct loop *l)
 			perror(PROG ": epoll_pwait");
 			return -1;
 		}
-		l->now = monotonic_ms();
+		l->now = net_now_ms();
 		if (dispatch(l, events, n) < 0)
 			return -1;
 	}
@@ -351,7 +341,7 @@ static int loop_open(struct loop *l)
 		perror(PROG ": epoll_create1");
 		return -1;
 	}
-	l->now = monotonic_ms();
+	l->now = net_now_ms();
 	if (resume_accepting(l) < 0) {
 		close(l->epfd);
 		return -1;

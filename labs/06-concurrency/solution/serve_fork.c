@@ -26,8 +26,6 @@
 /* How long to stop accepting after running out of descriptors or
  * processes, so that exiting children can free some. */
 #define ACCEPT_PAUSE_MS 100
-#define MS_PER_S 1000
-#define NS_PER_MS 1000000L
 
 /* The signal state the parent sets up, and what a child puts back. */
 struct fork_signals {
@@ -164,7 +162,8 @@ static void run_child(struct server *srv, int fd, const struct fork_signals *fs)
 }
 
 /* Starts a child for connection fd; returns 0, or -1 with errno set. */
-static int start_child(struct server *srv, int fd, const struct fork_signals *fs)
+static int start_child(struct server *srv, int fd,
+		       const struct fork_signals *fs)
 {
 	pid_t pid = fork();
 
@@ -181,9 +180,7 @@ static int start_child(struct server *srv, int fd, const struct fork_signals *fs
  */
 static void pause_ms(const struct fork_signals *fs, int ms)
 {
-	struct timespec ts = {ms / MS_PER_S, (long)(ms % MS_PER_S) * NS_PER_MS};
-
-	ppoll(NULL, 0, &ts, &fs->wait_mask);
+	net_wait(NULL, 0, ms, &fs->wait_mask);
 }
 
 /* Out of descriptors or memory: it may pass once children exit. */
@@ -202,7 +199,7 @@ static int accept_one(struct server *srv, const struct fork_signals *fs)
 	int fd = accept4(srv->listener, NULL, NULL, SOCK_CLOEXEC);
 
 	if (fd < 0) {
-		if (server_accept_error_is_transient(errno))
+		if (net_accept_error_is_transient(errno))
 			return 0;
 		perror(PROG ": accept");
 		if (!accept_error_is_resource(errno))

@@ -4,6 +4,7 @@
  * send() is replaced at link time (-Wl,--wrap=send) by __wrap_send below,
  * which takes at most a few bytes per call and fails once with EINTR.
  */
+#define _POSIX_C_SOURCE 200809L /* sigprocmask, getaddrinfo's codes */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,10 +13,17 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "net.h"
+
+/* The longest a test waits for something that should come at once. */
+#define WAIT_LIMIT_MS 2000
 
 static void test_parse_port(void **state)
 {
@@ -161,6 +169,125 @@ static void test_listen_dgram_port_is_exclusive(void **state)
 	close(first);
 }
 
+/*
+ * The flags socket(2) takes with the type are passed on, and do not stop
+ * a stream socket from listening or a datagram port from being exclusive.
+ */
+static void test_listen_with_socket_flags(void **state)
+{
+	(void)state;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const char *failed = NULL;
+	int accepting = 0;
+	socklen_t optlen = sizeof(accepting);
+
+	assert_int_equal(net_make_addr("127.0.0.1", 0, &ss, &len), 0);
+	int fd =
+		net_listen(&ss, len, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			   4, &failed);
+	assert_true(fd >= 0);
+	assert_int_equal(
+		getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &optlen),
+		0);
+	assert_int_equal(accepting, 1);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	close(fd);
+
+	int first = net_listen(&ss, len, SOCK_DGRAM | SOCK_CLOEXEC, 0, &failed);
+	assert_true(first >= 0);
+	assert_int_equal(getsockname(first, (struct sockaddr *)&ss, &len), 0);
+	errno = 0;
+	assert_int_equal(
+		net_listen(&ss, len, SOCK_DGRAM | SOCK_CLOEXEC, 0, &failed),
+		-1);
+	assert_int_equal(errno, EADDRINUSE);
+	close(first);
+}
+
+static void test_connect(void **state)
+{
+	(void)state;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	const char *failed = NULL;
+	char port[NET_PORT_TEXT_MAX + 1];
+	int gai_error = -1;
+
+	assert_int_equal(net_make_addr("127.0.0.1", 0, &ss, &len), 0);
+	int listener = net_listen(&ss, len, SOCK_STREAM, 4, &failed);
+	assert_true(listener >= 0);
+	assert_int_equal(getsockname(listener, (struct sockaddr *)&ss, &len),
+			 0);
+	snprintf(port, sizeof(port), "%u",
+		 (unsigned)ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	int fd = net_connect("127.0.0.1", port, SOCK_STREAM, &gai_error);
+	assert_true(fd >= 0);
+	assert_int_equal(gai_error, 0);
+	close(fd);
+	close(listener); /* nobody listens on that port any more */
+	errno = 0;
+	assert_int_equal(
+		net_connect("127.0.0.1", port, SOCK_STREAM, &gai_error), -1);
+	assert_int_equal(gai_error, 0);
+	assert_int_equal(errno, ECONNREFUSED);
+	/* A port that is not a number does not resolve (AI_NUMERICSERV). */
+	assert_int_equal(
+		net_connect("127.0.0.1", "echo", SOCK_STREAM, &gai_error), -1);
+	assert_int_equal(gai_error, EAI_NONAME);
+}
+
+/*
+ * A stop signal raised while the program runs stays pending, and is let
+ * in (setting the flag) only by a wait with the wait mask.
+ */
+static void test_block_stop_signals_and_wait(void **state)
+{
+	(void)state;
+	static volatile sig_atomic_t stop;
+	sigset_t wait_mask, before, term;
+	int fds[2];
+
+	/* Blocked already, as a parent may leave it: the wait lets it in. */
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &term, &before), 0);
+	assert_int_equal(net_block_stop_signals(&stop, &wait_mask), 0);
+	assert_false(sigismember(&wait_mask, SIGTERM));
+	assert_int_equal(raise(SIGTERM), 0);
+	assert_int_equal(stop, 0);
+
+	assert_int_equal(pipe(fds), 0);
+	struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+	errno = 0;
+	assert_int_equal(net_wait(&pfd, 1, WAIT_LIMIT_MS, &wait_mask), -1);
+	assert_int_equal(errno, EINTR);
+	assert_int_equal(stop, 1);
+
+	long long start = net_now_ms();
+	assert_int_equal(net_wait(&pfd, 1, 50, &wait_mask), 0);
+	assert_true(net_now_ms() - start >= 50);
+	assert_int_equal(write(fds[1], "x", 1), 1);
+	assert_int_equal(net_wait(&pfd, 1, WAIT_LIMIT_MS, &wait_mask), 1);
+	assert_true(pfd.revents & POLLIN);
+	close(fds[0]);
+	close(fds[1]);
+	assert_int_equal(sigprocmask(SIG_SETMASK, &before, NULL), 0);
+}
+
+static void test_accept_error_is_transient(void **state)
+{
+	(void)state;
+	const int transient[] = {EINTR, ECONNABORTED, EPROTO, ENETUNREACH};
+	const int fatal[] = {EBADF, EINVAL, ENOTSOCK, EMFILE, ENOMEM};
+
+	for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
+		assert_true(net_accept_error_is_transient(transient[i]));
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		assert_false(net_accept_error_is_transient(fatal[i]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -170,6 +297,10 @@ int main(void)
 		cmocka_unit_test(test_write_all_to_pipe),
 		cmocka_unit_test(test_listen_reports_failed_call),
 		cmocka_unit_test(test_listen_dgram_port_is_exclusive),
+		cmocka_unit_test(test_listen_with_socket_flags),
+		cmocka_unit_test(test_connect),
+		cmocka_unit_test(test_block_stop_signals_and_wait),
+		cmocka_unit_test(test_accept_error_is_transient),
 	};
 	return cmocka_run_group_tests_name("net", tests, NULL, NULL);
 }
