@@ -123,7 +123,7 @@ class DgramSocket:
         """Receives one datagram and checks it is exactly expected."""
         got = self.recv(what, timeout)
         if got != expected and len(got) < len(expected) and expected.startswith(got):
-            raise GradeFailure("missing bytes", f"wrong {what}: a {len(got)}-byte datagram came "
+            raise GradeFailure("missing bytes", f"{what}: a {len(got)}-byte datagram came "
                                f"back for a {len(expected)}-byte one; the reply must be one "
                                "datagram with every byte (a receive buffer that is too small "
                                "cuts a datagram short, and the rest is lost; a reply sent in "
