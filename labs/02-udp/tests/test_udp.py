@@ -353,7 +353,7 @@ def check_requests(peer, lines):
 
 @graded(points=6, doc="labs/02-udp/README.md#step-3--the-client-one-request-one-reply", step=3)
 def test_client_replies_in_order(ctx):
-    """client: sends one datagram per line, the last even without a newline, and prints each reply"""
+    """client: one datagram per line, the last even without a newline; each reply on a line"""
     peer = start_udp_peer(ctx)
     lines = [b"first line", b"", "你好，世界".encode("utf-8"), b"tab\tand  spaces ",
              b"last line, no newline after it"]
