@@ -47,6 +47,8 @@ TSAN_BUILD_TIMEOUT = 180    # seconds for building it on first use
 # "FATAL: ThreadSanitizer: unexpected memory mapping". Newer runtimes
 # re-run themselves without randomisation; for these, setarch -R does.
 TSAN_MAX_RND_BITS = 28
+ORDINALS = ("", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+            "ninth", "tenth")
 
 
 @dataclass
@@ -584,7 +586,8 @@ class TestContext:
             self.check_sanitizer(proc)
 
     def sanitizer_sections(self):
-        return [(proc.name, proc.sanitizer_report()) for proc in self.processes
+        labels = self._labels()
+        return [(labels[i], proc.sanitizer_report()) for i, proc in enumerate(self.processes)
                 if proc.sanitized and proc.sanitizer_report()]
 
     # -- reporting ------------------------------------------------------------
@@ -616,12 +619,36 @@ class TestContext:
         return lines
 
     def stderr_sections(self):
+        labels = self._labels()
         sections = []
-        for proc in self.processes:
+        for i, proc in enumerate(self.processes):
             tail = proc.stderr_tail()
             if tail:
-                sections.append((proc.name, tail))
+                sections.append((labels[i], tail))
         return sections
+
+    def _labels(self):
+        """A name per process for the report. Programs started more than
+        once are told apart ("unix_server (the second, which exited with status
+        1)"): one instance's last words must not read as another's."""
+        counts = {}
+        for proc in self.processes:
+            counts[proc.name] = counts.get(proc.name, 0) + 1
+        labels, seen = [], {}
+        for proc in self.processes:
+            seen[proc.name] = seen.get(proc.name, 0) + 1
+            if counts[proc.name] == 1:
+                labels.append(proc.name)
+                continue
+            n = seen[proc.name]
+            label = f"the {ORDINALS[n]}" if n < len(ORDINALS) else f"number {n}"
+            code = proc.poll() if proc.popen is not None else None
+            if proc.killed_by_grader:
+                label += ", which the test had to kill"
+            elif code is not None:
+                label += f", which {describe_status(code)}"
+            labels.append(f"{proc.name} ({label})")
+        return labels
 
     def repro(self):
         """Commands that reproduce the test's exchange by hand."""

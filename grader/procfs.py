@@ -88,6 +88,17 @@ def zombies(pid):
     return [child for child in children(pid) if state(child) == "Z"]
 
 
+def cpu_seconds(pid):
+    """CPU time pid has used so far (user and system, all its threads),
+    in seconds; None if gone. A process that waits uses next to none; one
+    that spins in a loop uses as much as it is given."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return None
+    # After the name: state is field 3 of stat(5), utime 14 and stime 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def thread_count(pid):
     """How many threads pid has (1 for a single-threaded process), 0 if gone."""
     try:

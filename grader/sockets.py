@@ -271,13 +271,15 @@ class Conn:
 
 def expect_bytes(expected, got, what, stream_ended=False):
     """Raises a GradeFailure naming the first broken rule (explain.py),
-    with a view of the first difference as details, if they differ."""
+    with a view of the first difference as details, if they differ.
+    what names the bytes checked ("the echo of a line"); the sentence is
+    "<what>: <rule>", which reads right whatever words what starts with."""
     result = diff_bytes(expected, got)
     if result is None:
         return
     _, lines = result
     kind, rule = explain_bytes(expected, got, stream_ended)
-    raise GradeFailure(kind, tr("wrong {what}: {rule}", what=what, rule=rule), "\n".join(lines[1:]))
+    raise GradeFailure(kind, tr("{what}: {rule}", what=what, rule=rule), "\n".join(lines[1:]))
 
 
 def _as_failure(exc, doing):

@@ -126,7 +126,7 @@ class DgramSocket:
         """Receives one datagram and checks it is exactly expected."""
         got = self.recv(what, timeout)
         if got != expected and len(got) < len(expected) and expected.startswith(got):
-            raise GradeFailure("missing bytes", tr("wrong {what}: a {len}-byte datagram came back for a {len2}-byte "
+            raise GradeFailure("missing bytes", tr("{what}: a {len}-byte datagram came back for a {len2}-byte "
                                                    "one; the reply must be one datagram with every byte (a receive "
                                                    "buffer that is too small cuts a datagram short, and the rest is "
                                                    "lost; a reply sent in pieces arrives as several datagrams)",

@@ -3,7 +3,8 @@
  * calls that a real network produces and loopback almost never does.
  *
  * Loaded with LD_PRELOAD under a program the grader tests, it stands in
- * for send(), sendto(), write(), recv(), recvfrom() and read() on sockets.
+ * for send(), sendto(), sendmsg(), write(), recv(), recvfrom(), recvmsg()
+ * and read() on sockets.
  * At points chosen from a seed, instead of passing a call straight on, it
  *   - shortens it: the real call is made for fewer bytes than asked
  *     (1 up to len - 1), as when the kernel's buffer is nearly full or a
@@ -48,12 +49,15 @@
 #define FAULT_RATE_MAX 50	/* percent */
 #define TRACKED_FDS 4096	/* descriptors whose runs of faults are counted */
 #define LOG_LINE_MAX 160
+#define SHORT_IOV_MAX 16	/* msghdrs with more iovecs are never shortened */
 
 typedef ssize_t (*send_fn)(int, const void *, size_t, int);
 typedef ssize_t (*sendto_fn)(int, const void *, size_t, int, const struct sockaddr *,
 			     socklen_t);
 typedef ssize_t (*recv_fn)(int, void *, size_t, int);
 typedef ssize_t (*recvfrom_fn)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+typedef ssize_t (*sendmsg_fn)(int, const struct msghdr *, int);
+typedef ssize_t (*recvmsg_fn)(int, struct msghdr *, int);
 typedef ssize_t (*rw_fn)(int, void *, size_t);
 typedef ssize_t (*write_fn)(int, const void *, size_t);
 typedef pid_t (*fork_fn)(void);
@@ -252,6 +256,90 @@ ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from
 	if (apply(fault, "recvfrom", fd, &len))
 		return -1;
 	return ((recvfrom_fn)real("recvfrom"))(fd, buf, len, flags, from, fromlen);
+}
+
+static int is_datagram(int fd)
+{
+	int type = 0;
+	socklen_t size = sizeof(type);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0 && type != SOCK_STREAM;
+}
+
+static size_t iov_total(const struct msghdr *msg)
+{
+	size_t total = 0;
+
+	for (size_t i = 0; i < (size_t)msg->msg_iovlen; i++)
+		total += msg->msg_iov[i].iov_len;
+	return total;
+}
+
+/* *out becomes msg with room for only want bytes, its iovecs in iov. */
+static void trim_msg(const struct msghdr *msg, size_t want, struct msghdr *out,
+		     struct iovec *iov)
+{
+	*out = *msg;
+	out->msg_iov = iov;
+	out->msg_iovlen = 0;
+	for (size_t i = 0; i < (size_t)msg->msg_iovlen && want > 0; i++) {
+		iov[i] = msg->msg_iov[i];
+		if (iov[i].iov_len > want)
+			iov[i].iov_len = want;
+		want -= iov[i].iov_len;
+		out->msg_iovlen = i + 1;
+	}
+}
+
+/*
+ * What to do with a sendmsg() or recvmsg() of msg (descriptors and
+ * credentials travel beside the bytes there): like the others, but only
+ * a stream is shortened, and only when its iovecs are few enough to copy.
+ */
+static enum fault choose_msg(int fd, const struct msghdr *msg, int flags, size_t *len)
+{
+	*len = iov_total(msg);
+	enum fault fault = choose(fd, *len, flags);
+	if (fault == FAULT_SHORT && ((size_t)msg->msg_iovlen > SHORT_IOV_MAX || is_datagram(fd)))
+		fault = FAULT_NONE;
+	return fault;
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct iovec iov[SHORT_IOV_MAX];
+	struct msghdr shorter_msg;
+	size_t len;
+	enum fault fault = choose_msg(fd, msg, flags, &len);
+
+	if (apply(fault, "sendmsg", fd, &len))
+		return -1;
+	if (fault != FAULT_SHORT)
+		return ((sendmsg_fn)real("sendmsg"))(fd, msg, flags);
+	trim_msg(msg, len, &shorter_msg, iov);
+	return ((sendmsg_fn)real("sendmsg"))(fd, &shorter_msg, flags);
+}
+
+ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	struct iovec iov[SHORT_IOV_MAX];
+	struct msghdr shorter_msg;
+	size_t len = 0;
+	/* MSG_WAITALL, MSG_PEEK: the program asked for exact semantics. */
+	enum fault fault = (flags & (MSG_WAITALL | MSG_PEEK)) ? FAULT_NONE
+							       : choose_msg(fd, msg, flags, &len);
+
+	if (apply(fault, "recvmsg", fd, &len))
+		return -1;
+	if (fault != FAULT_SHORT)
+		return ((recvmsg_fn)real("recvmsg"))(fd, msg, flags);
+	trim_msg(msg, len, &shorter_msg, iov);
+	ssize_t n = ((recvmsg_fn)real("recvmsg"))(fd, &shorter_msg, flags);
+	/* What the kernel filled in besides the bytes goes back to the caller. */
+	msg->msg_namelen = shorter_msg.msg_namelen;
+	msg->msg_controllen = shorter_msg.msg_controllen;
+	msg->msg_flags = shorter_msg.msg_flags;
+	return n;
 }
 
 ssize_t read(int fd, void *buf, size_t len)

@@ -5,6 +5,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -103,3 +104,17 @@ def test_a_process_that_is_gone_reads_as_empty():
     assert procfs.children(proc.pid) == []
     assert procfs.fd_count(proc.pid) == 0
     assert procfs.thread_count(proc.pid) == 0
+    assert procfs.cpu_seconds(proc.pid) is None
+
+
+def test_cpu_time_tells_a_spinning_process_from_a_waiting_one():
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        time.sleep(1.0)
+        assert procfs.cpu_seconds(spinner.pid) > 0.2
+        assert procfs.cpu_seconds(sleeper.pid) < 0.2
+    finally:
+        for proc in (spinner, sleeper):
+            proc.kill()
+            proc.wait(timeout=10)

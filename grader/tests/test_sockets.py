@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from grader.failures import GradeFailure, TestTimeout
-from grader.sockets import Conn, split_sizes
+from grader.sockets import Conn, expect_bytes, split_sizes
 from grader.transcripts import Transcript
 
 
@@ -69,6 +69,16 @@ def test_wrong_echo_is_reported_as_wrong_bytes():
     with pytest.raises(GradeFailure) as err:
         conn.expect(b"hello", "the echo")
     assert err.value.kind == "wrong bytes" and "byte 4" in err.value.message
+
+
+def test_the_sentence_reads_right_whatever_the_words():
+    """'what' is a noun phrase of the test's choosing ("the echo on the
+    announced port"): the sentence must not put "wrong" before it."""
+    with pytest.raises(GradeFailure) as err:
+        expect_bytes(b"ping\n", b"pong\n", "the echo on the announced port")
+    assert err.value.message.startswith("the echo on the announced port: byte 1"), \
+        err.value.message
+    assert "wrong the" not in err.value.message
 
 
 def test_short_reply_then_close_is_missing_bytes():

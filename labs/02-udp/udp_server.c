@@ -114,7 +114,9 @@ static int echo_one(int fd, char *buf, size_t buf_size)
 	 *   return 0 (EINTR, or an error that belongs to one datagram).
 	 * - sendto() exactly the n bytes back to the address they came from.
 	 *   n may be 0: an empty datagram is a message and gets an empty
-	 *   reply. If sendto fails, print it and return 0: the server goes on.
+	 *   reply. If sendto fails with EINTR (a signal came before anything
+	 *   was sent), send again; on any other error print it and return 0:
+	 *   the server goes on.
 	 * net_format_sockaddr() turns the sender's address into text for
 	 * messages. See docs/02-udp.md, "sendto and recvfrom".
 	 */

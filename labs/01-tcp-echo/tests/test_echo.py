@@ -7,15 +7,22 @@ docs section explaining each behaviour are declared beside each test.
 
 import signal
 import socket
+import threading
+import time
 
 import pytest
 
-from grader import EchoPeer, Faults, GradeFailure, describe_status, expect_bytes, graded
+from grader import EchoPeer, Faults, GradeFailure, Limits, describe_status, expect_bytes, graded
+from grader.context import shell_printf
 
 SERVER = "echo_server"
 CLIENT = "echo_client"
 UNITS = "test_echo_util"
 MIB = 1 << 20
+REPRO_MAX_BYTES = 300       # longer inputs are not typed into "try it by hand"
+PEER_POLL = 0.2             # how often the test's server checks whether to stop
+PEER_LIFETIME = 30.0        # the test's server gives up after this long
+PEER_BUFFER = 64 * 1024     # its socket buffers, pinned small (see grader/peers.py)
 
 
 @pytest.fixture
@@ -194,14 +201,40 @@ def test_clients_served_in_turn(ctx, server):
 
 @graded(points=5, doc="01-tcp.md#connection-reset", step=3)
 def test_survives_reset_client(ctx, server):
-    """server: survives a client that resets the connection mid-stream"""
+    """server: survives clients that reset or close the connection mid-stream"""
+    # First a client the server is busy with: each piece is echoed before
+    # the next is sent, so when the client resets, the server is waiting
+    # for more, and its next recv() fails with ECONNRESET, every time.
     rude = ctx.connect(server)
-    rude.send(ctx.rng().randbytes(MIB), note="1 MiB, then a reset without reading any of the echo")
+    rng = ctx.rng()
+    for i in range(1, 4):
+        piece = rng.randbytes(4096)
+        rude.send(piece, note=f"piece {i} of 3")
+        rude.expect(piece, f"echo of piece {i} of 3 (the server must go on echoing until the "
+                    "client closes)")
     rude.reset()
-    # A sequential server reaches the next client only after it has run
-    # into the reset, so this echo is the proof that it survived it.
     echo_round_trip(ctx, server, b"still there?\n", "echo to the next client after the reset")
-    ctx.expect_alive(server, "after a client reset its connection")
+    # Then clients that leave while bytes are still moving: whether the
+    # server meets the reset in recv() or in send() depends on timing, so
+    # only its survival counts, not what became of their bytes.
+    rude = ctx.connect(server)
+    try:
+        rude.send(ctx.rng(salt=1).randbytes(MIB), note="1 MiB, then a reset without reading "
+                  "any of the echo")
+    except GradeFailure as exc:
+        if exc.kind not in ("connection reset", "broken pipe"):
+            raise
+        ctx.note(f"sending 1 MiB to the server ended early ({exc.kind}); only whether the "
+                 "server survives counts here")
+    rude.reset()
+    gone = ctx.connect(server)
+    gone.send(b"half a li", note="then the client closes without reading the echo")
+    gone.close()
+    # A sequential server reaches the next client only after it has dealt
+    # with the ones before, so this echo is the proof that it survived.
+    echo_round_trip(ctx, server, b"still there?\n", "echo to a client after three that left "
+                    "mid-stream")
+    ctx.expect_alive(server, "after clients reset or closed their connections")
 
 
 @graded(points=5, doc="01-tcp.md#so_reuseaddr-and-time_wait", step=3)
@@ -262,17 +295,24 @@ def client_args(peer):
     return ["-h", peer.host, "-p", str(peer.port)]
 
 
-def client_repro(ctx, size):
-    """How to rerun a client test by hand against your own echo_server."""
+def client_repro(ctx, data):
+    """How to rerun a client test by hand against your own echo_server,
+    with the test's own input when it is short enough to type."""
+    if len(data) <= REPRO_MAX_BYTES:
+        make_input = f"{shell_printf(data)} > input    # terminal 2"
+    else:
+        make_input = (f"head -c {len(data)} /dev/urandom > input    # terminal 2 (the test's "
+                      f"{len(data)} bytes came from SEED {ctx.seed})")
     ctx.set_repro([
         f"{ctx.display_path(SERVER)} -p 5000    # terminal 1 (any echo server will do)",
-        f"head -c {size} /dev/urandom > input    # terminal 2",
+        make_input,
         f"{ctx.display_path(CLIENT)} -h 127.0.0.1 -p 5000 < input > output; echo \"exit $?\"",
         "cmp input output",
     ])
 
 
-def run_client(ctx, peer, data, timeout, valgrind=False):
+def run_client(ctx, peer, data, timeout, valgrind=False, faults=None, limits=None,
+               stall_after=3.0):
     """Runs echo_client against peer; stops it early once it stalls."""
 
     def progress():
@@ -280,16 +320,17 @@ def run_client(ctx, peer, data, timeout, valgrind=False):
         return peer.received + peer.sent
 
     result = ctx.run(CLIENT, client_args(peer), stdin_data=data, timeout=timeout,
-                     valgrind=valgrind, progress=progress)
+                     valgrind=valgrind, progress=progress, faults=faults, limits=limits,
+                     stall_after=stall_after)
     ctx.note(peer.summary())
     return result
 
 
-def check_client_copy(ctx, data, mode, timeout, what):
+def check_client_copy(ctx, data, mode, timeout, what, faults=None):
     peer = EchoPeer(ctx.transcript, mode).start()
     ctx.peers.append(peer)
-    client_repro(ctx, len(data))
-    result = run_client(ctx, peer, data, timeout)
+    client_repro(ctx, data)
+    result = run_client(ctx, peer, data, timeout, faults=faults)
     expect_exit(result, 0, what)
     expect_bytes(data, result.stdout_bytes(), f"{what}: the client's stdout")
 
@@ -318,6 +359,152 @@ def test_client_half_close(ctx):
     data = ctx.rng().randbytes(256 * 1024)
     check_client_copy(ctx, data, "after_eof", 10, "echo_client against a server that replies "
                       "only after end of stream")
+
+
+@graded(points=4, doc="01-tcp.md#writing-partial-sends", step=4)
+def test_client_survives_short_sends_and_eintr(ctx):
+    """client: copies 1 MiB whole when its sends come up short and its calls are interrupted"""
+    # Loopback moves a whole send() at once and no signal interrupts a
+    # recv(): the shim makes both happen to the client, at seeded calls.
+    data = ctx.rng().randbytes(MIB)
+    check_client_copy(ctx, data, "stream", 15, f"echo_client with 1 MiB of random bytes "
+                      f"(seed {ctx.seed}) and faults injected into its socket calls",
+                      faults=Faults(rate=30, kinds="si"))
+
+
+class ClosingPeer:
+    """A server in the test that ends the connection early:
+
+    "before_reply":  reads until the client's end of stream, then closes
+                     without sending a byte;
+    "mid_reply":     reads until end of stream, sends back the first
+                     `keep` bytes (cut inside a line), then closes;
+    "while_sending": half-closes (FIN) as soon as the client connects and
+                     reads nothing more, while the client still has input.
+    """
+
+    def __init__(self, transcript, mode, keep=0):
+        self.transcript, self.mode, self.keep = transcript, mode, keep
+        self.channel = "test server"
+        self.received = 0
+        self.sent = 0
+        self._stop = threading.Event()
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, PEER_BUFFER)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, PEER_BUFFER)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(1)
+        self._listener.settimeout(PEER_POLL)
+        self.host, self.port = self._listener.getsockname()
+        self._thread = threading.Thread(target=self._serve, name="closing-peer", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+    def summary(self):
+        return (f"the test's server ({self.mode.replace('_', ' ')}) received {self.received} "
+                f"bytes and sent {self.sent}")
+
+    def _serve(self):
+        deadline = time.monotonic() + PEER_LIFETIME
+        conn = None
+        while conn is None and not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                conn, _ = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+        if conn is None:
+            return
+        conn.settimeout(PEER_POLL)
+        try:
+            if self.mode == "while_sending":
+                conn.shutdown(socket.SHUT_WR)
+                self.transcript.add(self.channel, "sent end of stream at once",
+                                    note="and reads nothing more")
+                self._stop.wait(deadline - time.monotonic())
+                return
+            kept = self._read_to_eof(conn, deadline)
+            reply = kept[:self.keep] if self.mode == "mid_reply" else b""
+            if reply:
+                conn.sendall(reply)
+                self.sent += len(reply)
+                self.transcript.add(self.channel, "sent", reply, "only part of the echo")
+            self.transcript.add(self.channel, "closed the connection")
+        except OSError as exc:
+            self.transcript.add(self.channel, "error", note=str(exc))
+        finally:
+            conn.close()
+
+    def _read_to_eof(self, conn, deadline):
+        kept = bytearray()
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                chunk = conn.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                self.transcript.add(self.channel, "got end of stream")
+                break
+            self.received += len(chunk)
+            if len(kept) < self.keep + 1:
+                kept += chunk
+        return bytes(kept)
+
+
+# How to play each closing server by hand (OpenBSD netcat, Debian's nc).
+CLOSING_BY_HAND = {
+    "before_reply": "nc -l 5000 > /dev/null    # terminal 1: reads everything, replies nothing",
+    "mid_reply": "head -c {keep} input | nc -N -l 5000 > /dev/null    # terminal 1: sends back "
+                 "only the first {keep} bytes, then closes",
+    "while_sending": "nc -N -l 5000 < /dev/null > /dev/null    # terminal 1: closes its side at "
+                     "once (nc still reads; the test's server read nothing more)",
+}
+
+
+def run_against_closing_peer(ctx, mode, data, keep=0):
+    peer = ClosingPeer(ctx.transcript, mode, keep).start()
+    ctx.peers.append(peer)
+    client_repro(ctx, data)
+    ctx.repro_lines[0] = CLOSING_BY_HAND[mode].format(keep=keep)
+    # A client that spins instead of stopping is killed for its CPU time
+    # (SIGXCPU: a second of it, long before the stall window ends even on a
+    # busy machine), one that blocks for making no progress.
+    return run_client(ctx, peer, data, timeout=15, stall_after=6.0,
+                      limits=Limits(cpu_seconds=int(ctx.scaled(1))))
+
+
+@graded(points=4, doc="01-tcp.md#half-close-shutdown-versus-close", step=4)
+def test_client_server_closes_early(ctx):
+    """client: stops at once when the server closes before replying, mid-reply, or mid-input"""
+    lines = b"".join(b"line %04d of the input\n" % i for i in range(4000))
+    result = run_against_closing_peer(ctx, "before_reply", b"three\nshort\nlines\n")
+    expect_exit(result, 0, "echo_client against a server that read everything and closed "
+                "without replying")
+    expect_bytes(b"", result.stdout_bytes(), "the client's stdout when no reply came")
+
+    keep = len(lines) // 2 + 7          # inside a line: the last one printed has no newline
+    result = run_against_closing_peer(ctx, "mid_reply", lines, keep)
+    expect_exit(result, 0, f"echo_client against a server that sent back {keep} of the "
+                f"{len(lines)} bytes, ending inside a line, and closed")
+    expect_bytes(lines[:keep], result.stdout_bytes(), "the client's stdout: every byte the "
+                 "server sent, up to the half line it ended with")
+
+    data = ctx.rng().randbytes(16 * MIB)
+    result = run_against_closing_peer(ctx, "while_sending", data)
+    expect_exit(result, 1, "echo_client with 16 MiB on stdin against a server that closed its "
+                "side at once and read nothing (it must stop and exit 1: the replies to the "
+                "rest of stdin can never come)")
+    if not result.stderr_text().strip():
+        raise GradeFailure("wrong output", "echo_client exited 1 without a word: say on stderr "
+                           "that the server closed the connection before all of stdin was sent")
 
 
 @graded(points=3, doc="01-tcp.md#client-flow", step=4)
@@ -362,7 +549,7 @@ def test_client_valgrind(ctx):
     peer = EchoPeer(ctx.transcript, "stream").start()
     ctx.peers.append(peer)
     data = ctx.rng().randbytes(MIB)
-    client_repro(ctx, len(data))
+    client_repro(ctx, data)
     result = run_client(ctx, peer, data, timeout=10, valgrind=True)
     expect_exit(result, 0, "echo_client under valgrind")
     expect_bytes(data, result.stdout_bytes(), "echo_client's stdout under valgrind")

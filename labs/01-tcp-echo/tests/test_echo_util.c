@@ -31,6 +31,73 @@ static void expect_failure(const char *call, long rc, int err)
 			 call, strerror(err), rc, strerror(errno));
 }
 
+#define SHOWN_MAX 160 /* room for a shown() text in a message */
+
+/*
+ * Writes len bytes of data into out as C-literal text ("a\x00b\n"), cut
+ * with "..." when long: a message must show bytes that are not text
+ * without printing them raw (a NUL would end it, a '\n' split it).
+ * Returns out.
+ */
+static const char *shown(const void *data, size_t len, char *out, size_t outlen)
+{
+	const unsigned char *p = data;
+	size_t used = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char piece[8];
+		if (p[i] == '\n')
+			snprintf(piece, sizeof(piece), "\\n");
+		else if (p[i] == '\\' || p[i] == '"')
+			snprintf(piece, sizeof(piece), "\\%c", p[i]);
+		else if (p[i] >= 0x20 && p[i] < 0x7f)
+			snprintf(piece, sizeof(piece), "%c", p[i]);
+		else
+			snprintf(piece, sizeof(piece), "\\x%02x", p[i]);
+		/* Room for the piece, "..." and the NUL. */
+		if (used + strlen(piece) + 4 > outlen) {
+			snprintf(out + used, outlen - used, "...");
+			return out;
+		}
+		memcpy(out + used, piece, strlen(piece) + 1);
+		used += strlen(piece);
+	}
+	if (used == 0 && outlen > 0)
+		out[0] = '\0';
+	return out;
+}
+
+/*
+ * Table-driven groups give each row a cmocka case of its own, named after
+ * the row, so that a function right for some rows earns a share of the
+ * points and the report names each row that fails.
+ */
+#define CASE_NAME_MAX 128
+#define MAX_CASES 32
+
+struct case_list {
+	struct CMUnitTest tests[MAX_CASES];
+	char names[MAX_CASES][CASE_NAME_MAX];
+	size_t count;
+};
+
+/* Adds a case: fn runs with *state pointing at row. Returns its name
+ * buffer for the caller to fill. */
+static char *add_case(struct case_list *list, CMUnitTestFunction fn,
+		      const void *row)
+{
+	assert_true(list->count < MAX_CASES);
+	struct CMUnitTest *t = &list->tests[list->count];
+	char *name = list->names[list->count++];
+
+	t->name = name;
+	t->test_func = fn;
+	t->setup_func = NULL;
+	t->teardown_func = NULL;
+	t->initial_state = (void *)row;
+	return name;
+}
+
 /* ---- parse_port ------------------------------------------------------ */
 
 struct port_case {
@@ -61,56 +128,132 @@ static const struct port_case port_cases[] = {
 	{"8.0", 0, 0, EINVAL},
 };
 
-static void test_parse_port_table(void **state)
-{
-	(void)state;
-	for (size_t i = 0; i < sizeof(port_cases) / sizeof(port_cases[0]);
-	     i++) {
-		const struct port_case *c = &port_cases[i];
-		uint16_t port = 4242; /* must stay untouched on failure */
+#define PORT_UNTOUCHED 4242 /* *port must keep this when parsing fails */
 
-		errno = 0;
-		int rc = parse_port(c->text, &port);
-		if (c->ok) {
-			if (rc != 0 || port != c->port)
-				fail_msg("parse_port(\"%s\") should return 0 "
-					 "and give %u, "
-					 "but it returned %d and gave %u",
-					 c->text, c->port, rc, port);
-		} else {
-			if (rc != -1 || errno != c->err || port != 4242)
-				fail_msg("parse_port(\"%s\") should return -1 "
-					 "with errno %s "
-					 "and leave *port alone, but it "
-					 "returned %d, errno %s, "
-					 "*port %u",
-					 c->text, strerror(c->err), rc,
-					 strerror(errno), port);
-		}
+static void expect_port(const char *text, uint16_t want)
+{
+	uint16_t port = PORT_UNTOUCHED;
+
+	errno = 0;
+	int rc = parse_port(text, &port);
+	if (rc != 0 || port != want)
+		fail_msg("parse_port(\"%s\") should return 0 and give %u, but "
+			 "it returned %d and gave %u",
+			 text, want, rc, port);
+}
+
+static void test_parse_port_row(void **state)
+{
+	const struct port_case *c = *state;
+	uint16_t port = PORT_UNTOUCHED;
+
+	if (c->ok) {
+		expect_port(c->text, c->port);
+		return;
 	}
+	errno = 0;
+	int rc = parse_port(c->text, &port);
+	if (rc != -1 || errno != c->err || port != PORT_UNTOUCHED)
+		fail_msg("parse_port(\"%s\") should return -1 with errno %s "
+			 "and leave *port alone, but it returned %d, errno %s, "
+			 "*port %u",
+			 c->text, strerror(c->err), rc, strerror(errno), port);
+	/* A function that rejects everything earns nothing here. */
+	expect_port("80", 80);
 }
 
 static void test_parse_port_null(void **state)
 {
 	(void)state;
-	uint16_t port = 4242;
+	uint16_t port = PORT_UNTOUCHED;
 
 	errno = 0;
 	expect_failure("parse_port(NULL)", parse_port(NULL, &port), EINVAL);
-	if (port != 4242)
+	if (port != PORT_UNTOUCHED)
 		fail_msg("parse_port(NULL) changed *port; it must leave it "
 			 "alone");
+	expect_port("80", 80);
+}
+
+static void add_parse_port_cases(struct case_list *list)
+{
+	for (size_t i = 0; i < sizeof(port_cases) / sizeof(port_cases[0]);
+	     i++) {
+		char text[CASE_NAME_MAX / 2];
+		snprintf(add_case(list, test_parse_port_row, &port_cases[i]),
+			 CASE_NAME_MAX, "parse_port(\"%s\")",
+			 shown(port_cases[i].text, strlen(port_cases[i].text),
+			       text, sizeof(text)));
+	}
+	snprintf(add_case(list, test_parse_port_null, NULL), CASE_NAME_MAX,
+		 "parse_port(NULL)");
 }
 
 /* ---- format_sockaddr ------------------------------------------------- */
+
+struct format_case {
+	int family;	  /* AF_INET, AF_INET6, or another family */
+	const char *addr; /* address literal (unused for other families) */
+	uint16_t port;
+	size_t outlen;	      /* the room given to format_sockaddr */
+	const char *expected; /* the text, or NULL when it must fail */
+	int err;	      /* errno when it must fail */
+	const char *note; /* why the row is there (the call, for a failure) */
+};
+
+static const struct format_case format_cases[] = {
+	{AF_INET, "127.0.0.1", 5000, SOCKADDR_TEXT_MAX, "127.0.0.1:5000", 0,
+	 "IPv4"},
+	/* 8080 is 0x1f90: a missing ntohs() shows up as 36895. */
+	{AF_INET, "192.0.2.7", 8080, SOCKADDR_TEXT_MAX, "192.0.2.7:8080", 0,
+	 "port byte order"},
+	{AF_INET, "0.0.0.0", 0, SOCKADDR_TEXT_MAX, "0.0.0.0:0", 0, "zeros"},
+	{AF_INET, "255.255.255.255", 65535, SOCKADDR_TEXT_MAX,
+	 "255.255.255.255:65535", 0, "largest"},
+	{AF_INET6, "::1", 443, SOCKADDR_TEXT_MAX, "[::1]:443", 0,
+	 "IPv6 in brackets"},
+	{AF_INET6, "2001:db8::17", 8080, SOCKADDR_TEXT_MAX,
+	 "[2001:db8::17]:8080", 0, "IPv6 port byte order"},
+	{AF_INET6, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535,
+	 SOCKADDR_TEXT_MAX, "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535",
+	 0, "the longest text"},
+	/* "192.0.2.1:80" is 12 characters: 13 bytes with the NUL. */
+	{AF_INET, "192.0.2.1", 80, 13, "192.0.2.1:80", 0,
+	 "exactly 13 bytes of room"},
+	{AF_INET, "192.0.2.1", 80, 12, NULL, ENOSPC,
+	 "format_sockaddr(192.0.2.1:80) into 12 bytes, one short"},
+	{AF_UNIX, NULL, 0, SOCKADDR_TEXT_MAX, NULL, EAFNOSUPPORT,
+	 "format_sockaddr of an AF_UNIX address"},
+};
+
+/* Fills *ss with the row's address. */
+static void make_address(const struct format_case *c,
+			 struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	ss->ss_family = (sa_family_t)c->family;
+	if (c->family == AF_INET) {
+		struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+		in4->sin_port = htons(c->port);
+		assert_int_equal(inet_pton(AF_INET, c->addr, &in4->sin_addr),
+				 1);
+	} else if (c->family == AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		in6->sin6_port = htons(c->port);
+		assert_int_equal(inet_pton(AF_INET6, c->addr, &in6->sin6_addr),
+				 1);
+	}
+}
 
 static void expect_text(const struct sockaddr *sa, size_t outlen,
 			const char *expected)
 {
 	char out[SOCKADDR_TEXT_MAX + 8];
+	char text[sizeof(out) * 4];
 
 	assert_true(outlen <= sizeof(out));
 	memset(out, 'X', sizeof(out));
+	errno = 0;
 	int rc = format_sockaddr(sa, out, outlen);
 	if (rc != 0)
 		fail_msg("format_sockaddr should give \"%s\" but returned %d "
@@ -118,103 +261,60 @@ static void expect_text(const struct sockaddr *sa, size_t outlen,
 			 expected, rc, strerror(errno));
 	if (memchr(out, '\0', outlen) == NULL)
 		fail_msg("format_sockaddr should give \"%s\" but its text has "
-			 "no "
-			 "terminating NUL within %zu bytes",
-			 expected, outlen);
+			 "no terminating NUL within %zu bytes: \"%s\"",
+			 expected, outlen,
+			 shown(out, outlen, text, sizeof(text)));
 	if (strcmp(out, expected) != 0)
 		fail_msg("format_sockaddr should give \"%s\" but gave \"%s\"",
-			 expected, out);
+			 expected, shown(out, strlen(out), text, sizeof(text)));
 }
 
-static struct sockaddr_in ipv4(const char *addr, uint16_t port)
+/* 127.0.0.1:80 must format: checked beside each row that must fail. */
+static void expect_loopback_text(void)
 {
 	struct sockaddr_in in4;
 
 	memset(&in4, 0, sizeof(in4));
 	in4.sin_family = AF_INET;
-	in4.sin_port = htons(port);
-	assert_int_equal(inet_pton(AF_INET, addr, &in4.sin_addr), 1);
-	return in4;
+	in4.sin_port = htons(80);
+	in4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	expect_text((struct sockaddr *)&in4, SOCKADDR_TEXT_MAX, "127.0.0.1:80");
 }
 
-static struct sockaddr_in6 ipv6(const char *addr, uint16_t port)
+static void test_format_row(void **state)
 {
-	struct sockaddr_in6 in6;
-
-	memset(&in6, 0, sizeof(in6));
-	in6.sin6_family = AF_INET6;
-	in6.sin6_port = htons(port);
-	assert_int_equal(inet_pton(AF_INET6, addr, &in6.sin6_addr), 1);
-	return in6;
-}
-
-static void test_format_ipv4(void **state)
-{
-	(void)state;
-	struct sockaddr_in a = ipv4("127.0.0.1", 5000);
-	expect_text((struct sockaddr *)&a, SOCKADDR_TEXT_MAX, "127.0.0.1:5000");
-
-	/* 8080 is 0x1f90: a missing ntohs() shows up as 36895. */
-	a = ipv4("192.0.2.7", 8080);
-	expect_text((struct sockaddr *)&a, SOCKADDR_TEXT_MAX, "192.0.2.7:8080");
-
-	a = ipv4("0.0.0.0", 0);
-	expect_text((struct sockaddr *)&a, SOCKADDR_TEXT_MAX, "0.0.0.0:0");
-
-	a = ipv4("255.255.255.255", 65535);
-	expect_text((struct sockaddr *)&a, SOCKADDR_TEXT_MAX,
-		    "255.255.255.255:65535");
-}
-
-static void test_format_ipv6(void **state)
-{
-	(void)state;
-	struct sockaddr_in6 a = ipv6("::1", 443);
-	expect_text((struct sockaddr *)&a, SOCKADDR_TEXT_MAX, "[::1]:443");
-
-	a = ipv6("2001:db8::17", 8080);
-	expect_text((struct sockaddr *)&a, SOCKADDR_TEXT_MAX,
-		    "[2001:db8::17]:8080");
-
-	/* A long address and the largest port still fit. */
-	a = ipv6("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 65535);
-	expect_text((struct sockaddr *)&a, SOCKADDR_TEXT_MAX,
-		    "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535");
-}
-
-static void test_format_exact_fit(void **state)
-{
-	(void)state;
-	struct sockaddr_in a = ipv4("192.0.2.1", 80);
-	/* "192.0.2.1:80" is 12 characters: 13 bytes with the NUL. */
-	expect_text((struct sockaddr *)&a, 13, "192.0.2.1:80");
-}
-
-static void test_format_too_small(void **state)
-{
-	(void)state;
-	struct sockaddr_in a = ipv4("192.0.2.1", 80);
-	char out[12]; /* one byte short */
-
-	errno = 0;
-	expect_failure("format_sockaddr(192.0.2.1:80) into 12 bytes",
-		       format_sockaddr((struct sockaddr *)&a, out, sizeof(out)),
-		       ENOSPC);
-}
-
-static void test_format_unknown_family(void **state)
-{
-	(void)state;
+	const struct format_case *c = *state;
 	struct sockaddr_storage ss;
 	char out[SOCKADDR_TEXT_MAX];
 
-	memset(&ss, 0, sizeof(ss));
-	ss.ss_family = AF_UNIX;
+	make_address(c, &ss);
+	if (c->expected != NULL) {
+		expect_text((struct sockaddr *)&ss, c->outlen, c->expected);
+		return;
+	}
 	errno = 0;
-	expect_failure(
-		"format_sockaddr of an AF_UNIX address",
-		format_sockaddr((struct sockaddr *)&ss, out, sizeof(out)),
-		EAFNOSUPPORT);
+	expect_failure(c->note,
+		       format_sockaddr((struct sockaddr *)&ss, out, c->outlen),
+		       c->err);
+	/* A function that fails on everything earns nothing here. */
+	expect_loopback_text();
+}
+
+static void add_format_cases(struct case_list *list)
+{
+	for (size_t i = 0; i < sizeof(format_cases) / sizeof(format_cases[0]);
+	     i++) {
+		const struct format_case *c = &format_cases[i];
+		char *name = add_case(list, test_format_row, c);
+		if (c->expected == NULL)
+			snprintf(name, CASE_NAME_MAX, "%s", c->note);
+		else
+			snprintf(name, CASE_NAME_MAX,
+				 c->family == AF_INET6
+					 ? "format_sockaddr([%s]:%u), %s"
+					 : "format_sockaddr(%s:%u), %s",
+				 c->addr, c->port, c->note);
+	}
 }
 
 /* ---- send_all, with a scripted send() -------------------------------- */
@@ -282,12 +382,14 @@ static void check_delivered(const char *msg, size_t len, ssize_t rc)
 			 "returned "
 			 "%zd (errno %s)",
 			 len, rc, strerror(errno));
-	if (fake.sent_len != len || memcmp(fake.sent, msg, len) != 0)
-		fail_msg(
-			"the peer should have received the %zu bytes in order, "
-			"but got %zu bytes: \"%.*s\"",
-			len, fake.sent_len, (int)fake.sent_len,
-			(const char *)fake.sent);
+	if (fake.sent_len != len || memcmp(fake.sent, msg, len) != 0) {
+		char want[SHOWN_MAX], got[SHOWN_MAX];
+		fail_msg("the peer should have received the %zu bytes "
+			 "\"%s\" in order, but got %zu bytes: \"%s\"",
+			 len, shown(msg, len, want, sizeof(want)),
+			 fake.sent_len,
+			 shown(fake.sent, fake.sent_len, got, sizeof(got)));
+	}
 	if (fake.bad_fd)
 		fail_msg("send() was called with a different descriptor than "
 			 "the one given to send_all");
@@ -379,47 +481,54 @@ static void test_send_all_nothing(void **state)
 
 /* ---- groups ---------------------------------------------------------- */
 
+static void add_send_all_cases(struct case_list *list)
+{
+	static const struct {
+		const char *name;
+		CMUnitTestFunction fn;
+	} cases[] = {
+		{"send_all: one send() takes it all", test_send_all_one_call},
+		{"send_all: short sends", test_send_all_short_sends},
+		{"send_all: EINTR is retried", test_send_all_retries_eintr},
+		{"send_all: binary data, NUL bytes included",
+		 test_send_all_binary},
+		{"send_all: an error is reported", test_send_all_reports_error},
+		{"send_all: 0 bytes", test_send_all_nothing},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		snprintf(add_case(list, cases[i].fn, NULL), CASE_NAME_MAX, "%s",
+			 cases[i].name);
+}
+
 int main(int argc, char **argv)
 {
-	const struct CMUnitTest parse_port_tests[] = {
-		cmocka_unit_test(test_parse_port_table),
-		cmocka_unit_test(test_parse_port_null),
+	static const struct {
+		const char *name;
+		void (*add)(struct case_list *);
+	} groups[] = {
+		{"parse_port", add_parse_port_cases},
+		{"format_sockaddr", add_format_cases},
+		{"send_all", add_send_all_cases},
 	};
-	const struct CMUnitTest format_tests[] = {
-		cmocka_unit_test(test_format_ipv4),
-		cmocka_unit_test(test_format_ipv6),
-		cmocka_unit_test(test_format_exact_fit),
-		cmocka_unit_test(test_format_too_small),
-		cmocka_unit_test(test_format_unknown_family),
-	};
-	const struct CMUnitTest send_all_tests[] = {
-		cmocka_unit_test(test_send_all_one_call),
-		cmocka_unit_test(test_send_all_short_sends),
-		cmocka_unit_test(test_send_all_retries_eintr),
-		cmocka_unit_test(test_send_all_binary),
-		cmocka_unit_test(test_send_all_reports_error),
-		cmocka_unit_test(test_send_all_nothing),
-	};
+	static struct case_list list;
 	const char *only = argc > 1 ? argv[1] : NULL;
-	int failed = 0;
+	int failed = 0, matched = 0;
 
-	if (only != NULL && strcmp(only, "parse_port") != 0 &&
-	    strcmp(only, "format_sockaddr") != 0 &&
-	    strcmp(only, "send_all") != 0) {
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		if (only != NULL && strcmp(only, groups[i].name) != 0)
+			continue;
+		matched = 1;
+		list.count = 0;
+		groups[i].add(&list);
+		failed += _cmocka_run_group_tests(groups[i].name, list.tests,
+						  list.count, NULL, NULL);
+	}
+	if (!matched) {
 		fprintf(stderr,
 			"usage: %s [parse_port|format_sockaddr|send_all]\n",
 			argv[0]);
 		return 2;
 	}
-
-	if (only == NULL || strcmp(only, "parse_port") == 0)
-		failed += cmocka_run_group_tests_name(
-			"parse_port", parse_port_tests, NULL, NULL);
-	if (only == NULL || strcmp(only, "format_sockaddr") == 0)
-		failed += cmocka_run_group_tests_name("format_sockaddr",
-						      format_tests, NULL, NULL);
-	if (only == NULL || strcmp(only, "send_all") == 0)
-		failed += cmocka_run_group_tests_name(
-			"send_all", send_all_tests, NULL, NULL);
 	return failed == 0 ? 0 : 1;
 }

@@ -123,9 +123,16 @@ static int echo_one(int fd, char *buf, size_t buf_size)
 			peer_text, n);
 		return 0;
 	}
-	/* n may be 0: an empty datagram is a message too, and gets one. */
-	if (sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&peer, peer_len) <
-	    0)
+	/*
+	 * n may be 0: an empty datagram is a message too, and gets one.
+	 * EINTR means a signal came before anything was sent: send again.
+	 */
+	ssize_t sent;
+	do {
+		sent = sendto(fd, buf, (size_t)n, 0, (struct sockaddr *)&peer,
+			      peer_len);
+	} while (sent < 0 && errno == EINTR);
+	if (sent < 0)
 		fprintf(stderr, "%s: sendto %s: %s\n", PROG, peer_text,
 			strerror(errno));
 	return 0;

@@ -11,10 +11,14 @@ beside each test.
 
 import signal
 import socket
+import struct
+import threading
+import time
 
 import pytest
 
-from grader import GradeFailure, describe_status, expect_bytes, graded
+from grader import Faults, GradeFailure, describe_status, expect_bytes, graded
+from grader.context import shell_printf
 from grader.udp import REPLY, REQUEST, open_dgram, start_relay, start_udp_peer
 
 SERVER = "udp_server"
@@ -23,6 +27,8 @@ UNITS = "test_udp_proto"
 MAX_IPV4_PAYLOAD = 65507
 DOC = "02-udp.md"
 README = "labs/02-udp/README.md"
+REPRO_MAX_BYTES = 300       # longer inputs are not typed into "try it by hand"
+HEADER = struct.Struct("!I")  # the client's sequence number (udp_proto.h)
 
 
 @pytest.fixture
@@ -155,6 +161,23 @@ def test_two_clients_interleaved(ctx, server):
         second.expect(b"second client, message %d" % i, f"reply {i} to the second client {why}")
 
 
+@graded(points=4, doc="02-udp.md#server-flow", step=1)
+def test_survives_eintr(ctx):
+    """server: echoes every datagram when its recvfrom() and sendto() are interrupted (EINTR)"""
+    # A datagram is never cut short, so only EINTR is injected: recvfrom()
+    # and sendto() then fail as if a signal handler had run. Nothing was
+    # received or sent by such a call: the datagram waits to be read, and
+    # the reply must be sent again.
+    server = ctx.start_server(SERVER, ["-p", "0"], faults=Faults(rate=30, kinds="i"))
+    rng = ctx.rng()
+    socks = [open_dgram(ctx, server) for _ in range(2)]
+    for i in range(40):
+        sock = socks[i % 2]
+        data = rng.randbytes(rng.choice([0, 1, 100, 1400, 9000]))
+        round_trip(ctx, server, data, f"echo {i + 1} of 40 ({len(data)} bytes, seed "
+                   f"{ctx.seed}) with EINTR injected into the server's calls", sock)
+
+
 @graded(points=5, doc="02-udp.md#icmp-errors-and-a-vanished-client", step=1)
 def test_survives_vanished_clients(ctx, server):
     """server: survives clients that vanish before their reply arrives"""
@@ -270,10 +293,15 @@ def lines_of(lines):
     return b"".join(line + b"\n" for line in lines)
 
 
-def client_repro(ctx, extra_args=()):
+def client_repro(ctx, stdin, extra_args=()):
+    if len(stdin) <= REPRO_MAX_BYTES:
+        make_input = f"{shell_printf(stdin)} > input    # terminal 2: the test's input"
+    else:
+        make_input = (f"(the test's input is {len(stdin)} bytes; SEED={ctx.seed} makes the same "
+                      "again) > input    # terminal 2")
     ctx.set_repro([
         f"{ctx.display_path(SERVER)} -p 5000    # terminal 1 (your own server will do)",
-        "printf 'first\\n\\nthird\\n' > input    # terminal 2",
+        make_input,
         " ".join([ctx.display_path(CLIENT), "-h 127.0.0.1 -p 5000", *extra_args,
                   "< input > output; echo \"exit $?\""]),
         "cat output    # the replies, one per line",
@@ -282,19 +310,20 @@ def client_repro(ctx, extra_args=()):
     ])
 
 
-def run_client(ctx, target, stdin, extra_args=(), timeout=10, valgrind=False):
+def run_client(ctx, target, stdin, extra_args=(), timeout=10, valgrind=False, faults=None):
     """Runs udp_client against target (a peer or a relay); stops it early
     if it stalls (no datagram moves for a while)."""
     def progress():
-        return getattr(target, "counts", {}).get(REQUEST, 0) + getattr(target, "received", 0)
+        return getattr(target, "counts", {}).get(REQUEST, 0) + getattr(target, "received", 0) \
+            + getattr(target, "stale_sent", 0)
 
-    client_repro(ctx, extra_args)
+    client_repro(ctx, stdin, extra_args)
     args = ["-h", target.host, "-p", str(target.port), *extra_args]
     return ctx.run(CLIENT, args, stdin_data=stdin, timeout=timeout, valgrind=valgrind,
-                   progress=progress, stall_after=3.0)
+                   progress=progress, stall_after=3.0, faults=faults)
 
 
-def check_replies(ctx, result, lines, what, notes=()):
+def check_replies(ctx, result, lines, what, notes=(), stdin_ended_with_newline=True):
     for note in notes:
         ctx.note(note)
     expect_exit(result, 0, what)
@@ -306,6 +335,9 @@ def check_replies(ctx, result, lines, what, notes=()):
         if extra > 0:
             ctx.note(f"the client printed {extra} line(s) more than it was given: a reply "
                      "printed twice, or a stale reply taken for the current one")
+        if lines and got == lines_of(lines[:-1]) and not stdin_ended_with_newline:
+            ctx.note("every line came back but the last one, which had no newline after it "
+                     "in the input: it is a line all the same (getline() returns it)")
     expect_bytes(expected, got, f"{what}: the client's stdout (one reply per line, in order)")
 
 
@@ -321,12 +353,15 @@ def check_requests(peer, lines):
 
 @graded(points=6, doc="labs/02-udp/README.md#step-3--the-client-one-request-one-reply", step=3)
 def test_client_replies_in_order(ctx):
-    """client: sends one datagram per line and prints each reply on its own line"""
+    """client: one datagram per line, the last even without a newline; each reply on a line"""
     peer = start_udp_peer(ctx)
-    lines = [b"first line", b"", "你好，世界".encode("utf-8"), b"tab\tand  spaces ", b"last line"]
-    result = run_client(ctx, peer, lines_of(lines))
-    check_replies(ctx, result, lines, "udp_client with five lines (one empty) on stdin",
-                  [peer.summary()])
+    lines = [b"first line", b"", "你好，世界".encode("utf-8"), b"tab\tand  spaces ",
+             b"last line, no newline after it"]
+    # The input's last line has no newline: it is a line, and its reply is
+    # printed with one, like the others.
+    result = run_client(ctx, peer, lines_of(lines)[:-1])
+    check_replies(ctx, result, lines, "udp_client with five lines (one empty, the last without "
+                  "a newline) on stdin", [peer.summary()], stdin_ended_with_newline=False)
     received = peer.settled_count(len(lines))
     if received != len(lines):
         raise GradeFailure("wrong output", f"{len(lines)} lines should make {len(lines)} "
@@ -346,6 +381,19 @@ def test_client_binary_and_long_lines(ctx):
     check_replies(ctx, result, lines, "udp_client with a NUL byte in a line and a "
                   f"60000-byte line (seed {ctx.seed})", [peer.summary()])
     check_requests(peer, lines)
+
+
+@graded(points=4, doc="02-udp.md#timeouts-with-poll-or-so_rcvtimeo", step=3)
+def test_client_survives_eintr(ctx):
+    """client: every reply once and in order when its send() and recv() are interrupted (EINTR)"""
+    peer = start_udp_peer(ctx)
+    rng = ctx.rng()
+    lines = [b"line %02d: " % i + bytes(rng.choice(b"abcdefghij klmnop") for _ in
+                                        range(rng.randint(0, 60)))
+             for i in range(1, 31)]
+    result = run_client(ctx, peer, lines_of(lines), faults=Faults(rate=30, kinds="i"))
+    check_replies(ctx, result, lines, f"udp_client with 30 lines (seed {ctx.seed}) and EINTR "
+                  "injected into its calls", [peer.summary()])
 
 
 @graded(points=7, doc="02-udp.md#retransmission", step=4)
@@ -404,6 +452,109 @@ def test_client_ignores_late_replies(ctx):
     result = run_client(ctx, relay, lines_of(lines), ["-t", "200"])
     check_replies(ctx, result, lines, "udp_client -t 200 when line 1's first reply arrives "
                   "while it waits for line 2's", [relay.summary(), peer.summary()])
+
+
+STALE_EVERY = 0.04          # seconds between two stale replies
+STALE_FOR = 3.0             # how long the stale replies go on, at most
+
+
+class StaleReplyPeer:
+    """A UDP echo server in the test that answers the first copy of
+    request 2 with nothing but stale replies: a copy of reply 1 every
+    STALE_EVERY seconds, until request 2 comes again (or STALE_FOR
+    seconds have passed). Every other request is echoed at once. It
+    records when each request and each copy of it arrived."""
+
+    def __init__(self, transcript):
+        self.transcript = transcript
+        self.channel = "test server"
+        self.received = 0
+        self.stale_sent = 0
+        self.arrivals = {}          # sequence number -> [time of each copy]
+        self._replies = {}          # sequence number -> reply
+        self._stop = threading.Event()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.settimeout(STALE_EVERY / 4)
+        self.host, self.port = self._sock.getsockname()
+        self._thread = threading.Thread(target=self._serve, name="stale-peer", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._sock.close()
+
+    def summary(self):
+        return (f"the test's UDP server received {self.received} datagrams and sent "
+                f"{self.stale_sent} stale copies of reply 1 while line 2 waited")
+
+    def _serve(self):
+        deadline = time.monotonic() + 30
+        stale = None                # (client address, when the next copy is due, until)
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            now = time.monotonic()
+            if stale and (now >= stale[2] or len(self.arrivals.get(2, [])) > 1):
+                stale = None
+            if stale and now >= stale[1]:
+                self._send(self._replies[1], stale[0], "a stale copy of reply 1")
+                self.stale_sent += 1
+                stale = (stale[0], stale[1] + STALE_EVERY, stale[2])
+            try:
+                data, addr = self._sock.recvfrom(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.received += 1
+            self.transcript.add(self.channel, "received datagram", data)
+            seq = HEADER.unpack(data[:HEADER.size])[0] if len(data) >= HEADER.size else None
+            copies = self.arrivals.setdefault(seq, [])
+            copies.append(time.monotonic())
+            self._replies.setdefault(seq, data)
+            if seq == 2 and len(copies) == 1 and 1 in self._replies:
+                stale = (addr, time.monotonic(), time.monotonic() + STALE_FOR)
+                self.transcript.add(self.channel, "does not answer request 2",
+                                    note=f"sends reply 1 again every {STALE_EVERY * 1000:g} ms")
+                continue
+            self._send(data, addr, "")
+
+    def _send(self, data, addr, note):
+        try:
+            self._sock.sendto(data, addr)
+            self.transcript.add(self.channel, "sent datagram", data, note)
+        except OSError as exc:
+            self.transcript.add(self.channel, "send failed", note=str(exc))
+
+
+@graded(points=5, doc="02-udp.md#timeouts-with-poll-or-so_rcvtimeo", step=5)
+def test_client_stale_replies_do_not_delay_resend(ctx):
+    """client: resends on time while stale replies keep arriving faster than its timeout"""
+    peer = StaleReplyPeer(ctx.transcript).start()
+    ctx.peers.append(peer)
+    lines = [b"first", b"second", b"third"]
+    timeout_ms = 200
+    result = run_client(ctx, peer, lines_of(lines), ["-t", str(timeout_ms), "-r", "3"])
+    ctx.repro_lines[0] = ("(no ready-made server sends stale replies on cue: the transcript above "
+                          "shows what the test's server did)")
+    ctx.note(peer.summary())
+    check_replies(ctx, result, lines, f"udp_client -t {timeout_ms} -r 3 while stale copies of "
+                  "reply 1 arrive as it waits for reply 2")
+    copies = peer.arrivals.get(2, [])
+    waited = copies[1] - copies[0] if len(copies) > 1 else None
+    # The reply to the first copy never comes: the resend is due 200 ms
+    # after it, however many other datagrams arrive meanwhile.
+    if waited is None or waited > 5 * timeout_ms / 1000:
+        shown = f"{waited:.1f} s" if waited is not None else "for ever"
+        raise GradeFailure("wrong output", f"with -t {timeout_ms}, line 2 should be sent again "
+                           f"{timeout_ms} ms after its first send, but the client waited {shown}: "
+                           f"stale replies to line 1 arrived every {STALE_EVERY * 1000:g} ms "
+                           "meanwhile. Does each datagram that is not the reply start the "
+                           "timeout again? Keep one deadline per send and poll() for what is "
+                           "left of it")
 
 
 @graded(points=6, doc="02-udp.md#retransmission", step=4)

@@ -41,6 +41,44 @@ static void expect_bytes_equal(const char *what, const unsigned char *want,
 				 what, i, want[i], got[i]);
 }
 
+/*
+ * Table-driven groups give each row a cmocka case of its own, named after
+ * the row, so that a function right for some rows earns a share of the
+ * points and the report names each row that fails.
+ */
+#define CASE_NAME_MAX 128
+#define MAX_CASES 32
+
+struct case_list {
+	struct CMUnitTest tests[MAX_CASES];
+	char names[MAX_CASES][CASE_NAME_MAX];
+	size_t count;
+};
+
+/* Adds a case: fn runs with *state pointing at row. Returns its name
+ * buffer for the caller to fill. */
+static char *add_case(struct case_list *list, CMUnitTestFunction fn,
+		      const void *row)
+{
+	assert_true(list->count < MAX_CASES);
+	struct CMUnitTest *t = &list->tests[list->count];
+	char *name = list->names[list->count++];
+
+	t->name = name;
+	t->test_func = fn;
+	t->setup_func = NULL;
+	t->teardown_func = NULL;
+	t->initial_state = (void *)row;
+	return name;
+}
+
+/* A case that is a whole function, not a table row. */
+static void add_plain_case(struct case_list *list, const char *name,
+			   CMUnitTestFunction fn)
+{
+	snprintf(add_case(list, fn, NULL), CASE_NAME_MAX, "%s", name);
+}
+
 /* ---- udp_proto_encode ------------------------------------------------ */
 
 static void test_encode_header_is_big_endian(void **state)
@@ -177,57 +215,52 @@ static void test_decode_empty_body(void **state)
 			 (unsigned)seq, body_len);
 }
 
-static void test_decode_too_short(void **state)
+static const size_t short_lengths[] = {0, 1, 2, 3};
+
+static void test_decode_too_short_row(void **state)
 {
-	(void)state;
+	const size_t len = *(const size_t *)*state;
 	const unsigned char dgram[] = {0x00, 0x00, 0x01};
+	uint32_t seq = 42;
+	const void *body = NULL;
+	size_t body_len = 42;
+	char call[64];
 
-	for (size_t len = 0; len < UDP_PROTO_HEADER_LEN; len++) {
-		uint32_t seq = 42;
-		const void *body = NULL;
-		size_t body_len = 42;
-		char call[64];
-
-		snprintf(call, sizeof(call),
-			 "udp_proto_decode of a %zu-byte datagram", len);
-		errno = 0;
-		expect_failure(
-			call,
-			udp_proto_decode(dgram, len, &seq, &body, &body_len),
-			EBADMSG);
-		if (seq != 42 || body_len != 42)
-			fail_msg("%s changed its outputs although it failed",
-				 call);
-	}
+	snprintf(call, sizeof(call), "udp_proto_decode of a %zu-byte datagram",
+		 len);
+	errno = 0;
+	expect_failure(call,
+		       udp_proto_decode(dgram, len, &seq, &body, &body_len),
+		       EBADMSG);
+	if (seq != 42 || body_len != 42)
+		fail_msg("%s changed its outputs although it failed", call);
+	/* A function that rejects everything earns nothing here. */
+	test_decode_empty_body(NULL);
 }
 
-static void test_round_trip(void **state)
+static const char *const round_trip_lines[] = {"", "x", "hello, udp",
+					       "\xe4\xbd\xa0\xe5\xa5\xbd"};
+
+static void test_round_trip_row(void **state)
 {
-	(void)state;
-	const char *lines[] = {"", "x", "hello, udp",
-			       "\xe4\xbd\xa0\xe5\xa5\xbd"};
+	const char *line = *state;
+	uint32_t seq_in = (uint32_t)(strlen(line) * 1000003u + 1);
+	uint32_t seq_out = 0;
+	const void *body;
+	size_t body_len;
+	size_t len = strlen(line);
 	unsigned char out[64];
 
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
-		uint32_t seq_in = (uint32_t)(i * 1000003u + 1);
-		uint32_t seq_out = 0;
-		const void *body;
-		size_t body_len;
-		size_t len = strlen(lines[i]);
-
-		ssize_t n = udp_proto_encode(seq_in, lines[i], len, out,
-					     sizeof(out));
-		assert_int_equal(n, UDP_PROTO_HEADER_LEN + len);
-		assert_int_equal(udp_proto_decode(out, (size_t)n, &seq_out,
-						  &body, &body_len),
-				 0);
-		if (seq_out != seq_in || body_len != len ||
-		    memcmp(body, lines[i], len) != 0)
-			fail_msg("decode(encode(%u, \"%s\")) gave back %u and "
-				 "%zu bytes",
-				 (unsigned)seq_in, lines[i], (unsigned)seq_out,
-				 body_len);
-	}
+	ssize_t n = udp_proto_encode(seq_in, line, len, out, sizeof(out));
+	assert_int_equal(n, UDP_PROTO_HEADER_LEN + len);
+	assert_int_equal(
+		udp_proto_decode(out, (size_t)n, &seq_out, &body, &body_len),
+		0);
+	if (seq_out != seq_in || body_len != len ||
+	    memcmp(body, line, len) != 0)
+		fail_msg(
+			"decode(encode(%u, \"%s\")) gave back %u and %zu bytes",
+			(unsigned)seq_in, line, (unsigned)seq_out, body_len);
 }
 
 /* ---- udp_parse_count ------------------------------------------------- */
@@ -261,81 +294,128 @@ static const struct count_case count_cases[] = {
 	{"99999999999999999999999x", 0, 100, 0, 0, EINVAL},
 };
 
-static void test_parse_count_table(void **state)
-{
-	(void)state;
-	for (size_t i = 0; i < sizeof(count_cases) / sizeof(count_cases[0]);
-	     i++) {
-		const struct count_case *c = &count_cases[i];
-		long value = 4242; /* must stay untouched on failure */
-		char call[96];
+#define VALUE_UNTOUCHED 4242 /* *value must keep this when parsing fails */
 
-		snprintf(call, sizeof(call),
-			 "udp_parse_count(\"%s\", %ld, %ld)", c->text, c->min,
-			 c->max);
-		errno = 0;
-		int rc = udp_parse_count(c->text, c->min, c->max, &value);
-		if (c->ok) {
-			if (rc != 0 || value != c->value)
-				fail_msg("%s should return 0 and give %ld, but "
-					 "it returned %d and gave %ld",
-					 call, c->value, rc, value);
-			continue;
-		}
-		expect_failure(call, rc, c->err);
-		if (value != 4242)
-			fail_msg("%s failed but changed *value to %ld", call,
-				 value);
+static void expect_count(const char *text, long min, long max, long want)
+{
+	long value = VALUE_UNTOUCHED;
+
+	errno = 0;
+	int rc = udp_parse_count(text, min, max, &value);
+	if (rc != 0 || value != want)
+		fail_msg(
+			"udp_parse_count(\"%s\", %ld, %ld) should return 0 and "
+			"give %ld, but it returned %d and gave %ld",
+			text, min, max, want, rc, value);
+}
+
+static void test_parse_count_row(void **state)
+{
+	const struct count_case *c = *state;
+	long value = VALUE_UNTOUCHED;
+	char call[96];
+
+	if (c->ok) {
+		expect_count(c->text, c->min, c->max, c->value);
+		return;
 	}
+	snprintf(call, sizeof(call), "udp_parse_count(\"%s\", %ld, %ld)",
+		 c->text, c->min, c->max);
+	errno = 0;
+	int rc = udp_parse_count(c->text, c->min, c->max, &value);
+	expect_failure(call, rc, c->err);
+	if (value != VALUE_UNTOUCHED)
+		fail_msg("%s failed but changed *value to %ld", call, value);
+	/* A function that rejects everything earns nothing here. */
+	expect_count("7", 0, 100, 7);
 }
 
 static void test_parse_count_null(void **state)
 {
+	long value = VALUE_UNTOUCHED;
 	(void)state;
-	long value = 4242;
 
 	errno = 0;
 	expect_failure("udp_parse_count(NULL, 0, 100)",
 		       udp_parse_count(NULL, 0, 100, &value), EINVAL);
+	expect_count("7", 0, 100, 7);
 }
 
 /* ---- groups ---------------------------------------------------------- */
 
+static void add_encode_cases(struct case_list *list)
+{
+	add_plain_case(list, "udp_proto_encode: the header is big-endian",
+		       test_encode_header_is_big_endian);
+	add_plain_case(list, "udp_proto_encode: sequence numbers 1 and 2^32-1",
+		       test_encode_small_and_large_numbers);
+	add_plain_case(list, "udp_proto_encode: a binary body",
+		       test_encode_binary_body);
+	add_plain_case(list, "udp_proto_encode: a datagram too big",
+		       test_encode_too_big);
+}
+
+static void add_decode_cases(struct case_list *list)
+{
+	add_plain_case(list, "udp_proto_decode: header and body",
+		       test_decode_header_and_body);
+	add_plain_case(list, "udp_proto_decode: an empty body",
+		       test_decode_empty_body);
+	for (size_t i = 0; i < sizeof(short_lengths) / sizeof(short_lengths[0]);
+	     i++)
+		snprintf(add_case(list, test_decode_too_short_row,
+				  &short_lengths[i]),
+			 CASE_NAME_MAX,
+			 "udp_proto_decode of a %zu-byte datagram",
+			 short_lengths[i]);
+	for (size_t i = 0;
+	     i < sizeof(round_trip_lines) / sizeof(round_trip_lines[0]); i++)
+		snprintf(add_case(list, test_round_trip_row,
+				  round_trip_lines[i]),
+			 CASE_NAME_MAX, "decode(encode(a %zu-byte line))",
+			 strlen(round_trip_lines[i]));
+}
+
+static void add_parse_count_cases(struct case_list *list)
+{
+	for (size_t i = 0; i < sizeof(count_cases) / sizeof(count_cases[0]);
+	     i++) {
+		const struct count_case *c = &count_cases[i];
+		snprintf(add_case(list, test_parse_count_row, c), CASE_NAME_MAX,
+			 "udp_parse_count(\"%s\", %ld, %ld)", c->text, c->min,
+			 c->max);
+	}
+	add_plain_case(list, "udp_parse_count(NULL, 0, 100)",
+		       test_parse_count_null);
+}
+
 int main(int argc, char **argv)
 {
-	const struct CMUnitTest encode_tests[] = {
-		cmocka_unit_test(test_encode_header_is_big_endian),
-		cmocka_unit_test(test_encode_small_and_large_numbers),
-		cmocka_unit_test(test_encode_binary_body),
-		cmocka_unit_test(test_encode_too_big),
+	static const struct {
+		const char *name;
+		void (*add)(struct case_list *);
+	} groups[] = {
+		{"encode", add_encode_cases},
+		{"decode", add_decode_cases},
+		{"parse_count", add_parse_count_cases},
 	};
-	const struct CMUnitTest decode_tests[] = {
-		cmocka_unit_test(test_decode_header_and_body),
-		cmocka_unit_test(test_decode_empty_body),
-		cmocka_unit_test(test_decode_too_short),
-		cmocka_unit_test(test_round_trip),
-	};
-	const struct CMUnitTest count_tests[] = {
-		cmocka_unit_test(test_parse_count_table),
-		cmocka_unit_test(test_parse_count_null),
-	};
+	static struct case_list list;
 	const char *only = argc > 1 ? argv[1] : NULL;
-	int failed = 0;
+	int failed = 0, matched = 0;
 
-	if (only != NULL && strcmp(only, "encode") != 0 &&
-	    strcmp(only, "decode") != 0 && strcmp(only, "parse_count") != 0) {
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		if (only != NULL && strcmp(only, groups[i].name) != 0)
+			continue;
+		matched = 1;
+		list.count = 0;
+		groups[i].add(&list);
+		failed += _cmocka_run_group_tests(groups[i].name, list.tests,
+						  list.count, NULL, NULL);
+	}
+	if (!matched) {
 		fprintf(stderr, "usage: %s [encode|decode|parse_count]\n",
 			argv[0]);
 		return 2;
 	}
-	if (only == NULL || strcmp(only, "encode") == 0)
-		failed += cmocka_run_group_tests_name("encode", encode_tests,
-						      NULL, NULL);
-	if (only == NULL || strcmp(only, "decode") == 0)
-		failed += cmocka_run_group_tests_name("decode", decode_tests,
-						      NULL, NULL);
-	if (only == NULL || strcmp(only, "parse_count") == 0)
-		failed += cmocka_run_group_tests_name("parse_count",
-						      count_tests, NULL, NULL);
 	return failed == 0 ? 0 : 1;
 }

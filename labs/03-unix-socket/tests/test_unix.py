@@ -14,8 +14,10 @@ import stat
 import threading
 import time
 
-from grader import (GradeFailure, Limits, UNIX_ANNOUNCE, describe_status, expect_bytes, graded,
-                    split_sizes)
+from grader import (Faults, GradeFailure, Limits, UNIX_ANNOUNCE, describe_status, expect_bytes,
+                    graded, split_sizes)
+from grader import procfs
+from grader.context import shell_printf
 from grader.transcripts import preview
 
 SERVER = "unix_server"
@@ -29,6 +31,9 @@ DOCS = "03-unix-sockets.md"
 REPLY_LIMIT = 1 << 20       # most bytes a test reads while waiting for one reply
 PEER_POLL = 0.2             # how often the test peer checks whether to stop
 PEER_LIFETIME = 30.0        # the test peer gives up after this long
+REPRO_MAX_BYTES = 600       # longer exchanges are not typed into "try it by hand"
+IDLE_WINDOW = 0.5           # seconds the server's CPU time is watched while it should wait
+IDLE_CPU_MAX = 0.1          # CPU seconds a waiting server may use in that time
 
 
 def sock_path(ctx, name="lab03.sock"):
@@ -42,23 +47,65 @@ def sock_path(ctx, name="lab03.sock"):
 def start(ctx, path=None, **options):
     path = path or sock_path(ctx)
     server = ctx.start_server(SERVER, ["-s", path], announce=UNIX_ANNOUNCE, **options)
-    if not ctx.has_custom_repro:
-        # The generated "try it by hand" lines are for TCP (nc HOST PORT).
-        ctx.set_repro([
-            f"{ctx.display_path(SERVER)} -s /tmp/lab03.sock    # terminal 1",
-            "nc -U /tmp/lab03.sock    # terminal 2: type requests (PING, ECHO hi, WHO), "
-            "one per line",
-        ])
+    # The generated "try it by hand" lines are for TCP (nc HOST PORT), and
+    # would name the test's own folder, gone once it ends.
+    ctx.set_repro([
+        f"{ctx.display_path(SERVER)} -s /tmp/lab03.sock    # terminal 1",
+        "nc -U /tmp/lab03.sock    # terminal 2: type requests (PING, ECHO hi, WHO), "
+        "one per line",
+    ])
     return server
 
 
-def request(conn, line, reply, what=None):
+def repro_exchange(ctx, conn):
+    """Puts what conn sent into "try it by hand", when it is short enough
+    to type: the failing input, not just a way to send one."""
+    sent = conn.sent_log
+    if not sent or len(sent) > REPRO_MAX_BYTES:
+        return
+    ctx.set_repro([
+        f"{ctx.display_path(SERVER)} -s /tmp/lab03.sock    # terminal 1",
+        f"{shell_printf(bytes(sent))} | nc -N -U /tmp/lab03.sock | od -c    # terminal 2: "
+        f"what the test sent on {conn.channel}",
+    ])
+
+
+def request(ctx, conn, line, reply, what=None):
     """Sends one request line and checks its one reply line."""
     conn.send(line + NL)
     what = what or f"the reply to {preview(line + NL)}"
-    # Up to the first end of line, so that a wrong reply shows at once.
-    got = conn.recv_until(NL, limit=len(reply) + 1)
-    expect_bytes(reply + NL, got, what, conn.eof)
+    try:
+        # Up to the first end of line, so that a wrong reply shows at once.
+        got = conn.recv_until(NL, limit=len(reply) + 1)
+        expect_bytes(reply + NL, got, what, conn.eof)
+    except GradeFailure:
+        repro_exchange(ctx, conn)
+        raise
+
+
+def expect_replies(ctx, conn, expected, what, timeout=None):
+    """Checks that the replies to everything sent on conn are expected."""
+    try:
+        conn.expect(expected, what, timeout)
+    except GradeFailure:
+        repro_exchange(ctx, conn)
+        raise
+
+
+def expect_idle(ctx, server, after):
+    """Fails if the server keeps the CPU busy while it should be waiting:
+    a loop that goes on after recv() returned 0, for one."""
+    pid = server.process.pid
+    before = procfs.cpu_seconds(pid)
+    time.sleep(IDLE_WINDOW)
+    used = procfs.cpu_seconds(pid)
+    if before is None or used is None or used - before < IDLE_CPU_MAX:
+        return
+    ctx.note(f"{server.process.name} used {used - before:.2f} s of CPU in {IDLE_WINDOW:g} s "
+             f"{after}")
+    raise GradeFailure("timeout", f"{after}, the server should wait for the next client, but "
+                       "it kept the CPU busy: a loop that never waits. Does it stop when recv() "
+                       "returns 0 (the client closed its side)?")
 
 
 def expect_exit(result, expected, what):
@@ -280,11 +327,12 @@ def test_cleanup_on_signals(ctx):
         path = sock_path(ctx, f"{name.lower()}.sock")
         server = start(ctx, path)
         conn = ctx.connect(server)
-        request(conn, b"PING", b"PONG")
+        request(ctx, conn, b"PING", b"PONG")
         if busy:
             ctx.note(f"{name} was sent while a client was connected and idle")
         else:
             conn.close()
+            expect_idle(ctx, server, "once its client had closed the connection")
         code = ctx.stop_server(server, signo)
         if code is None:
             raise GradeFailure("timeout", f"the server was still running 3 s after {name}")
@@ -327,7 +375,7 @@ def test_ping(ctx):
     """server: answers PING with PONG, again and again"""
     conn = ctx.connect(start(ctx))
     for _ in range(3):
-        request(conn, b"PING", b"PONG")
+        request(ctx, conn, b"PING", b"PONG")
 
 
 @graded(points=5, doc="labs/03-unix-socket/README.md#step-3--the-protocol", step=3)
@@ -335,16 +383,17 @@ def test_echo(ctx):
     """server: ECHO sends back its text: spaces, UTF-8, empty, 4000 bytes"""
     conn = ctx.connect(start(ctx))
     rng = ctx.rng()
-    request(conn, b"ECHO hello", b"hello")
+    request(ctx, conn, b"ECHO hello", b"hello")
     text = random_text(rng).encode()
-    request(conn, b"ECHO " + text, text, f"the echo of random words (seed {ctx.seed})")
-    request(conn, b"ECHO   two spaces  ", b"  two spaces  ", "the echo, spaces kept as they are")
+    request(ctx, conn, b"ECHO " + text, text, f"the echo of random words (seed {ctx.seed})")
+    request(ctx, conn, b"ECHO   two spaces  ", b"  two spaces  ",
+            "the echo, spaces kept as they are")
     utf8 = "你好，世界".encode()
-    request(conn, b"ECHO " + utf8, utf8, "the echo of UTF-8 text")
-    request(conn, b"ECHO PING", b"PING", "the echo of the word PING (it is text here)")
-    request(conn, b"ECHO ", b"", "an empty line, the echo of nothing")
+    request(ctx, conn, b"ECHO " + utf8, utf8, "the echo of UTF-8 text")
+    request(ctx, conn, b"ECHO PING", b"PING", "the echo of the word PING (it is text here)")
+    request(ctx, conn, b"ECHO ", b"", "an empty line, the echo of nothing")
     long_text = random_text(rng, words=LINE_MAX).encode()[:LINE_MAX - 100]
-    request(conn, b"ECHO " + long_text, long_text,
+    request(ctx, conn, b"ECHO " + long_text, long_text,
             f"the echo of {len(long_text)} bytes (requests up to {LINE_MAX} bytes are allowed)")
 
 
@@ -353,9 +402,9 @@ def test_unknown_commands(ctx):
     """server: anything else gets 'ERR unknown command'"""
     conn = ctx.connect(start(ctx))
     for line in (b"HELLO", b"ping", b"PINGPONG", b"", b"WHO am i", b"ECHOES x", b"\x00\xff"):
-        request(conn, line, b"ERR unknown command",
+        request(ctx, conn, line, b"ERR unknown command",
                 f"the reply to the unknown request {preview(line + NL)}")
-    request(conn, b"PING", b"PONG", "PONG after the unknown requests")
+    request(ctx, conn, b"PING", b"PONG", "PONG after the unknown requests")
 
 
 # A second process that connects, sends WHO and prints its own ids, then
@@ -383,7 +432,7 @@ def test_who(ctx):
     server = start(ctx)
     conn = ctx.connect(server)
     me = f"pid={os.getpid()} uid={os.getuid()} gid={os.getgid()}".encode()
-    request(conn, b"WHO", me, "the test process's own credentials")
+    request(ctx, conn, b"WHO", me, "the test process's own credentials")
     conn.close()
     # Another process, another pid: the server must ask the kernel about
     # each connection, not remember an earlier answer. It runs as the
@@ -425,12 +474,14 @@ def test_split_and_coalesced(ctx):
 
     conn = ctx.connect(server)
     conn.send(data, note=f"{len(lines)} requests in one write (seed {ctx.seed})")
-    conn.expect(expected, f"the {len(lines)} replies, in order, to requests sent in one write")
+    expect_replies(ctx, conn, expected, f"the {len(lines)} replies, in order, to requests sent "
+                   "in one write")
     conn.close()  # the server serves one client at a time
 
     conn = ctx.connect(server)
     conn.send_bytewise(b"ECHO one byte at a time\nPING\n", pause=0.002)
-    conn.expect(b"one byte at a time\nPONG\n", "the replies to requests sent one byte per write")
+    expect_replies(ctx, conn, b"one byte at a time\nPONG\n", "the replies to requests sent one "
+                   "byte per write")
     conn.close()
 
     conn = ctx.connect(server)
@@ -442,7 +493,7 @@ def test_split_and_coalesced(ctx):
 
     conn = ctx.connect(server)
     conn.send(b"PING\r\nECHO crlf\r\n", note="CRLF line ends, as 'nc -C' sends")
-    conn.expect(b"PONG\ncrlf\n", "the replies to requests ending in \\r\\n")
+    expect_replies(ctx, conn, b"PONG\ncrlf\n", "the replies to requests ending in \\r\\n")
 
 
 @graded(points=5, doc="labs/03-unix-socket/README.md#step-3--the-protocol", step=3)
@@ -452,6 +503,7 @@ def test_client_disconnects_mid_request(ctx):
     half = ctx.connect(server)
     half.send(b"ECHO half a requ", note="no end of line, then the client closes")
     half.close()
+    expect_idle(ctx, server, "after a client sent half a request and closed")
 
     rude = ctx.connect(server)
     rude.send(b"PING\nECHO x", note="then a reset")
@@ -467,9 +519,42 @@ def test_client_disconnects_mid_request(ctx):
     flood.close()
 
     conn = ctx.connect(server)
-    request(conn, b"PING", b"PONG", "PONG to a new client after all that (a leftover "
+    request(ctx, conn, b"PING", b"PONG", "PONG to a new client after all that (a leftover "
             "'ECHO half a requ' would turn this PING into an unknown command)")
     ctx.expect_alive(server, "after clients that left mid-request")
+
+
+@graded(points=5, doc="03-unix-sockets.md#a-stream-has-no-message-boundaries", step=3)
+def test_survives_short_transfers_and_eintr(ctx):
+    """server: answers every request when its recv() and send() come up short or are interrupted"""
+    # Loopback hands over whole writes and nothing interrupts a call: the
+    # shim cuts the server's transfers short and interrupts them (EINTR)
+    # at seeded calls, as a busy network and a signal handler would.
+    server = start(ctx, faults=Faults(rate=30, kinds="si"))
+    rng = ctx.rng()
+    me = f"pid={os.getpid()} uid={os.getuid()} gid={os.getgid()}".encode()
+    lines, replies = [], []
+    for _ in range(60):
+        kind = rng.randrange(3)
+        if kind == 0:
+            text = random_text(rng, rng.randint(1, 80)).encode()[:LINE_MAX - 10]
+            lines.append(b"ECHO " + text), replies.append(text)
+        elif kind == 1:
+            lines.append(b"WHO"), replies.append(me)
+        else:
+            lines.append(b"PING"), replies.append(b"PONG")
+    # One request at a time first, so that each is a recv() of its own
+    # (each one a chance for a fault), then all of them at once, in pieces.
+    conn = ctx.connect(server, timeout=10)
+    for i, (line, reply) in enumerate(zip(lines, replies), 1):
+        request(ctx, conn, line, reply, f"the reply to request {i} of {len(lines)} (seed "
+                f"{ctx.seed}), with short transfers and EINTR injected into the server")
+    data = b"".join(line + NL for line in lines)
+    expected = b"".join(reply + NL for reply in replies)
+    conn.send_pieces(data, split_sizes(len(data), rng, 2000),
+                     note=f"{len(lines)} requests in random pieces (seed {ctx.seed})")
+    expect_replies(ctx, conn, expected, f"the {len(lines)} replies, in order, to requests sent "
+                   "all at once, with short transfers and EINTR injected into the server")
 
 
 # -- step 4: the client -----------------------------------------------------------
@@ -543,12 +628,24 @@ class ProtoPeer:
                 while b"\n" in buf:
                     line, buf = buf.split(b"\n", 1)
                     self.requests.append(line)
-                    self._reply(conn, *self.respond(line))
+                    reply, fd = self.respond(line)
+                    if isinstance(reply, Hangup):
+                        self._hang_up(conn, reply.partial)
+                        return
+                    self._reply(conn, reply, fd)
         except OSError as exc:
             self.error = exc
             self.transcript.add(self.channel, "error", note=str(exc))
         finally:
             conn.close()
+
+    def _hang_up(self, conn, partial):
+        if partial:
+            conn.sendall(partial)
+            self.sent += len(partial)
+            self.transcript.add(self.channel, "sent", partial, "part of a reply")
+        self.transcript.add(self.channel, "closed the connection", note="without replying"
+                            + (" in full" if partial else ""))
 
     def _reply(self, conn, reply, fd):
         if fd is not None:
@@ -566,6 +663,14 @@ class ProtoPeer:
             time.sleep(0.001)
         self.transcript.add(self.channel, "sent", reply, "in pieces of 1..4 bytes")
         self.sent += len(reply)
+
+
+class Hangup:
+    """What respond() returns to make the test server close the connection
+    instead of replying, after sending partial (the start of a reply)."""
+
+    def __init__(self, partial=b""):
+        self.partial = partial
 
 
 FAKE_WHO = b"pid=4242 uid=1000 gid=1000"
@@ -589,18 +694,21 @@ def start_peer(ctx, respond, name="peer.sock"):
     return path, peer
 
 
-def run_client(ctx, path, peer, stdin, timeout=5, valgrind=False):
+def run_client(ctx, path, peer, stdin, timeout=5, valgrind=False, faults=None, limits=None,
+               stall_after=3.0):
     result = ctx.run(CLIENT, ["-s", path], stdin_data=stdin, timeout=timeout,
-                     valgrind=valgrind, progress=lambda: peer.received + peer.sent)
+                     valgrind=valgrind, progress=lambda: peer.received + peer.sent,
+                     faults=faults, limits=limits, stall_after=stall_after)
     ctx.note(peer.summary())
     return result
 
 
-def client_repro(ctx, stdin):
+def client_repro(ctx, stdin, server_line=None):
     ctx.set_repro([
-        f"{ctx.display_path(SERVER)} -s /tmp/lab03.sock    # terminal 1 (the reference works too)",
-        f"printf '{stdin.decode(errors='replace').replace(chr(10), chr(92) + 'n')}' | "
-        f"{ctx.display_path(CLIENT)} -s /tmp/lab03.sock; echo \"exit $?\"    # terminal 2",
+        server_line or f"{ctx.display_path(SERVER)} -s /tmp/lab03.sock    # terminal 1 (the "
+        "reference works too)",
+        f"{shell_printf(stdin)} | {ctx.display_path(CLIENT)} -s /tmp/lab03.sock; "
+        "echo \"exit $?\"    # terminal 2",
     ])
 
 
@@ -612,18 +720,87 @@ def check_client_output(result, expected, what):
 def test_client_requests(ctx):
     """client: sends each stdin line, prints each reply"""
     text = random_text(ctx.rng()).encode()
-    stdin = b"PING\nECHO " + text + b"\nWHO\nHELLO\nECHO last line, no newline"
+    stdin = b"PING\nECHO " + text + b"\nWHO\nHELLO\nECHO a NUL \x00 byte\nECHO last line, " \
+        b"no newline"
     expected = b"PONG\n" + text + b"\n" + FAKE_WHO + b"\nERR unknown command\n" \
-        + b"last line, no newline\n"
+        + b"a NUL \x00 byte\nlast line, no newline\n"
     path, peer = start_peer(ctx, basic_reply)
     client_repro(ctx, stdin)
     result = run_client(ctx, path, peer, stdin)
-    expect_exit(result, 0, "unix_client with five request lines on stdin")
-    sent = [b"PING", b"ECHO " + text, b"WHO", b"HELLO", b"ECHO last line, no newline"]
+    expect_exit(result, 0, "unix_client with six request lines on stdin")
+    sent = [b"PING", b"ECHO " + text, b"WHO", b"HELLO", b"ECHO a NUL \x00 byte",
+            b"ECHO last line, no newline"]
     if peer.requests != sent:
         raise GradeFailure("wrong bytes", f"the server should have got the requests {sent!r}, "
                            f"one per stdin line, but got {peer.requests!r}")
-    check_client_output(result, expected, "five replies, each cut into pieces by the server")
+    check_client_output(result, expected, "six replies, each cut into pieces by the server")
+
+
+@graded(points=4, doc="labs/03-unix-socket/README.md#step-4--the-client", step=4)
+def test_client_survives_short_transfers_and_eintr(ctx):
+    """client: every reply when its sends and receives come up short or are interrupted"""
+    rng = ctx.rng()
+    lines, replies = [], []
+    for i in range(40):
+        if i % 3 == 0:
+            lines.append(b"PING"), replies.append(b"PONG")
+        else:
+            text = random_text(rng, rng.randint(2, 8)).encode()
+            lines.append(b"ECHO " + text), replies.append(text)
+    stdin = b"".join(line + NL for line in lines)
+    path, peer = start_peer(ctx, basic_reply)
+    client_repro(ctx, stdin)
+    result = run_client(ctx, path, peer, stdin, timeout=15, faults=Faults(rate=30, kinds="si"))
+    expect_exit(result, 0, "unix_client with 40 requests and faults injected into its socket "
+                "calls")
+    if peer.requests != lines:
+        i = next((i for i, (a, b) in enumerate(zip(peer.requests, lines)) if a != b),
+                 min(len(peer.requests), len(lines)))
+        got = preview(peer.requests[i] + NL) if i < len(peer.requests) else "nothing"
+        want = preview(lines[i] + NL) if i < len(lines) else "nothing more"
+        raise GradeFailure("wrong bytes", f"request {i + 1} should have been {want}, but the "
+                           f"server got {got}. Is a short send() followed by a send() of the "
+                           "rest?")
+    check_client_output(result, b"".join(reply + NL for reply in replies),
+                        "40 replies with faults injected into the client")
+
+
+@graded(points=4, doc="labs/03-unix-socket/README.md#step-4--the-client", step=4)
+def test_client_server_closes_early(ctx):
+    """client: stops with status 1 when the server closes before replying or mid-reply"""
+    cases = [
+        ("before its first reply", b"WHO\n", [b"WHO"], b""),
+        ("before its second reply", b"PING\nPING\n", [b"PING", b"PING"], b"PONG\n"),
+        ("after half a reply line", b"PING\nECHO hello\n", [b"PING", b"ECHO hello"],
+         b"PONG\n"),
+    ]
+    # The request the server hangs up on is the last one: a client that
+    # takes the end of the stream for the end of its work exits 0.
+    for i, (when, stdin, asked, printed) in enumerate(cases):
+        def respond(line, n_asked=len(asked)):
+            if len(peer.requests) < n_asked:
+                return basic_reply(line)
+            return Hangup(b"hel" if line.startswith(b"ECHO") else b""), None
+
+        path, peer = start_peer(ctx, respond, name=f"early-{i}.sock")
+        client_repro(ctx, stdin, "(a server that closes on cue is easiest written in Python; the "
+                     "transcript above shows what the test's did)")
+        # A client that spins on recv() returning 0 is killed for its CPU
+        # time (SIGXCPU: a second of it, long before the stall window ends
+        # even on a busy machine), one that blocks for making no progress.
+        result = run_client(ctx, path, peer, stdin, timeout=10, stall_after=6.0,
+                            limits=Limits(cpu_seconds=int(ctx.scaled(1))))
+        what = f"unix_client when the server closes the connection {when}"
+        if result.timed_out or result.returncode != 1:
+            expect_exit(result, 1, f"{what} (it must stop and exit 1: the reply can never come)")
+        if not result.stderr_text().strip():
+            raise GradeFailure("wrong output", f"{what}: the client exited 1 without a word; "
+                               "say on stderr that the server closed the connection before "
+                               "replying")
+        got = result.stdout_bytes()
+        if not got.startswith(printed) or len(got) > len(printed) + len(b"hel\n"):
+            expect_bytes(printed, got, f"{what}: the client's stdout (the replies that came "
+                         "in full)")
 
 
 @graded(points=4, doc="labs/03-unix-socket/README.md#step-4--the-client", step=4)
@@ -664,7 +841,8 @@ def test_server_valgrind(ctx):
                 "the replies under valgrind")
     conn.send(b"ECHO half")
     conn.close()
-    request(ctx.connect(server), b"PING", b"PONG", "PONG to the next client under valgrind")
+    request(ctx, ctx.connect(server), b"PING", b"PONG",
+            "PONG to the next client under valgrind")
     code = ctx.stop_server(server, grace=10)
     if code != 0:
         raise GradeFailure("wrong exit code", "under valgrind, the server should exit with "
@@ -713,7 +891,8 @@ def test_server_sanitizers(ctx):
     rude = ctx.connect(server)
     rude.send(b"PING\nECHO cut sho", note="then a reset")
     rude.reset()
-    request(ctx.connect(server), b"PING", b"PONG", "PONG after a reset, under the sanitizers")
+    request(ctx, ctx.connect(server), b"PING", b"PONG",
+            "PONG after a reset, under the sanitizers")
     code = ctx.stop_server(server)
     ctx.check_sanitizer(server.process)
     if code != 0:
@@ -759,7 +938,7 @@ def test_stretch_server_passes_fd(ctx):
         finally:
             for fd in fds:
                 os.close(fd)
-    request(conn, b"PING", b"PONG", "PONG after 40 SENDs")
+    request(ctx, conn, b"PING", b"PONG", "PONG after 40 SENDs")
 
 
 @graded(points=2, doc="03-unix-sockets.md#passing-descriptors-scm_rights", step=5)
@@ -778,7 +957,7 @@ def test_stretch_server_send_errors(ctx):
         if fds:
             raise GradeFailure("wrong bytes", f"the error reply to SEND of {why} carried a "
                                "descriptor; only 'OK' carries one")
-    request(conn, b"PING", b"PONG", "PONG after the failed SENDs")
+    request(ctx, conn, b"PING", b"PONG", "PONG after the failed SENDs")
 
 
 @graded(points=5, doc="03-unix-sockets.md#passing-descriptors-scm_rights", step=5)

@@ -22,6 +22,81 @@
 /* Bytes in a string literal, without its NUL (the literal may hold NULs). */
 #define LIT_LEN(s) (sizeof(s) - 1)
 
+#define SHOWN_MAX 160 /* room for a shown() text in a message */
+
+/*
+ * Writes len bytes of data into out as C-literal text ("a\x00b\n"), cut
+ * with "..." when long: a message must show bytes that are not text
+ * without printing them raw (a NUL would end it, a '\n' split it).
+ * Returns out.
+ */
+static const char *shown(const void *data, size_t len, char *out, size_t outlen)
+{
+	const unsigned char *p = data;
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < len; i++) {
+		char piece[8];
+		if (p[i] == '\n')
+			snprintf(piece, sizeof(piece), "\\n");
+		else if (p[i] == '\r')
+			snprintf(piece, sizeof(piece), "\\r");
+		else if (p[i] == '\\' || p[i] == '"')
+			snprintf(piece, sizeof(piece), "\\%c", p[i]);
+		else if (p[i] >= 0x20 && p[i] < 0x7f)
+			snprintf(piece, sizeof(piece), "%c", p[i]);
+		else
+			snprintf(piece, sizeof(piece), "\\x%02x", p[i]);
+		/* Room for the piece, "..." and the NUL. */
+		if (used + strlen(piece) + 4 > outlen) {
+			snprintf(out + used, outlen - used, "...");
+			return out;
+		}
+		memcpy(out + used, piece, strlen(piece) + 1);
+		used += strlen(piece);
+	}
+	return out;
+}
+
+/*
+ * Table-driven groups give each row a cmocka case of its own, named after
+ * the row, so that a function right for some rows earns a share of the
+ * points and the report names each row that fails.
+ */
+#define CASE_NAME_MAX 128
+#define MAX_CASES 40
+
+struct case_list {
+	struct CMUnitTest tests[MAX_CASES];
+	char names[MAX_CASES][CASE_NAME_MAX];
+	size_t count;
+};
+
+/* Adds a case: fn runs with *state pointing at row. Returns its name
+ * buffer for the caller to fill. */
+static char *add_case(struct case_list *list, CMUnitTestFunction fn,
+		      const void *row)
+{
+	assert_true(list->count < MAX_CASES);
+	struct CMUnitTest *t = &list->tests[list->count];
+	char *name = list->names[list->count++];
+
+	t->name = name;
+	t->test_func = fn;
+	t->setup_func = NULL;
+	t->teardown_func = NULL;
+	t->initial_state = (void *)row;
+	return name;
+}
+
+/* A case that is a whole function, not a table row. */
+static void add_plain_case(struct case_list *list, const char *name,
+			   CMUnitTestFunction fn)
+{
+	snprintf(add_case(list, fn, NULL), CASE_NAME_MAX, "%s", name);
+}
+
 /*
  * Calls proto_next_line on an exact-size heap copy of buf, so that a
  * read past the end is a real out-of-bounds read (ASan, valgrind).
@@ -67,28 +142,48 @@ static const struct line_case line_cases[] = {
 	LINE_CASE("NUL bytes are data", "E\0CHO\n", 6, 5),
 };
 
-static void test_next_line_table(void **state)
+/*
+ * When a buffer holds no line yet, the same bytes with a '\n' after them
+ * must make one: a function that never finds a line earns nothing.
+ */
+static void expect_line_once_ended(const struct line_case *c)
 {
-	(void)state;
-	for (size_t i = 0; i < sizeof(line_cases) / sizeof(line_cases[0]);
-	     i++) {
-		const struct line_case *c = &line_cases[i];
-		size_t line_len = 12345;
-		size_t used = next_line_exact(c->buf, c->len, &line_len);
+	char buf[64];
+	size_t line_len = 12345;
+	size_t want =
+		c->len > 0 && c->buf[c->len - 1] == '\r' ? c->len - 1 : c->len;
 
-		if (used != c->used)
-			fail_msg("proto_next_line (%s): should return %zu, "
-				 "but it returned %zu",
-				 c->name, c->used, used);
-		if (used == 0 && line_len != 12345)
-			fail_msg("proto_next_line (%s): without a complete "
-				 "line it must leave *line_len alone",
-				 c->name);
-		if (used > 0 && line_len != c->line_len)
-			fail_msg("proto_next_line (%s): *line_len should be "
-				 "%zu, but it was %zu",
-				 c->name, c->line_len, line_len);
-	}
+	assert_true(c->len < sizeof(buf));
+	memcpy(buf, c->buf, c->len);
+	buf[c->len] = '\n';
+	size_t used = next_line_exact(buf, c->len + 1, &line_len);
+	if (used != c->len + 1 || line_len != want)
+		fail_msg("proto_next_line (%s, then a '\\n'): should return "
+			 "%zu with *line_len %zu, but it returned %zu with "
+			 "*line_len %zu",
+			 c->name, c->len + 1, want, used, line_len);
+}
+
+static void test_next_line_row(void **state)
+{
+	const struct line_case *c = *state;
+	size_t line_len = 12345;
+	size_t used = next_line_exact(c->buf, c->len, &line_len);
+
+	if (used != c->used)
+		fail_msg("proto_next_line (%s): should return %zu, but it "
+			 "returned %zu",
+			 c->name, c->used, used);
+	if (used == 0 && line_len != 12345)
+		fail_msg("proto_next_line (%s): without a complete line it "
+			 "must leave *line_len alone",
+			 c->name);
+	if (used > 0 && line_len != c->line_len)
+		fail_msg("proto_next_line (%s): *line_len should be %zu, but "
+			 "it was %zu",
+			 c->name, c->line_len, line_len);
+	if (c->used == 0)
+		expect_line_once_ended(c);
 }
 
 /*
@@ -170,16 +265,18 @@ static const char *command_name(enum proto_command c)
 static void check_parse(const struct parse_case *c)
 {
 	struct proto_request req;
+	char line[SHOWN_MAX];
 	char *copy = malloc(c->len > 0 ? c->len : 1);
 
 	assert_non_null(copy);
 	memcpy(copy, c->line, c->len);
 	memset(&req, 0xA5, sizeof(req));
 	proto_parse(copy, c->len, &req);
+	shown(c->line, c->len, line, sizeof(line));
 	if (req.command != c->command)
 		fail_msg("proto_parse(\"%s\"): command should be %s, but it "
 			 "was %s",
-			 c->line, command_name(c->command),
+			 line, command_name(c->command),
 			 command_name(req.command));
 	if (c->arg != NULL) {
 		size_t arg_len = strlen(c->arg);
@@ -188,56 +285,54 @@ static void check_parse(const struct parse_case *c)
 			fail_msg("proto_parse(\"%s\"): the argument should be "
 				 "\"%s\" (%zu bytes, the end of the line), "
 				 "but arg_len was %zu",
-				 c->line, c->arg, arg_len, req.arg_len);
+				 line, c->arg, arg_len, req.arg_len);
 		if (memcmp(req.arg, c->arg, arg_len) != 0)
 			fail_msg("proto_parse(\"%s\"): wrong argument text",
-				 c->line);
+				 line);
 	}
 	free(copy);
 }
 
-static void test_parse_commands(void **state)
-{
-	static const struct parse_case cases[] = {
-		PARSE_CASE("PING", PROTO_PING, NULL),
-		PARSE_CASE("WHO", PROTO_WHO, NULL),
-		PARSE_CASE("ECHO hello", PROTO_ECHO, "hello"),
-		PARSE_CASE("ECHO hello world", PROTO_ECHO, "hello world"),
-		PARSE_CASE("ECHO  two spaces", PROTO_ECHO, " two spaces"),
-		PARSE_CASE("ECHO trailing ", PROTO_ECHO, "trailing "),
-		PARSE_CASE("ECHO ", PROTO_ECHO, ""),
-		PARSE_CASE("ECHO", PROTO_ECHO, ""),
-		PARSE_CASE("ECHO PING", PROTO_ECHO, "PING"),
-		PARSE_CASE("SEND /etc/hostname", PROTO_SEND, "/etc/hostname"),
-		PARSE_CASE("SEND a file", PROTO_SEND, "a file"),
-		PARSE_CASE("SEND", PROTO_SEND, ""),
-	};
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		check_parse(&cases[i]);
-}
+static const struct parse_case parse_cases[] = {
+	PARSE_CASE("PING", PROTO_PING, NULL),
+	PARSE_CASE("WHO", PROTO_WHO, NULL),
+	PARSE_CASE("ECHO hello", PROTO_ECHO, "hello"),
+	PARSE_CASE("ECHO hello world", PROTO_ECHO, "hello world"),
+	PARSE_CASE("ECHO  two spaces", PROTO_ECHO, " two spaces"),
+	PARSE_CASE("ECHO trailing ", PROTO_ECHO, "trailing "),
+	PARSE_CASE("ECHO ", PROTO_ECHO, ""),
+	PARSE_CASE("ECHO", PROTO_ECHO, ""),
+	PARSE_CASE("ECHO PING", PROTO_ECHO, "PING"),
+	PARSE_CASE("SEND /etc/hostname", PROTO_SEND, "/etc/hostname"),
+	PARSE_CASE("SEND a file", PROTO_SEND, "a file"),
+	PARSE_CASE("SEND", PROTO_SEND, ""),
+	PARSE_CASE("", PROTO_UNKNOWN, NULL),
+	PARSE_CASE("ping", PROTO_UNKNOWN, NULL),
+	PARSE_CASE("Ping", PROTO_UNKNOWN, NULL),
+	PARSE_CASE("PIN", PROTO_UNKNOWN, NULL),
+	PARSE_CASE("PINGPONG", PROTO_UNKNOWN, NULL),
+	PARSE_CASE("PING ", PROTO_UNKNOWN, NULL),
+	PARSE_CASE(" PING", PROTO_UNKNOWN, NULL),
+	PARSE_CASE("WHO am i", PROTO_UNKNOWN, NULL),
+	PARSE_CASE("WHOAMI", PROTO_UNKNOWN, NULL),
+	PARSE_CASE("ECHOES", PROTO_UNKNOWN, NULL),
+	PARSE_CASE("echo hi", PROTO_UNKNOWN, NULL),
+	PARSE_CASE("ECH", PROTO_UNKNOWN, NULL),
+	PARSE_CASE("SENDS x", PROTO_UNKNOWN, NULL),
+	PARSE_CASE("HELLO world", PROTO_UNKNOWN, NULL),
+};
 
-static void test_parse_unknown(void **state)
+static void test_parse_row(void **state)
 {
-	static const struct parse_case cases[] = {
-		PARSE_CASE("", PROTO_UNKNOWN, NULL),
-		PARSE_CASE("ping", PROTO_UNKNOWN, NULL),
-		PARSE_CASE("Ping", PROTO_UNKNOWN, NULL),
-		PARSE_CASE("PIN", PROTO_UNKNOWN, NULL),
-		PARSE_CASE("PINGPONG", PROTO_UNKNOWN, NULL),
-		PARSE_CASE("PING ", PROTO_UNKNOWN, NULL),
-		PARSE_CASE(" PING", PROTO_UNKNOWN, NULL),
-		PARSE_CASE("WHO am i", PROTO_UNKNOWN, NULL),
-		PARSE_CASE("WHOAMI", PROTO_UNKNOWN, NULL),
-		PARSE_CASE("ECHOES", PROTO_UNKNOWN, NULL),
-		PARSE_CASE("echo hi", PROTO_UNKNOWN, NULL),
-		PARSE_CASE("ECH", PROTO_UNKNOWN, NULL),
-		PARSE_CASE("SENDS x", PROTO_UNKNOWN, NULL),
-		PARSE_CASE("HELLO world", PROTO_UNKNOWN, NULL),
-	};
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		check_parse(&cases[i]);
+	static const struct parse_case ping =
+		PARSE_CASE("PING", PROTO_PING, NULL);
+	const struct parse_case *c = *state;
+
+	check_parse(c);
+	/* A parser that knows no command earns nothing for the rows it
+	 * rejects. */
+	if (c->command == PROTO_UNKNOWN)
+		check_parse(&ping);
 }
 
 /* A line that is not NUL-terminated: the parser must use len, not strlen. */
@@ -259,51 +354,80 @@ static void test_parse_uses_length(void **state)
 
 /* ---- format_who ------------------------------------------------------ */
 
-static void test_format_who(void **state)
+struct who_case {
+	long pid;
+	unsigned long uid, gid;
+	const char *want;
+};
+
+static const struct who_case who_cases[] = {
+	{4242, 1000, 100, "pid=4242 uid=1000 gid=100\n"},
+	{1, 0, 0, "pid=1 uid=0 gid=0\n"},
+	/* The largest ids, in decimal and unsigned. */
+	{2147483647, 4294967294ul, 4294967294ul,
+	 "pid=2147483647 uid=4294967294 gid=4294967294\n"},
+};
+
+/*
+ * Fails unless proto_format_who wrote want (and its NUL) and returned its
+ * length; the message shows what was written as well as the return value.
+ */
+static void expect_who(const struct who_case *c, size_t outlen)
 {
 	char out[PROTO_REPLY_MAX];
-	(void)state;
+	char want[SHOWN_MAX], got[SHOWN_MAX];
 
+	assert_true(outlen <= sizeof(out));
 	memset(out, 'X', sizeof(out));
-	int n = proto_format_who(4242, 1000, 100, out, sizeof(out));
-	const char *want = "pid=4242 uid=1000 gid=100\n";
-	if (n != (int)strlen(want) || strcmp(out, want) != 0)
-		fail_msg("proto_format_who(4242, 1000, 100) should write "
-			 "\"pid=4242 uid=1000 gid=100\\n\" and return %zu, but "
-			 "it returned %d",
-			 strlen(want), n);
-	n = proto_format_who(1, 0, 0, out, sizeof(out));
-	if (n < 0 || strcmp(out, "pid=1 uid=0 gid=0\n") != 0)
-		fail_msg("proto_format_who(1, 0, 0) should write "
-			 "\"pid=1 uid=0 gid=0\\n\"");
-	n = proto_format_who(2147483647, 4294967294u, 4294967294u, out,
-			     sizeof(out));
-	if (n < 0 ||
-	    strcmp(out, "pid=2147483647 uid=4294967294 gid=4294967294\n") != 0)
-		fail_msg("proto_format_who with the largest ids should print "
-			 "them in decimal, unsigned: "
-			 "\"pid=2147483647 uid=4294967294 gid=4294967294\\n\"");
+	int n = proto_format_who((pid_t)c->pid, (uid_t)c->uid, (gid_t)c->gid,
+				 out, outlen);
+	const char *nul = memchr(out, '\0', outlen);
+	size_t written = nul != NULL ? (size_t)(nul - out) : outlen;
+
+	shown(c->want, strlen(c->want), want, sizeof(want));
+	if (n < 0)
+		fail_msg("proto_format_who(%ld, %lu, %lu) should write \"%s\" "
+			 "and return %zu, but it returned %d (errno %s)",
+			 c->pid, c->uid, c->gid, want, strlen(c->want), n,
+			 strerror(errno));
+	shown(out, written, got, sizeof(got));
+	if (nul == NULL)
+		fail_msg("proto_format_who(%ld, %lu, %lu) should write \"%s\" "
+			 "and its NUL, but it wrote \"%s\" with no NUL in the "
+			 "%zu bytes it was given",
+			 c->pid, c->uid, c->gid, want, got, outlen);
+	if ((size_t)n != strlen(c->want) || strcmp(out, c->want) != 0)
+		fail_msg("proto_format_who(%ld, %lu, %lu) should write \"%s\" "
+			 "and return %zu, but it wrote \"%s\" and returned %d",
+			 c->pid, c->uid, c->gid, want, strlen(c->want), got, n);
 }
 
-static void test_format_who_small_buffer(void **state)
+static void test_format_who_row(void **state)
 {
-	/* "pid=1 uid=0 gid=0\n" is 18 bytes; with its NUL it needs 19. */
+	expect_who(*state, PROTO_REPLY_MAX);
+}
+
+/* "pid=1 uid=0 gid=0\n" is 18 bytes; with its NUL it needs 19. */
+static void test_format_who_exact_fit(void **state)
+{
+	(void)state;
+	expect_who(&who_cases[1], 19);
+}
+
+static void test_format_who_one_short(void **state)
+{
 	char out[32];
 	(void)state;
 
 	errno = 0;
-	int n = proto_format_who(1, 0, 0, out, 19);
-	if (n != 18)
-		fail_msg("proto_format_who into exactly 19 bytes should fit "
-			 "and return 18, but it returned %d",
-			 n);
-	errno = 0;
-	n = proto_format_who(1, 0, 0, out, 18);
+	int n = proto_format_who(1, 0, 0, out, 18);
 	if (n != -1 || errno != ENOSPC)
 		fail_msg("proto_format_who into 18 bytes (no room for the "
 			 "NUL) should return -1 with errno ENOSPC, but it "
 			 "returned %d with errno %s",
 			 n, strerror(errno));
+	/* A function that always fails earns nothing here. */
+	expect_who(&who_cases[1], 19);
 }
 
 /* ---- make_addr ------------------------------------------------------- */
@@ -370,48 +494,87 @@ static void test_make_addr_limits(void **state)
 			 strerror(errno));
 }
 
+/* ---- groups ---------------------------------------------------------- */
+
+static void add_next_line_cases(struct case_list *list)
+{
+	for (size_t i = 0; i < sizeof(line_cases) / sizeof(line_cases[0]); i++)
+		snprintf(add_case(list, test_next_line_row, &line_cases[i]),
+			 CASE_NAME_MAX, "proto_next_line: %s",
+			 line_cases[i].name);
+	add_plain_case(list, "proto_next_line: every split point",
+		       test_next_line_every_split);
+	add_plain_case(list, "proto_next_line: walking a buffer",
+		       test_next_line_walk);
+}
+
+static void add_parse_cases(struct case_list *list)
+{
+	for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]);
+	     i++) {
+		char line[CASE_NAME_MAX / 2];
+		snprintf(add_case(list, test_parse_row, &parse_cases[i]),
+			 CASE_NAME_MAX, "proto_parse(\"%s\")",
+			 shown(parse_cases[i].line, parse_cases[i].len, line,
+			       sizeof(line)));
+	}
+	add_plain_case(list, "proto_parse uses len, not strlen",
+		       test_parse_uses_length);
+}
+
+static void add_format_who_cases(struct case_list *list)
+{
+	for (size_t i = 0; i < sizeof(who_cases) / sizeof(who_cases[0]); i++) {
+		const struct who_case *c = &who_cases[i];
+		snprintf(add_case(list, test_format_who_row, c), CASE_NAME_MAX,
+			 "proto_format_who(%ld, %lu, %lu)", c->pid, c->uid,
+			 c->gid);
+	}
+	add_plain_case(list, "proto_format_who into exactly 19 bytes",
+		       test_format_who_exact_fit);
+	add_plain_case(list, "proto_format_who into 18 bytes, one short",
+		       test_format_who_one_short);
+}
+
+static void add_make_addr_cases(struct case_list *list)
+{
+	add_plain_case(list, "proto_make_unix_addr(\"/tmp/lab03.sock\")",
+		       test_make_addr);
+	add_plain_case(list,
+		       "proto_make_unix_addr: the longest path, "
+		       "one too long, empty",
+		       test_make_addr_limits);
+}
+
 int main(int argc, char **argv)
 {
-	const struct CMUnitTest next_line_tests[] = {
-		cmocka_unit_test(test_next_line_table),
-		cmocka_unit_test(test_next_line_every_split),
-		cmocka_unit_test(test_next_line_walk),
+	static const struct {
+		const char *name;
+		void (*add)(struct case_list *);
+	} groups[] = {
+		{"next_line", add_next_line_cases},
+		{"parse", add_parse_cases},
+		{"format_who", add_format_who_cases},
+		{"make_addr", add_make_addr_cases},
 	};
-	const struct CMUnitTest parse_tests[] = {
-		cmocka_unit_test(test_parse_commands),
-		cmocka_unit_test(test_parse_unknown),
-		cmocka_unit_test(test_parse_uses_length),
-	};
-	const struct CMUnitTest format_who_tests[] = {
-		cmocka_unit_test(test_format_who),
-		cmocka_unit_test(test_format_who_small_buffer),
-	};
-	const struct CMUnitTest make_addr_tests[] = {
-		cmocka_unit_test(test_make_addr),
-		cmocka_unit_test(test_make_addr_limits),
-	};
+	static struct case_list list;
 	const char *only = argc > 1 ? argv[1] : NULL;
-	int failed = 0;
+	int failed = 0, matched = 0;
 
-	if (only != NULL && strcmp(only, "next_line") != 0 &&
-	    strcmp(only, "parse") != 0 && strcmp(only, "format_who") != 0 &&
-	    strcmp(only, "make_addr") != 0) {
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
+		if (only != NULL && strcmp(only, groups[i].name) != 0)
+			continue;
+		matched = 1;
+		list.count = 0;
+		groups[i].add(&list);
+		failed += _cmocka_run_group_tests(groups[i].name, list.tests,
+						  list.count, NULL, NULL);
+	}
+	if (!matched) {
 		fprintf(stderr,
 			"usage: %s [next_line|parse|format_who|make_addr]\n",
 			argv[0]);
 		return 2;
 	}
-	if (only == NULL || strcmp(only, "next_line") == 0)
-		failed += cmocka_run_group_tests_name(
-			"next_line", next_line_tests, NULL, NULL);
-	if (only == NULL || strcmp(only, "parse") == 0)
-		failed += cmocka_run_group_tests_name("parse", parse_tests,
-						      NULL, NULL);
-	if (only == NULL || strcmp(only, "format_who") == 0)
-		failed += cmocka_run_group_tests_name(
-			"format_who", format_who_tests, NULL, NULL);
-	if (only == NULL || strcmp(only, "make_addr") == 0)
-		failed += cmocka_run_group_tests_name(
-			"make_addr", make_addr_tests, NULL, NULL);
 	return failed == 0 ? 0 : 1;
 }

@@ -25,28 +25,41 @@
 /* The longest a test waits for something that should come at once. */
 #define WAIT_LIMIT_MS 2000
 
-static void test_parse_port(void **state)
-{
-	(void)state;
-	uint16_t port = 7;
+/* One net_parse_port input and what must come of it: a cmocka case each. */
+struct port_case {
+	const char *text;
+	int ok; /* 1: success with port; 0: -1 with err */
+	uint16_t port;
+	int err;
+};
 
-	assert_int_equal(net_parse_port("0", &port), 0);
-	assert_int_equal(port, 0);
-	assert_int_equal(net_parse_port("65535", &port), 0);
-	assert_int_equal(port, 65535);
-	port = 7;
+static const struct port_case port_cases[] = {
+	{"0", 1, 0, 0},		 {"65535", 1, 65535, 0},
+	{"65536", 0, 0, ERANGE}, {"99999999999999999999999", 0, 0, ERANGE},
+	{"", 0, 0, EINVAL},	 {"-1", 0, 0, EINVAL},
+	{"+1", 0, 0, EINVAL},	 {" 1", 0, 0, EINVAL},
+	{"1 ", 0, 0, EINVAL},	 {"x", 0, 0, EINVAL},
+	{"0x10", 0, 0, EINVAL},
+};
+
+#define PORT_UNTOUCHED 7 /* *port must keep this when parsing fails */
+
+static void test_parse_port_row(void **state)
+{
+	const struct port_case *c = *state;
+	uint16_t port = PORT_UNTOUCHED;
+
 	errno = 0;
-	assert_int_equal(net_parse_port("65536", &port), -1);
-	assert_int_equal(errno, ERANGE);
-	assert_int_equal(net_parse_port("99999999999999999999999", &port), -1);
-	assert_int_equal(errno, ERANGE);
-	const char *bad[] = {"", "-1", "+1", " 1", "1 ", "x", "0x10"};
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		errno = 0;
-		assert_int_equal(net_parse_port(bad[i], &port), -1);
-		assert_int_equal(errno, EINVAL);
-	}
-	assert_int_equal(port, 7);
+	int rc = net_parse_port(c->text, &port);
+	if (c->ok && (rc != 0 || port != c->port))
+		fail_msg("net_parse_port(\"%s\") should return 0 and give %u, "
+			 "but it returned %d and gave %u",
+			 c->text, c->port, rc, port);
+	if (!c->ok && (rc != -1 || errno != c->err || port != PORT_UNTOUCHED))
+		fail_msg("net_parse_port(\"%s\") should return -1 with errno "
+			 "%s and leave *port alone, but it returned %d, errno "
+			 "%s, *port %u",
+			 c->text, strerror(c->err), rc, strerror(errno), port);
 }
 
 static void test_make_and_format_addr(void **state)
@@ -288,10 +301,12 @@ static void test_accept_error_is_transient(void **state)
 		assert_false(net_accept_error_is_transient(fatal[i]));
 }
 
+#define PORT_CASES (sizeof(port_cases) / sizeof(port_cases[0]))
+#define CASE_NAME_MAX 64
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_port),
+	static const struct CMUnitTest others[] = {
 		cmocka_unit_test(test_make_and_format_addr),
 		cmocka_unit_test(test_send_all),
 		cmocka_unit_test(test_write_all_to_pipe),
@@ -302,5 +317,22 @@ int main(void)
 		cmocka_unit_test(test_block_stop_signals_and_wait),
 		cmocka_unit_test(test_accept_error_is_transient),
 	};
-	return cmocka_run_group_tests_name("net", tests, NULL, NULL);
+	/* Each row of the port table is a case of its own, named after it. */
+	static struct CMUnitTest
+		tests[PORT_CASES + sizeof(others) / sizeof(others[0])];
+	static char names[PORT_CASES][CASE_NAME_MAX];
+	size_t count = 0;
+
+	for (size_t i = 0; i < PORT_CASES; i++, count++) {
+		snprintf(names[i], sizeof(names[i]), "net_parse_port(\"%s\")",
+			 port_cases[i].text);
+		tests[count] = (struct CMUnitTest){
+			.name = names[i],
+			.test_func = test_parse_port_row,
+			.initial_state = (void *)&port_cases[i],
+		};
+	}
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+		tests[count++] = others[i];
+	return _cmocka_run_group_tests("net", tests, count, NULL, NULL);
 }

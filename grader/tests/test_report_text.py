@@ -1,0 +1,103 @@
+"""The first failure names the cause: sentences of the reports that once
+pointed away from the bug, pinned by grading the bug and reading what
+the report says about it."""
+
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from conftest import READY_LABS, ROOT, failed_tests, grade
+
+LABS = {lab.number: lab for lab in READY_LABS}
+
+
+def mutant(lab, name):
+    with open(ROOT / "grader" / "mutants" / f"{lab.dir.name}.toml", "rb") as f:
+        return next(m for m in tomllib.load(f)["mutant"] if m["name"] == name)
+
+
+def graded_failure(lab_number, edit, test, tmp_path):
+    """The record of test in the report on the reference with one edit
+    (a catalogue mutant's name, or a dict with file, find, replace)."""
+    if lab_number not in LABS:
+        pytest.skip(f"lab {lab_number} is not ready")
+    lab = LABS[lab_number]
+    edit = mutant(lab, edit) if isinstance(edit, str) else edit
+    src = tmp_path / "src"
+    shutil.copytree(lab.dir / "solution", src)
+    target = Path(src) / edit["file"]
+    text = target.read_text()
+    assert text.count(edit["find"]) == 1, edit["find"]
+    target.write_text(text.replace(edit["find"], edit["replace"]))
+    _, results, output = grade(lab, "-k", test, src_dir=src, out_dir=tmp_path / "out",
+                               solution=True)
+    assert results["grader_errors"] == 0, output
+    failed = failed_tests(results)
+    assert test in failed, output
+    return failed[test], output
+
+
+def section(record, start):
+    return [s for s in record["sections"] if s["heading"].startswith(start)]
+
+
+def test_format_who_shows_what_was_written(tmp_path):
+    record, output = graded_failure("03", "who-uid-and-gid-swapped", "test_unit_format_who",
+                                    tmp_path)
+    assert ('should write "pid=4242 uid=1000 gid=100\\n" and return 26, but it wrote '
+            '"pid=4242 uid=100 gid=1000\\n" and returned 26') in record["details"], output
+
+
+def test_a_server_started_twice_is_named_apart_and_its_spin_is_named(tmp_path):
+    record, output = graded_failure("03", "server-spins-on-eof", "test_cleanup_on_signals",
+                                    tmp_path)
+    headings = [s["heading"] for s in section(record, "last lines unix_server")]
+    assert len(headings) == 2, output
+    assert "(the first, which exited with status 0)" in headings[0], output
+    assert "(the second" in headings[1], output
+    assert "recv() returns 0" in record["message"], output
+
+
+def test_a_client_spinning_on_end_of_stream_is_called_a_busy_loop(tmp_path):
+    record, output = graded_failure("03", "client-spins-on-eof",
+                                    "test_client_server_closes_early", tmp_path)
+    assert "SIGXCPU" in record["message"] and "busy loop" in record["message"], output
+
+
+def test_binary_bytes_in_a_unit_test_message_are_escaped(tmp_path):
+    # send_all that moves its pointer by the wrong amount: the bytes that
+    # arrive differ, and hold NULs.
+    edit = {"file": "echo_util.c", "find": "		p += n;", "replace": "		p += n / 2;"}
+    record, output = graded_failure("01", edit, "test_unit_send_all", tmp_path)
+    assert "\\x00\\x01\\x02" in record["details"], output
+    assert "\x00" not in record["details"] and "\x01" not in record["details"], output
+
+
+def test_byte_checks_do_not_say_wrong_the(tmp_path):
+    record, output = graded_failure("01", "one-recv-per-client", "test_survives_reset_client",
+                                    tmp_path)
+    assert record["message"].startswith("echo of piece 2 of 3"), output
+    assert "wrong the" not in output
+
+
+def test_repro_of_a_client_test_carries_its_input(tmp_path):
+    record, output = graded_failure("02", "client-drops-unterminated-last-line",
+                                    "test_client_replies_in_order", tmp_path)
+    repro = "\n".join(section(record, "try it by hand")[0]["lines"])
+    assert "printf 'first line\\n\\n" in repro and "no newline after it' > input" in repro, \
+        output
+    assert any("had no newline" in line for line in section(record, "note")[0]["lines"]), output
+
+
+def test_repro_of_a_server_test_carries_the_requests(tmp_path):
+    record, output = graded_failure("03", "pong-sizeof-sends-the-nul", "test_ping", tmp_path)
+    repro = "\n".join(section(record, "try it by hand")[0]["lines"])
+    assert "printf 'PING\\n' | nc -N -U /tmp/lab03.sock" in repro, output
+
+
+def test_a_deadline_restarted_by_stale_replies_is_named(tmp_path):
+    record, output = graded_failure("02", "client-deadline-restarts-on-stale-reply",
+                                    "test_client_stale_replies_do_not_delay_resend", tmp_path)
+    assert "start the timeout again" in record["message"], output
