@@ -3,13 +3,15 @@
  * calls that a real network produces and loopback almost never does.
  *
  * Loaded with LD_PRELOAD under a program the grader tests, it stands in
- * for send(), sendto(), write(), recv(), recvfrom() and read() on sockets.
+ * for send(), sendto(), sendmsg(), write(), recv(), recvfrom() and read()
+ * on sockets, and for accept() and accept4() on blocking listeners.
  * At points chosen from a seed, instead of passing a call straight on, it
  *   - shortens it: the real call is made for fewer bytes than asked
  *     (1 up to len - 1), as when the kernel's buffer is nearly full or a
  *     segment has just arrived;
  *   - interrupts it: returns -1 with errno EINTR, as when a signal
- *     handler ran;
+ *     handler ran (for accept(), only where it can happen: a listener
+ *     that blocks, interrupted by SIGCHLD in a server that forks);
  *   - on a non-blocking socket, says it would block: -1 with EAGAIN.
  * A program that loops until every byte is moved and retries on EINTR
  * (and, non-blocking, waits for readiness on EAGAIN) does exactly what it
@@ -41,6 +43,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,14 +51,17 @@
 #define FAULT_RATE_MAX 50	/* percent */
 #define TRACKED_FDS 4096	/* descriptors whose runs of faults are counted */
 #define LOG_LINE_MAX 160
+#define SHORT_IOV_MAX 64	/* parts of a sendmsg() it will shorten */
 
 typedef ssize_t (*send_fn)(int, const void *, size_t, int);
 typedef ssize_t (*sendto_fn)(int, const void *, size_t, int, const struct sockaddr *,
 			     socklen_t);
+typedef ssize_t (*sendmsg_fn)(int, const struct msghdr *, int);
 typedef ssize_t (*recv_fn)(int, void *, size_t, int);
 typedef ssize_t (*recvfrom_fn)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
 typedef ssize_t (*rw_fn)(int, void *, size_t);
 typedef ssize_t (*write_fn)(int, const void *, size_t);
+typedef int (*accept4_fn)(int, struct sockaddr *, socklen_t *, int);
 typedef pid_t (*fork_fn)(void);
 typedef pid_t (*waitpid_fn)(pid_t, int *, int);
 typedef void (*exit_fn)(int) __attribute__((noreturn));
@@ -199,6 +205,15 @@ static int apply(enum fault fault, const char *name, int fd, size_t *len)
 	}
 }
 
+/* Is fd a datagram socket? A datagram is sent whole or not at all. */
+static int is_datagram(int fd)
+{
+	int type = 0;
+	socklen_t size = sizeof(type);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0 && type == SOCK_DGRAM;
+}
+
 ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
 	if (apply(choose(fd, len, flags), "send", fd, &len))
@@ -209,17 +224,43 @@ ssize_t send(int fd, const void *buf, size_t len, int flags)
 ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
 	       socklen_t tolen)
 {
-	int type = 0;
-	socklen_t size = sizeof(type);
-
 	/* A datagram is sent whole or not at all: never shorten one. */
 	enum fault fault = choose(fd, len, flags);
-	if (fault == FAULT_SHORT &&
-	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0 && type == SOCK_DGRAM)
+	if (fault == FAULT_SHORT && is_datagram(fd))
 		fault = FAULT_NONE;
 	if (apply(fault, "sendto", fd, &len))
 		return -1;
 	return ((sendto_fn)real("sendto"))(fd, buf, len, flags, to, tolen);
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct iovec parts[SHORT_IOV_MAX];
+	struct msghdr shortened;
+	size_t total = 0, want;
+
+	for (size_t i = 0; i < msg->msg_iovlen; i++)
+		total += msg->msg_iov[i].iov_len;
+	enum fault fault = choose(fd, total, flags);
+	if (fault == FAULT_SHORT && (msg->msg_iovlen > SHORT_IOV_MAX || is_datagram(fd)))
+		fault = FAULT_NONE;
+	want = total;
+	if (apply(fault, "sendmsg", fd, &want))
+		return -1;
+	if (want == total)
+		return ((sendmsg_fn)real("sendmsg"))(fd, msg, flags);
+	/* The same message, cut after its first want bytes. */
+	shortened = *msg;
+	shortened.msg_iov = parts;
+	shortened.msg_iovlen = 0;
+	for (size_t i = 0; want > 0; i++) {
+		parts[i] = msg->msg_iov[i];
+		if (parts[i].iov_len > want)
+			parts[i].iov_len = want;
+		want -= parts[i].iov_len;
+		shortened.msg_iovlen++;
+	}
+	return ((sendmsg_fn)real("sendmsg"))(fd, &shortened, flags);
 }
 
 ssize_t write(int fd, const void *buf, size_t len)
@@ -241,13 +282,9 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
 ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
 		 socklen_t *fromlen)
 {
-	int type = 0;
-	socklen_t size = sizeof(type);
-
 	/* A shortened datagram read would cut the datagram: never shorten one. */
 	enum fault fault = (flags & (MSG_WAITALL | MSG_PEEK)) ? FAULT_NONE : choose(fd, len, flags);
-	if (fault == FAULT_SHORT &&
-	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0 && type == SOCK_DGRAM)
+	if (fault == FAULT_SHORT && is_datagram(fd))
 		fault = FAULT_NONE;
 	if (apply(fault, "recvfrom", fd, &len))
 		return -1;
@@ -259,6 +296,27 @@ ssize_t read(int fd, void *buf, size_t len)
 	if (apply(choose(fd, len, 0), "read", fd, &len))
 		return -1;
 	return ((rw_fn)real("read"))(fd, buf, len);
+}
+
+/*
+ * accept() blocks only on a blocking listener, and only there can a
+ * signal interrupt it: a non-blocking one is never faulted (an EAGAIN
+ * that hides a waiting client would stall a correct edge-triggered loop).
+ */
+int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+	int fl = fcntl(fd, F_GETFL);
+	size_t none = 0;
+	enum fault fault = fl >= 0 && !(fl & O_NONBLOCK) ? choose(fd, 0, 0) : FAULT_NONE;
+
+	if (apply(fault, "accept", fd, &none))
+		return -1;
+	return ((accept4_fn)real("accept4"))(fd, addr, addrlen, flags);
+}
+
+int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	return accept4(fd, addr, addrlen, 0);
 }
 
 pid_t fork(void)
