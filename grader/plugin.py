@@ -265,11 +265,14 @@ def classify_failure(exc, ctx):
     if early and kind in ("connection refused", "connection reset", "broken pipe",
                           "missing bytes", "timeout"):
         return kind, f"{early[0]} (the test saw: {message})", details
-    faulted = [proc.name for proc in ctx.processes if proc.faults is not None]
+    faulted = [proc for proc in ctx.processes if proc.faults is not None and proc.faults.rate > 0]
     if faulted and kind not in ("grader error", "not built"):
-        message += (f" - with short transfers and interrupted calls injected into "
-                    f"{faulted[0]} (listed below): a program that loops until every byte is "
-                    "moved and retries on EINTR meets them unharmed")
+        eagain = "a" in faulted[0].faults.kinds
+        message += (f" - with short transfers, interrupted calls{' and EAGAIN' if eagain else ''} "
+                    f"injected into {faulted[0].name} (listed below): a program that loops "
+                    "until every byte is moved and retries on EINTR"
+                    f"{' (and waits for readiness again on EAGAIN)' if eagain else ''} meets "
+                    "them unharmed")
     return kind, message, details
 
 
