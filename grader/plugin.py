@@ -268,8 +268,10 @@ def classify_failure(exc, ctx):
     faulted = [proc for proc in ctx.processes if proc.faults is not None and proc.faults.rate > 0]
     if faulted and kind not in ("grader error", "not built"):
         eagain = "a" in faulted[0].faults.kinds
-        message += (f" - with short transfers, interrupted calls{' and EAGAIN' if eagain else ''} "
-                    f"injected into {faulted[0].name} (listed below): a program that loops "
+        kinds = ("short transfers, interrupted calls and EAGAIN" if eagain
+                 else "short transfers and interrupted calls")
+        message += (f" - with {kinds} injected into {faulted[0].name} (listed below): a "
+                    "program that loops "
                     "until every byte is moved and retries on EINTR"
                     f"{' (and waits for readiness again on EAGAIN)' if eagain else ''} meets "
                     "them unharmed")
