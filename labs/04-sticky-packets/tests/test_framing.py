@@ -19,7 +19,8 @@ import struct
 import threading
 import time
 
-from grader import Faults, GradeFailure, describe_status, graded, procfs, split_sizes
+from grader import (Faults, GradeFailure, TestTimeout, describe_status, graded, procfs,
+                    split_sizes)
 from grader.transcripts import preview
 
 SERVER = os.environ.get("FRAME_SERVER") or "frame_server"
@@ -74,13 +75,18 @@ def split_reply(reply):
     return None, reply
 
 
-def reply_hint(got, wanted):
-    """What a wrong reply says about the bug, or None: the sticky-packets
-    hint only for a reply that holds a piece of the expected one or more
-    than it (glued messages), a word on numbering when only the number is
-    wrong."""
+def reply_hint(got, wanted, index):
+    """What wrong reply number index says about the bug, or None: the
+    sticky-packets hint only for a reply that holds a piece of the
+    expected one or more than it (glued messages), or that is a piece of
+    an earlier one (no number of its own); a word on numbering when only
+    the number is wrong."""
     got_number, got_payload = split_reply(got)
     want_number, want_payload = split_reply(wanted)
+    if got_number is None and index > 1:
+        return sticky_hint()
+    if got_number is None:
+        return "a reply is '<n>:<payload>': this one does not start with its number"
     if got_payload == want_payload and got_number != want_number:
         return (f"the payload is right but the number is {got_number}, not {want_number}: "
                 "n counts the messages of this connection, from 1 (a count kept across "
@@ -109,11 +115,12 @@ class ReplyReader:
         self.buf += chunk
         return bool(chunk)
 
-    def next(self, longest, what, timeout=None):
+    def next(self, longest, what, timeout=None, wanted=None):
         """The next reply's payload, or None if the stream ended first.
 
         longest bounds the payload the test will accept: a reply that
-        announces (or runs) longer is reported at once, not waited for.
+        announces (or runs) longer is reported at once, not waited for;
+        wanted, the reply expected, says whether it looks glued.
         """
         deadline = time.monotonic() + (timeout or self.conn.timeout)
         if self.mode == "len":
@@ -122,13 +129,14 @@ class ReplyReader:
                     return self._end(what)
             size = struct.unpack(">I", bytes(self.buf[:HEADER]))[0]
             if size > longest:
+                self._read_on(HEADER + min(size, 2 * longest))
                 raise GradeFailure(
                     "wrong bytes", f"{what}: the reply's header {bytes(self.buf[:HEADER]).hex(' ')} "
                     f"announces {size} bytes, but the expected reply is at most {longest} "
                     "bytes; the reply starts "
                     f"{preview(bytes(self.buf[HEADER:HEADER + 2 * longest]))}. Is the length "
                     "big-endian (htonl), and the length of this one reply's payload?",
-                    self.context())
+                    self.context(hint=self._glued_hint(self.buf[HEADER:], wanted)))
             while len(self.buf) < HEADER + size:
                 if not self._fill(deadline, what):
                     return self._end(what)
@@ -139,7 +147,8 @@ class ReplyReader:
                 if len(self.buf) > longest:
                     raise GradeFailure(
                         "wrong bytes", f"{what}: over {longest} bytes arrived without the "
-                        f"'\\n' that ends a reply: {preview(bytes(self.buf))}", self.context())
+                        f"'\\n' that ends a reply: {preview(bytes(self.buf))}",
+                        self.context(hint=self._glued_hint(self.buf, wanted)))
                 if not self._fill(deadline, what):
                     return self._end(what)
             end = self.buf.index(b"\n")
@@ -147,6 +156,27 @@ class ReplyReader:
             del self.buf[:end + 1]
         self.replies.append(payload)
         return payload
+
+    def _read_on(self, want, grace=0.5):
+        """Reads on for at most grace s, until want bytes are held: a
+        report about a reply needs more of it than its header."""
+        end = time.monotonic() + grace
+        while len(self.buf) < want and not self.conn.eof:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([self.conn.sock], [], [], left)[0]:
+                return
+            try:
+                if not self._fill(end + 1, "the rest of the reply"):
+                    return
+            except (GradeFailure, TestTimeout):
+                return
+
+    def _glued_hint(self, start, wanted):
+        """The sticky-packets hint for a reply too long to be the expected
+        one that starts as it should: several replies glued in one."""
+        if wanted is not None and bytes(start).startswith(wanted):
+            return sticky_hint()
+        return None
 
     def _end(self, what):
         if self.buf:
@@ -172,7 +202,7 @@ class ReplyReader:
         return "\n".join(lines)
 
     def expect(self, wanted, what, timeout=None):
-        got = self.next(len(wanted) + REPLY_SLACK, what, timeout)
+        got = self.next(len(wanted) + REPLY_SLACK, what, timeout, wanted)
         number = len(self.replies)
         if got is None:
             raise GradeFailure("missing bytes", f"{what}: the server closed the connection "
@@ -181,7 +211,7 @@ class ReplyReader:
         if got != wanted:
             raise GradeFailure("wrong bytes", f"{what}: reply {number} should be "
                                f"{preview(wanted)}, but it was {preview(got)}",
-                               self.context(wanted, reply_hint(got, wanted)))
+                               self.context(wanted, reply_hint(got, wanted, number)))
 
     def expect_all(self, wanted_list, what, timeout=None):
         for i, wanted in enumerate(wanted_list):
