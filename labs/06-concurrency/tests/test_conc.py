@@ -573,9 +573,14 @@ def burst(ctx, server, total, workers, timeout):
     return state["done"], state["problem"]
 
 
+# Zombies after a burst that mean the server does not reap (a few may be
+# one SIGCHLD standing for several children: see the coalesced test).
+ZOMBIE_PILE = 50
+
+
 @graded_per_model(points=3, doc="06-concurrency.md#processes", timeout=40)
 def test_burst_leaves_no_zombies_or_leaks(ctx, model):
-    """server: after 1000 short connections, no zombie, no leaked descriptor, no leftover thread"""
+    """server: after 1000 short connections, no pile of zombies, no leaked descriptor or thread"""
     total, slack = 1000, 3
     server, _ = start(ctx, model)
     pid = server.process.pid
@@ -595,11 +600,11 @@ def test_burst_leaves_no_zombies_or_leaks(ctx, model):
     ctx.transcript.add("burst", f"{answered} of {total} connections answered",
                        note=f"in {time.monotonic() - started:.2f} s, four at a time")
 
-    # Zombies left by a reaper that takes one child per SIGCHLD depend on
-    # timing here; test_coalesced_child_exits_are_all_reaped provokes
-    # that case on purpose. A server that never reaps has them all.
+    # The few zombies a reaper that takes one child per SIGCHLD leaves
+    # depend on timing here; test_coalesced_child_exits_are_all_reaped
+    # provokes that case on purpose. One that never reaps leaves hundreds.
     def settled():
-        return (len(procfs.zombies(pid)) < total // 2
+        return (len(procfs.zombies(pid)) < ZOMBIE_PILE
                 and procfs.fd_count(pid) <= fds_before + slack
                 and (model == "fork" or procfs.thread_count(pid) <= threads_before))
     wait_for(settled, 2.0)
@@ -607,7 +612,7 @@ def test_burst_leaves_no_zombies_or_leaks(ctx, model):
     fds_after = procfs.fd_count(pid)
     threads_after = procfs.thread_count(pid)
     ctx.expect_alive(server, f"during a burst of {total} connections")
-    if len(zombies) >= total // 2:
+    if len(zombies) >= ZOMBIE_PILE:
         raise GradeFailure("wrong output", f"after {answered} short connections the server has "
                            f"{plural(len(zombies), 'zombie child', 'zombie children')}: child "
                            "processes that exited and were never reaped with waitpid()" +
