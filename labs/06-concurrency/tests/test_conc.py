@@ -677,13 +677,15 @@ def child_endings(log):
     forked, reaped = [], {}
     for line in log.splitlines():
         word, _, rest = line.partition(" ")
-        fields = dict(part.split("=", 1) for part in rest.split() if "=" in part)
+        fields = {}
+        for part in rest.split():
+            name, _, value = part.partition("=")
+            if value.lstrip("-").isdigit():
+                fields[name] = int(value)
         if word == "fork" and "child" in fields:
-            forked.append(int(fields["child"]))
+            forked.append(fields["child"])
         elif word == "reaped" and "pid" in fields:
-            status = int(fields["status"]) if "status" in fields else None
-            signo = int(fields["signal"]) if "signal" in fields else None
-            reaped[int(fields["pid"])] = (status, signo)
+            reaped[fields["pid"]] = (fields.get("status"), fields.get("signal"))
     return forked, reaped
 
 
@@ -723,7 +725,7 @@ def test_children_exit_cleanly(ctx, model):
         if signo is not None:
             raise GradeFailure("crash", f"child {pid} of the server was killed by "
                                f"{describe_signal(signo)} after its connection.{said}")
-        if status != 0:
+        if status not in (0, None):
             raise GradeFailure("wrong exit code", f"child {pid} of the server exited with "
                                f"status {status} after serving its connection: a child must "
                                "end with _exit(0) once its connection is done. One that "
@@ -755,7 +757,12 @@ def test_coalesced_child_exits_are_all_reaped(ctx, model):
                            f"{len(procfs.children(pid))}")
     # Stopped, the parent cannot take a signal: the children's SIGCHLDs
     # merge into one pending signal, as they do when children end at once.
-    os.kill(pid, signal.SIGSTOP)
+    ctx.expect_alive(server, f"with {count} connections open")
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        ctx.expect_alive(server, f"with {count} connections open")
+        raise
     ctx.transcript.add(SERVER, "stopped (SIGSTOP)", note=f"while its {count} children end")
     try:
         for conn in conns:
@@ -763,7 +770,10 @@ def test_coalesced_child_exits_are_all_reaped(ctx, model):
         wait_for(lambda: len(procfs.zombies(pid)) >= count, 3.0)
         ended = len(procfs.zombies(pid))
     finally:
-        os.kill(pid, signal.SIGCONT)
+        try:
+            os.kill(pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
         ctx.transcript.add(SERVER, "continued (SIGCONT)", note="one SIGCHLD is pending for all")
     if ended < count:
         raise GradeFailure("wrong output", f"{count} clients closed their connections, but only "
