@@ -177,9 +177,23 @@ def _line_name(number, line):
     return f"line {number} of the head (the status line is line 1)"
 
 
+def _header_shaped(text):
+    """Does text look like a header line, 'Name: value'?"""
+    field, colon, _ = text.partition(b":")
+    return bool(colon) and TOKEN.match(field) is not None
+
+
 def _line_problem(number, offset, line):
     name = _line_name(number, line)
     end = offset + len(line)
+    if (number > 1 and not line.endswith(b"\r") and line and line[0] not in b" \t"
+            and not _header_shaped(line)):
+        # Not a header, and ended as a body's text is: the head went on
+        # into the body without the empty line that ends it.
+        return (f"the head never ended: after line {number - 1} came "
+                f"{preview(line[:HEAD_SHOWN])}, which is no header line (the body's first "
+                "line?); a head must end with an empty line, \\r\\n right after the last "
+                "header line's \\r\\n, before the body")
     if not line.endswith(b"\r"):
         return (f"{name} must end in \\r\\n; yours ends in a bare \\n at byte {end} of the "
                 "response (counting from 0)")

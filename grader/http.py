@@ -10,6 +10,7 @@ into chosen pieces, for testing HTTP clients.
 """
 
 import socket
+import struct
 import threading
 import time
 
@@ -217,16 +218,20 @@ class HttpPeer:
 
     pieces: the response, as a list of byte strings each sent with its own
     send() (TCP_NODELAY, pause seconds between them), so that a client
-    sees them in separate reads.
+    sees them in separate reads. read_request=False closes without reading
+    the request at all; reset=True ends with a reset (RST) instead of a
+    close (FIN).
     """
 
     def __init__(self, transcript, pieces, pause=0.005, channel="test server",
-                 close=True):
+                 close=True, read_request=True, reset=False):
         self.transcript = transcript
         self.pieces = pieces
         self.pause = pause
         self.channel = channel
         self.close_after = close
+        self.read_request = read_request
+        self.reset = reset
         self.request = bytearray()
         self.received = 0
         self.sent = 0
@@ -270,6 +275,10 @@ class HttpPeer:
         try:
             conn.settimeout(POLL_INTERVAL)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if not self.read_request:
+                self.transcript.add(self.channel, "closed the connection",
+                                    note="at once, without reading the request")
+                return
             self._read_request(conn)
             for i, piece in enumerate(self.pieces):
                 if self._stop.is_set():
@@ -280,7 +289,10 @@ class HttpPeer:
                 conn.sendall(piece)
                 self.sent += len(piece)
                 self.transcript.add(self.channel, "sent", piece)
-            if self.close_after:
+            if self.reset:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.transcript.add(self.channel, "reset the connection (RST)")
+            elif self.close_after:
                 self.transcript.add(self.channel, "closed the connection")
         except OSError as exc:
             self.error = exc

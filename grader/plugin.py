@@ -268,11 +268,17 @@ def classify_failure(exc, ctx):
     if early and kind in ("connection refused", "connection reset", "broken pipe",
                           "missing bytes", "timeout"):
         return kind, saw(early[0], message), details
-    faulted = [proc.name for proc in ctx.processes if proc.faults is not None]
+    faulted = [proc for proc in ctx.processes if proc.faults is not None and proc.faults.rate > 0]
     if faulted and kind not in ("grader error", "not built"):
-        message += tr(" - with short transfers and interrupted calls injected into "
-                      "{program} (listed below): a program that loops until every byte is "
-                      "moved and retries on EINTR meets them unharmed", program=faulted[0])
+        if "a" in faulted[0].faults.kinds:
+            message += tr(" - with short transfers, interrupted calls and EAGAIN injected into "
+                          "{program} (listed below): a program that loops until every byte is "
+                          "moved, retries on EINTR and waits for readiness again on EAGAIN meets "
+                          "them unharmed", program=faulted[0].name)
+        else:
+            message += tr(" - with short transfers and interrupted calls injected into "
+                          "{program} (listed below): a program that loops until every byte is "
+                          "moved and retries on EINTR meets them unharmed", program=faulted[0].name)
     return kind, message, details
 
 

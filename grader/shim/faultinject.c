@@ -4,13 +4,15 @@
  *
  * Loaded with LD_PRELOAD under a program the grader tests, it stands in
  * for send(), sendto(), sendmsg(), write(), recv(), recvfrom(), recvmsg()
- * and read() on sockets.
+ * and read() on sockets, and for accept() and accept4() on blocking
+ * listeners.
  * At points chosen from a seed, instead of passing a call straight on, it
  *   - shortens it: the real call is made for fewer bytes than asked
  *     (1 up to len - 1), as when the kernel's buffer is nearly full or a
  *     segment has just arrived;
  *   - interrupts it: returns -1 with errno EINTR, as when a signal
- *     handler ran;
+ *     handler ran (for accept(), only where it can happen: a listener
+ *     that blocks, interrupted by SIGCHLD in a server that forks);
  *   - on a non-blocking socket, says it would block: -1 with EAGAIN.
  * A program that loops until every byte is moved and retries on EINTR
  * (and, non-blocking, waits for readiness on EAGAIN) does exactly what it
@@ -60,6 +62,7 @@ typedef ssize_t (*sendmsg_fn)(int, const struct msghdr *, int);
 typedef ssize_t (*recvmsg_fn)(int, struct msghdr *, int);
 typedef ssize_t (*rw_fn)(int, void *, size_t);
 typedef ssize_t (*write_fn)(int, const void *, size_t);
+typedef int (*accept4_fn)(int, struct sockaddr *, socklen_t *, int);
 typedef pid_t (*fork_fn)(void);
 typedef pid_t (*waitpid_fn)(pid_t, int *, int);
 typedef void (*exit_fn)(int) __attribute__((noreturn));
@@ -347,6 +350,27 @@ ssize_t read(int fd, void *buf, size_t len)
 	if (apply(choose(fd, len, 0), "read", fd, &len))
 		return -1;
 	return ((rw_fn)real("read"))(fd, buf, len);
+}
+
+/*
+ * accept() blocks only on a blocking listener, and only there can a
+ * signal interrupt it: a non-blocking one is never faulted (an EAGAIN
+ * that hides a waiting client would stall a correct edge-triggered loop).
+ */
+int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+	int fl = fcntl(fd, F_GETFL);
+	size_t none = 0;
+	enum fault fault = fl >= 0 && !(fl & O_NONBLOCK) ? choose(fd, 0, 0) : FAULT_NONE;
+
+	if (apply(fault, "accept", fd, &none))
+		return -1;
+	return ((accept4_fn)real("accept4"))(fd, addr, addrlen, flags);
+}
+
+int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	return accept4(fd, addr, addrlen, 0);
 }
 
 pid_t fork(void)

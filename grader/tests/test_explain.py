@@ -80,6 +80,9 @@ def test_a_correct_head_breaks_no_rule():
      '("Content-Length 0") has no \':\''),
     (b"HTTP/1.1 200 OK\r\nContent-Length : 0\r\n\r\n",
      "with no space before the ':'"),
+    # The body right after the last header: the head was never ended.
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 16\r\n<!DOCTYPE html>\n<p>",
+     'the head never ended: after line 2 came "<!DOCTYPE html>", which is no header line'),
     (b"HTTP/1.1 200 OK\r\n Folded: x\r\n\r\n", "starts with whitespace"),
     (b"HTTP/1.1 200\r\n\r\n", "needs a space after the status code"),
     (b"HTTP/1.1 2000 OK\r\n\r\n", "with a 3-digit code"),

@@ -66,11 +66,48 @@ static uint32_t rng_next(void)
 	return rng_state;
 }
 
+#define SHOWN_MAX 48 /* payload bytes quoted in a failure message */
+#define SHOWN_SIZE (4 * SHOWN_MAX + 8)
+
+/*
+ * Writes data as text into out (SHOWN_SIZE bytes): printable bytes as
+ * they are, \r \n \t \\ \" as escapes, others as \xNN, so that a
+ * message quoting a payload shows every byte, NULs included; more than
+ * SHOWN_MAX bytes end in "...". Returns out.
+ */
+static const char *show(const void *data, size_t len, char *out)
+{
+	const unsigned char *p = data;
+	size_t at = 0;
+
+	for (size_t i = 0; i < len && i < SHOWN_MAX; i++) {
+		unsigned char c = p[i];
+		const char *esc = c == '\r'   ? "\\r"
+				  : c == '\n' ? "\\n"
+				  : c == '\t' ? "\\t"
+				  : c == '\\' ? "\\\\"
+				  : c == '"'  ? "\\\""
+					      : NULL;
+		if (esc != NULL)
+			at += (size_t)snprintf(out + at, SHOWN_SIZE - at, "%s",
+					       esc);
+		else if (c >= 0x20 && c < 0x7f)
+			out[at++] = (char)c;
+		else
+			at += (size_t)snprintf(out + at, SHOWN_SIZE - at,
+					       "\\x%02x", c);
+	}
+	snprintf(out + at, SHOWN_SIZE - at, "%s", len > SHOWN_MAX ? "..." : "");
+	return out;
+}
+
 /* Appends payload as one frame of the mode to stream; returns new size. */
 static size_t put_frame(enum frame_mode mode, size_t at, const void *payload,
 			size_t len)
 {
-	assert_true(at + len + FRAME_LEN_HEADER_SIZE <= STREAM_MAX);
+	if (at + len + FRAME_LEN_HEADER_SIZE > STREAM_MAX)
+		fail_msg("the test's own stream buffer is too small for this "
+			 "case: a bug in the test, not in frame.c");
 	if (mode == FRAME_MODE_LEN) {
 		stream[at++] = (unsigned char)(len >> 24);
 		stream[at++] = (unsigned char)(len >> 16);
@@ -139,7 +176,10 @@ static void decode(enum frame_mode mode, size_t max, size_t len,
 	struct frame_decoder d;
 	size_t at = 0, k = 0;
 
-	assert_non_null(buf);
+	if (buf == NULL)
+		fail_msg("the test could not allocate the decoder's %zu-byte "
+			 "buffer",
+			 cap);
 	memset(&result, 0, sizeof(result));
 	if (frame_decoder_init(&d, mode, max, buf, cap) != 0)
 		fail_msg("frame_decoder_init(max %zu, cap %zu) failed: %s", max,
@@ -178,15 +218,18 @@ static void expect_messages(const struct msg *msgs, size_t n, const char *how)
 		fail_msg("%s: expected %zu messages, the decoder gave %zu", how,
 			 n, result.count);
 	for (size_t i = 0; i < n; i++) {
+		char want[SHOWN_SIZE], got[SHOWN_SIZE];
+
 		if (result.len[i] != msgs[i].len ||
 		    memcmp(result.data + result.offset[i], msgs[i].text,
 			   msgs[i].len) != 0)
-			fail_msg(
-				"%s: message %zu should be %zu bytes \"%.*s\", "
-				"but it was %zu bytes \"%.*s\"",
-				how, i + 1, msgs[i].len, (int)msgs[i].len,
-				msgs[i].text, result.len[i], (int)result.len[i],
-				(const char *)result.data + result.offset[i]);
+			fail_msg("%s: message %zu should be %zu bytes \"%s\", "
+				 "but it was %zu bytes \"%s\"",
+				 how, i + 1, msgs[i].len,
+				 show(msgs[i].text, msgs[i].len, want),
+				 result.len[i],
+				 show(result.data + result.offset[i],
+				      result.len[i], got));
 	}
 	if (result.bad_view)
 		fail_msg(
@@ -438,9 +481,11 @@ static void test_error_is_final(void **state)
 	struct frame_msg m;
 	size_t room = 1;
 
-	assert_int_equal(frame_decoder_init(&d, FRAME_MODE_LEN, SMALL_MAX, buf,
-					    sizeof(buf)),
-			 0);
+	if (frame_decoder_init(&d, FRAME_MODE_LEN, SMALL_MAX, buf,
+			       sizeof(buf)) != 0)
+		fail_msg("frame_decoder_init with FRAME_BUFFER_SIZE(%d) bytes "
+			 "should return 0; it failed: %s",
+			 SMALL_MAX, strerror(errno));
 	frame_decoder_feed(&d, "\x7f\0\0\0", 4);
 	if (frame_decoder_next(&d, &m) != -1)
 		fail_msg("a header of 0x7f000000 with limit %d should be an "
@@ -490,16 +535,21 @@ static void test_wrap(void **state)
 	(void)state;
 	struct frame_wrap w;
 
-	assert_int_equal(frame_wrap(FRAME_MODE_LEN, 0x01020304, &w), 0);
+	if (frame_wrap(FRAME_MODE_LEN, 0x01020304, &w) != 0)
+		fail_msg("frame_wrap(len, 0x01020304) should return 0: the "
+			 "length is under 2^32");
 	if (w.head_len != 4 || memcmp(w.head, "\x01\x02\x03\x04", 4) != 0 ||
 	    w.tail_len != 0)
 		fail_msg("frame_wrap(len, 0x01020304) should give the header "
 			 "01 02 03 04 (big-endian) and no trailer");
-	assert_int_equal(frame_wrap(FRAME_MODE_LEN, 0, &w), 0);
+	if (frame_wrap(FRAME_MODE_LEN, 0, &w) != 0)
+		fail_msg("frame_wrap(len, 0) should return 0: a zero-length "
+			 "message is a message");
 	if (w.head_len != 4 || memcmp(w.head, "\0\0\0\0", 4) != 0)
 		fail_msg("frame_wrap(len, 0) should give the header 00 00 00 "
 			 "00");
-	assert_int_equal(frame_wrap(FRAME_MODE_LINE, 5, &w), 0);
+	if (frame_wrap(FRAME_MODE_LINE, 5, &w) != 0)
+		fail_msg("frame_wrap(line, 5) should return 0");
 	if (w.head_len != 0 || w.tail_len != 1 || w.tail[0] != '\n')
 		fail_msg("frame_wrap(line, 5) should give no header and the "
 			 "trailer \"\\n\"");
@@ -522,9 +572,11 @@ static void test_space_and_commit(void **state)
 	size_t at = 0;
 
 	memset(&result, 0, sizeof(result));
-	assert_int_equal(frame_decoder_init(&d, FRAME_MODE_LEN, SMALL_MAX, buf,
-					    sizeof(buf)),
-			 0);
+	if (frame_decoder_init(&d, FRAME_MODE_LEN, SMALL_MAX, buf,
+			       sizeof(buf)) != 0)
+		fail_msg("frame_decoder_init with FRAME_BUFFER_SIZE(%d) bytes "
+			 "should return 0; it failed: %s",
+			 SMALL_MAX, strerror(errno));
 	while (at < len) {
 		size_t room;
 		unsigned char *space = frame_decoder_space(&d, &room);

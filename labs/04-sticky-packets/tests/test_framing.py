@@ -19,7 +19,8 @@ import struct
 import threading
 import time
 
-from grader import GradeFailure, describe_status, graded, procfs, split_sizes
+from grader import (Faults, GradeFailure, TestTimeout, describe_status, graded, procfs,
+                    split_sizes)
 from grader.transcripts import preview
 
 SERVER = os.environ.get("FRAME_SERVER") or "frame_server"
@@ -66,6 +67,36 @@ def sticky_hint():
             "TCP keeps no boundaries between sends (sticky and half packets).")
 
 
+def split_reply(reply):
+    """(number, payload) of a reply "<n>:<payload>", or (None, reply)."""
+    head, sep, rest = reply.partition(b":")
+    if sep and head.isdigit():
+        return int(head), rest
+    return None, reply
+
+
+def reply_hint(got, wanted, index):
+    """What wrong reply number index says about the bug, or None: the
+    sticky-packets hint only for a reply that holds a piece of the
+    expected one or more than it (glued messages), or that is a piece of
+    an earlier one (no number of its own); a word on numbering when only
+    the number is wrong."""
+    got_number, got_payload = split_reply(got)
+    want_number, want_payload = split_reply(wanted)
+    if got_number is None and index > 1:
+        return sticky_hint()
+    if got_number is None:
+        return "a reply is '<n>:<payload>': this one does not start with its number"
+    if got_payload == want_payload and got_number != want_number:
+        return (f"the payload is right but the number is {got_number}, not {want_number}: "
+                "n counts the messages of this connection, from 1 (a count kept across "
+                "connections, or one bumped per recv() instead of per message, gives this)")
+    if got_payload != want_payload and (want_payload.startswith(got_payload) or
+                                        got_payload.startswith(want_payload)):
+        return sticky_hint()
+    return None
+
+
 class ReplyReader:
     """Reads a server's reply stream one message at a time.
 
@@ -84,11 +115,12 @@ class ReplyReader:
         self.buf += chunk
         return bool(chunk)
 
-    def next(self, longest, what, timeout=None):
+    def next(self, longest, what, timeout=None, wanted=None):
         """The next reply's payload, or None if the stream ended first.
 
         longest bounds the payload the test will accept: a reply that
-        announces (or runs) longer is reported at once, not waited for.
+        announces (or runs) longer is reported at once, not waited for;
+        wanted, the reply expected, says whether it looks glued.
         """
         deadline = time.monotonic() + (timeout or self.conn.timeout)
         if self.mode == "len":
@@ -97,13 +129,14 @@ class ReplyReader:
                     return self._end(what)
             size = struct.unpack(">I", bytes(self.buf[:HEADER]))[0]
             if size > longest:
+                self._read_on(HEADER + min(size, 2 * longest))
                 raise GradeFailure(
                     "wrong bytes", f"{what}: the reply's header {bytes(self.buf[:HEADER]).hex(' ')} "
                     f"announces {size} bytes, but the expected reply is at most {longest} "
                     "bytes; the reply starts "
                     f"{preview(bytes(self.buf[HEADER:HEADER + 2 * longest]))}. Is the length "
                     "big-endian (htonl), and the length of this one reply's payload?",
-                    self.context())
+                    self.context(hint=self._glued_hint(self.buf[HEADER:], wanted)))
             while len(self.buf) < HEADER + size:
                 if not self._fill(deadline, what):
                     return self._end(what)
@@ -114,7 +147,8 @@ class ReplyReader:
                 if len(self.buf) > longest:
                     raise GradeFailure(
                         "wrong bytes", f"{what}: over {longest} bytes arrived without the "
-                        f"'\\n' that ends a reply: {preview(bytes(self.buf))}", self.context())
+                        f"'\\n' that ends a reply: {preview(bytes(self.buf))}",
+                        self.context(hint=self._glued_hint(self.buf, wanted)))
                 if not self._fill(deadline, what):
                     return self._end(what)
             end = self.buf.index(b"\n")
@@ -123,6 +157,27 @@ class ReplyReader:
         self.replies.append(payload)
         return payload
 
+    def _read_on(self, want, grace=0.5):
+        """Reads on for at most grace s, until want bytes are held: a
+        report about a reply needs more of it than its header."""
+        end = time.monotonic() + grace
+        while len(self.buf) < want and not self.conn.eof:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([self.conn.sock], [], [], left)[0]:
+                return
+            try:
+                if not self._fill(end + 1, "the rest of the reply"):
+                    return
+            except (GradeFailure, TestTimeout):
+                return
+
+    def _glued_hint(self, start, wanted):
+        """The sticky-packets hint for a reply too long to be the expected
+        one that starts as it should: several replies glued in one."""
+        if wanted is not None and bytes(start).startswith(wanted):
+            return sticky_hint()
+        return None
+
     def _end(self, what):
         if self.buf:
             raise GradeFailure("missing bytes", f"{what}: the server closed the connection in "
@@ -130,8 +185,9 @@ class ReplyReader:
                                self.context())
         return None
 
-    def context(self, wanted=None):
-        """The last replies, decoded, for a failure's details."""
+    def context(self, wanted=None, hint=None):
+        """The last replies, decoded, for a failure's details, and the
+        hint that fits the failure, if any."""
         lines = []
         if wanted is not None:
             lines.append(f"expected: {preview(wanted)}")
@@ -141,11 +197,12 @@ class ReplyReader:
             lines.append(f"the replies as the test decoded them ({self.mode} framing):")
             for i, reply in enumerate(shown):
                 lines.append(f"  reply {first + i}: {preview(reply)}")
-        lines.append(sticky_hint())
+        if hint:
+            lines.append(hint)
         return "\n".join(lines)
 
     def expect(self, wanted, what, timeout=None):
-        got = self.next(len(wanted) + REPLY_SLACK, what, timeout)
+        got = self.next(len(wanted) + REPLY_SLACK, what, timeout, wanted)
         number = len(self.replies)
         if got is None:
             raise GradeFailure("missing bytes", f"{what}: the server closed the connection "
@@ -154,7 +211,7 @@ class ReplyReader:
         if got != wanted:
             raise GradeFailure("wrong bytes", f"{what}: reply {number} should be "
                                f"{preview(wanted)}, but it was {preview(got)}",
-                               self.context(wanted))
+                               self.context(wanted, reply_hint(got, wanted, number)))
 
     def expect_all(self, wanted_list, what, timeout=None):
         for i, wanted in enumerate(wanted_list):
@@ -593,6 +650,30 @@ def test_misbehaving_clients(ctx):
     ctx.expect_alive(server, "after serving the clients")
 
 
+@graded(points=4, doc="01-tcp.md#writing-partial-sends", step=3)
+def test_survives_short_transfers_and_eintr(ctx):
+    """server: every reply whole when its sends come up short and its calls are interrupted"""
+    # On loopback send() takes everything and nothing interrupts recv():
+    # the shim makes both happen, at seeded calls, as a real network and
+    # a signal handler would.
+    rng = ctx.rng()
+    for mode in MODES:
+        server = start(ctx, mode, faults=Faults(rate=30, kinds="si"))
+        payloads = text_payloads(rng, 300, 3000, mode)
+        data = frames(mode, payloads)
+        expected = frames(mode, numbered(payloads))
+        conn = ctx.connect(server, timeout=10)
+        got = conn.send_while_receiving(data, len(expected),
+                                        sizes=split_sizes(len(data), rng, 8000))
+        if got != expected:
+            reader = ReplyReader(conn, mode)
+            reader.buf = bytearray(got)
+            reader.expect_all(numbered(payloads), f"{mode} framing with short transfers and "
+                              f"EINTR injected (seed {ctx.seed})")
+        half_close(conn)
+        conn.expect_eof(f"{mode} framing: the end of the stream after the last reply")
+
+
 @graded(points=3, doc=f"{README}#build-run-and-grade", step=3)
 def test_bad_arguments(ctx):
     """both: bad arguments print a usage line and exit with status 2"""
@@ -644,12 +725,18 @@ class FramePeer:
     "stream":    replies to each message as soon as it is whole, with a
                  blocking send and small buffers: a client that sends all
                  its input before reading deadlocks against it.
+
+    end says how it ends, if not politely: "fin_after_first" closes its
+    sending side after the first whole message, without a reply, and reads
+    nothing more; "cut_reply" (after_eof) sends every reply but the second
+    half of the last one, then closes.
     """
 
-    def __init__(self, transcript, mode, style, pieces="glued"):
+    def __init__(self, transcript, mode, style, pieces="glued", end=None):
         self.mode = mode
         self.style = style
         self.pieces = pieces
+        self.end = end
         self.transcript = transcript
         self.received = 0
         self.sent = 0
@@ -755,6 +842,9 @@ class FramePeer:
             self.transcript.add("test peer", "received", chunk)
             buf += chunk
             for payload in self._take_messages(buf):
+                if self.end == "fin_after_first":
+                    self._fin_and_wait(conn)
+                    return
                 self.messages += 1
                 reply = frame(self.mode, b"%d:%s" % (self.messages, payload))
                 if self.style == "stream":
@@ -763,6 +853,8 @@ class FramePeer:
                     pending.append(reply)
         self.transcript.add("test peer", "got end of stream")
         data = b"".join(pending)
+        if self.end == "cut_reply" and pending:
+            data = data[:len(data) - len(pending[-1]) // 2]
         if self.pieces == "glued":
             self._send(conn, data)
         else:
@@ -774,11 +866,22 @@ class FramePeer:
             self.transcript.add("test peer", "sent", data,
                                 note="all replies glued" if self.pieces == "glued"
                                 else "all replies, 3 bytes per write")
+        if self.end == "cut_reply":
+            self.transcript.add("test peer", "closed the connection",
+                                note="in the middle of the last reply")
+
+    def _fin_and_wait(self, conn):
+        """Ends its side of the stream and reads nothing more, so that the
+        client is left with input it cannot send."""
+        conn.shutdown(socket.SHUT_WR)
+        self.transcript.add("test peer", "closed its sending side",
+                            note="after the first message, without a reply; it reads no more")
+        self._stop.wait(30)
 
 
 def run_client(ctx, mode, stdin, style="after_eof", pieces="glued", timeout=10,
-               valgrind=False, stall_after=3.0):
-    peer = FramePeer(ctx.transcript, mode, style, pieces).start()
+               valgrind=False, stall_after=3.0, end=None, faults=None):
+    peer = FramePeer(ctx.transcript, mode, style, pieces, end).start()
     ctx.peers.append(peer)
     args = ["-h", "127.0.0.1", "-p", str(peer.port)] + (["-m", mode] if mode != "len" else [])
     ctx.set_repro([
@@ -788,7 +891,8 @@ def run_client(ctx, mode, stdin, style="after_eof", pieces="glued", timeout=10,
         f"{' -m line' if mode == 'line' else ''}    # terminal 2",
     ])
     result = ctx.run(CLIENT, args, stdin_data=stdin, timeout=timeout, valgrind=valgrind,
-                     progress=lambda: peer.received + peer.sent, stall_after=stall_after)
+                     progress=lambda: peer.received + peer.sent, stall_after=stall_after,
+                     faults=faults)
     ctx.note(peer.summary())
     return result
 
@@ -847,6 +951,60 @@ def test_client_many_lines(ctx):
     result = run_client(ctx, "len", b"\n".join(lines) + b"\n", style="stream", timeout=30,
                         stall_after=10.0)
     check_client_output(result, lines, f"frame_client with 30000 long lines (seed {ctx.seed})")
+
+
+@graded(points=2, doc="01-tcp.md#writing-partial-sends", step=4)
+def test_client_survives_short_transfers_and_eintr(ctx):
+    """client: every message whole when its sends come up short and its calls are interrupted"""
+    rng = ctx.rng()
+    for mode in MODES:
+        lines = [rng.randbytes(rng.randint(0, 3000)).replace(b"\n", b".") for _ in range(400)]
+        result = run_client(ctx, mode, b"\n".join(lines) + b"\n",
+                            faults=Faults(rate=30, kinds="si"))
+        check_client_output(result, lines, f"frame_client -m {mode} with short sends and EINTR "
+                            f"injected, 400 random lines (seed {ctx.seed})")
+
+
+def expect_failed_with_message(result, what):
+    """Exit status 1 and a line on stderr: a client that stops early says so."""
+    if result.timed_out:
+        raise GradeFailure("timeout", f"{what}: frame_client did not finish: once the server "
+                           "has closed, there is nothing left to wait for")
+    if result.returncode != 1:
+        raise GradeFailure("wrong exit code", f"{what}: frame_client should exit with status 1 "
+                           "and say what went wrong, but it "
+                           f"{describe_status(result.returncode)}: a client that stops early "
+                           "must not look like one that got every reply")
+    if not result.stderr_text().strip():
+        raise GradeFailure("wrong output", f"{what}: frame_client exited 1 but wrote nothing "
+                           "on stderr: say what went wrong")
+
+
+@graded(points=3, doc=f"{DOC}#protocol-errors-and-closing-politely", step=4)
+def test_client_server_ends_early(ctx):
+    """client: a server that closes before all input is sent, or mid-reply: exit 1, replies kept"""
+    rng = ctx.rng()
+    lines = [b"line %d %s" % (i, rng.randbytes(100).hex().encode()) for i in range(40000)]
+    # 8 MB: more than the kernel's buffers hold, so the client still has
+    # input to send when the server closes its side.
+    result = run_client(ctx, "len", b"\n".join(lines) + b"\n", end="fin_after_first")
+    expect_failed_with_message(result, "the server closed its side after the first message, "
+                               "before frame_client had sent all of its 40000 lines")
+    if result.stdout_bytes():
+        raise GradeFailure("wrong output", "the server sent no reply before it closed, but "
+                           "frame_client printed "
+                           f"{preview(result.stdout_bytes()[:80])}")
+    for mode in MODES:
+        lines = [b"first", b"second", b"the last one, whose reply is cut"]
+        result = run_client(ctx, mode, b"\n".join(lines) + b"\n", end="cut_reply")
+        what = (f"-m {mode}: the server sent two replies and half of the third, then closed "
+                "the connection")
+        expect_failed_with_message(result, what)
+        whole = b"1:first\n2:second\n"
+        if result.stdout_bytes() != whole:
+            raise GradeFailure("wrong output", f"{what}: stdout should hold the two whole "
+                               f"replies {preview(whole)}, nothing of the cut one; it was "
+                               f"{preview(result.stdout_bytes()[:200])}")
 
 
 # -- valgrind and the sanitizers (steps 3 and 4) ---------------------------------------

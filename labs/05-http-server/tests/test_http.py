@@ -21,8 +21,10 @@ from email.utils import parsedate_to_datetime
 
 import pytest
 
-from grader import GradeFailure, Limits, describe_status, expect_bytes, graded, split_sizes
+from grader import (Faults, GradeFailure, Limits, describe_status, expect_bytes, graded,
+                    split_sizes)
 from grader.http import HttpPeer, HttpReader, check_status, media_type, open_reader
+from grader.transcripts import preview
 
 SERVER = "http_server"
 CLIENT = "http_get"
@@ -260,7 +262,7 @@ def test_get_files_types(ctx):
 
 @graded(points=4, doc="05-http.md#methods", step=7)
 def test_head(ctx):
-    """server: HEAD sends GET's headers and no body"""
+    """server: HEAD sends GET's headers and no body, for files, errors and redirects"""
     server = start(ctx)
     conn, reader = open_reader(ctx, server)
     conn.send(request("GET", "/style.css"))
@@ -279,6 +281,15 @@ def test_head(ctx):
     reader.request("GET")
     check_file(reader.response("GET /notes.txt after the HEAD (a body sent for HEAD would "
                                "show up here)"), "notes.txt", "GET /notes.txt after HEAD")
+    # The same for the pages the server makes up: an error and a redirect.
+    for target, status in (("/missing.html", 404), ("/sub", 301)):
+        conn.send(request("HEAD", target) + request("GET", "/data.json"))
+        reader.request("HEAD")
+        check_status(reader.response(f"HEAD {target}"), status, f"HEAD {target}")
+        reader.request("GET")
+        check_file(reader.response(f"GET /data.json right after HEAD {target} (the {status} "
+                                   "page's body, sent for a HEAD, would show up here)"),
+                   "data.json", f"GET /data.json after HEAD {target}")
 
 
 @graded(points=4, doc="05-http.md#message-framing", step=4)
@@ -371,6 +382,20 @@ def test_query_and_percent(ctx):
         expect_bytes(FILES[name][0], resp.body, f"body of GET {target} (the file {name})")
 
 
+def traversal_served(target, resp):
+    """Why a 200 to a traversal attempt that did not reach outside the
+    root is still wrong, naming the file it served."""
+    served = next((f"/{name}" for name, (content, _) in FILES.items()
+                   if content == resp.body), f"{len(resp.body)} bytes")
+    if "%00" in target:
+        return (f"GET {target} got 200 ({served}): %00 decodes to a NUL byte, which no file "
+                "name can hold, so the target must be refused (400). A 200 means the target "
+                "was normalised before it was decoded: decode first, then remove the dot "
+                "segments, or an escaped '..' (%2e%2e) is one that normalising never saw")
+    return (f"GET {target} got 200 ({served}): a target that climbs above the document root "
+            "names no file, and must be refused (403 or 404, or 400), not moved back inside")
+
+
 @graded(points=6, doc="05-http.md#path-traversal", step=4)
 def test_path_traversal(ctx):
     """server: never serves a byte from outside the document root"""
@@ -381,10 +406,12 @@ def test_path_traversal(ctx):
                "/%00/../notes.txt", "//../secret.txt"]
     for target in targets:
         _, _, resp = exchange(ctx, server, request("GET", target), "GET", f"GET {target}")
-        if SECRET.strip() in resp.body or resp.status == 200:
-            raise GradeFailure("wrong output", f"GET {target} must not reach the file outside "
-                               f"the document root: expected 403 or 404 (or 400), got "
-                               f"{resp.status}", resp.describe())
+        if SECRET.strip() in resp.body:
+            raise GradeFailure("wrong output", f"GET {target} reached the file outside the "
+                               f"document root: expected 403 or 404 (or 400), got "
+                               f"{resp.status} with its secret in the body", resp.describe())
+        if resp.status == 200:
+            raise GradeFailure("wrong output", traversal_served(target, resp), resp.describe())
         if resp.status not in (400, 403, 404):
             raise GradeFailure("wrong output", f"GET {target}: expected 403 or 404, got "
                                f"{resp.status} {resp.reason}", resp.describe())
@@ -684,6 +711,67 @@ def test_one_byte_at_a_time(ctx):
     check_file(reader.response("GET sent bytewise"), "notes.txt", "GET sent one byte at a time")
 
 
+@graded(points=3, doc="05-http.md#a-client-that-goes-away", step=8)
+def test_client_closes_mid_request(ctx):
+    """server: clients that leave in the middle of a head or a body; the next one is served"""
+    server = start(ctx)
+    echo_head = request("POST", "/echo", ["Content-Type: text/plain",
+                                         "Content-Length: 1000"])
+    drop_head = request("POST", "/notes.txt", ["Content-Length: 1000"])
+    cases = [(b"GET /notes.txt HTTP/1.1\r\nHo", "half a request head"),
+             (echo_head + b"only ten b", "a POST /echo head and 10 of its 1000 body bytes"),
+             (drop_head + b"only ten b", "a POST /notes.txt head and 10 of its 1000 body "
+              "bytes (a body the server must read and drop before its 405)")]
+    for partial, what in cases:
+        for how in ("close", "reset"):
+            rude = ctx.connect(server)
+            rude.send(partial, note=f"{what}, then a {'reset' if how == 'reset' else 'close'}")
+            rude.reset() if how == "reset" else rude.close()
+            # A sequential server reaches the next client only once it is
+            # done with this one: the answer proves it survived.
+            _, _, resp = exchange(ctx, server, request("GET", "/data.json"), "GET",
+                                  f"GET /data.json from the next client, after one that sent "
+                                  f"{what} and then {'reset' if how == 'reset' else 'closed'} "
+                                  "the connection")
+            check_file(resp, "data.json", f"GET /data.json after a client that left with {what}")
+    ctx.expect_alive(server, "after clients left in the middle of their requests")
+
+
+# The server's input buffer: a pipeline longer than this arrives in more
+# than one read, and a body larger than it does too.
+SERVER_BUFFER = 16 * 1024
+
+
+@graded(points=4, doc="05-http.md#keep-alive-and-pipelining", step=8)
+def test_pipeline_beyond_the_buffer(ctx):
+    """server: 41 pipelined GETs in one write, then a 200 KB POST glued to a GET"""
+    server = start(ctx)
+    conn, reader = open_reader(ctx, server, timeout=10)
+    names = ["notes.txt", "data.json", "style.css", "empty.txt"]
+    filler = "X-Filler: " + "f" * 400     # about 480 bytes a request
+    plan = [names[i % len(names)] for i in range(41)]
+    raw = b"".join(request("GET", "/" + name, [filler]) for name in plan)
+    assert len(raw) > SERVER_BUFFER
+    conn.send(raw, note=f"41 GET requests in one write, {len(raw)} bytes: more than a "
+              "16 KiB buffer holds")
+    for i, name in enumerate(plan):
+        reader.request("GET")
+        check_file(reader.response(f"response {i + 1} of 41 pipelined GETs (/{name})"), name,
+                   f"pipelined GET {i + 1} of 41 (/{name})")
+    body = ctx.rng().randbytes(200_000)
+    raw = (request("POST", "/echo", ["Content-Type: application/octet-stream"], body=body)
+           + request("GET", "/notes.txt"))
+    conn.send(raw, note="a POST /echo of 200000 random bytes and a GET, in one write")
+    reader.request("POST")
+    resp = reader.response("POST /echo of 200000 bytes, a GET glued after its body")
+    check_status(resp, 200, "POST /echo of 200000 bytes")
+    expect_bytes(body, resp.body, f"the echo of 200000 random bytes (seed {ctx.seed}), sent "
+                 "in one write with a GET after them")
+    reader.request("GET")
+    check_file(reader.response("the GET glued after the 200000-byte body"), "notes.txt",
+               "GET /notes.txt right after a 200000-byte body")
+
+
 @graded(points=4, doc="05-http.md#timeouts", step=5)
 def test_idle_and_slow_clients(ctx):
     """server: closes idle connections and does not wait forever for a slow client"""
@@ -723,6 +811,26 @@ def test_client_disconnects_mid_response(ctx):
     _, _, resp = exchange(ctx, server, request("GET", "/notes.txt"), "GET",
                           "GET from the next client")
     check_file(resp, "notes.txt", "GET after the resets")
+
+
+@graded(points=3, doc="01-tcp.md#writing-partial-sends", step=4)
+def test_survives_short_transfers_and_eintr(ctx):
+    """server: whole responses when its sends come up short and its calls are interrupted"""
+    # Loopback rarely cuts a send() short, and nothing interrupts recv():
+    # the shim makes both happen, at seeded calls.
+    root = make_docroot(ctx)
+    data = ctx.rng().randbytes(MIB)
+    ctx.write_file(os.path.join(root, "random.bin"), data)
+    server = ctx.start_server(SERVER, ["-p", "0", "-d", root], faults=Faults(rate=30, kinds="si"))
+    for target, name in [("/", "index.html"), ("/random.bin", None), ("/image.png", "image.png"),
+                         ("/random.bin", None), ("/notes.txt", "notes.txt")]:
+        what = f"GET {target} with short transfers and EINTR injected into the server"
+        _, _, resp = exchange(ctx, server, request("GET", target), "GET", what)
+        if name is None:
+            check_status(resp, 200, what)
+            expect_bytes(data, resp.body, f"1 MiB of random bytes (seed {ctx.seed}), {what}")
+        else:
+            check_file(resp, name, what)
 
 
 @graded(points=3, doc="05-http.md#checklist-for-lab-05", step=2)
@@ -994,13 +1102,14 @@ def cut(data, sizes):
     return pieces
 
 
-def run_client(ctx, pieces, args=(), path="/file", pause=0.002, timeout=10):
-    peer = HttpPeer(ctx.transcript, pieces, pause=pause).start()
+def run_client(ctx, pieces, args=(), path="/file", pause=0.002, timeout=10, faults=None,
+               peer_options=None):
+    peer = HttpPeer(ctx.transcript, pieces, pause=pause, **(peer_options or {})).start()
     ctx.peers.append(peer)
     ctx.set_repro([f"{ctx.display_path(CLIENT)} {peer.url(path)} {' '.join(args)}".strip()
                    + "    # against any server, e.g. python3 -m http.server 5000"])
     result = ctx.run(CLIENT, [peer.url(path), *args], timeout=timeout,
-                     progress=lambda: peer.received + peer.sent)
+                     progress=lambda: peer.received + peer.sent, faults=faults)
     ctx.note(peer.summary())
     return peer, result
 
@@ -1129,6 +1238,55 @@ def test_client_malformed(ctx):
         if not result.stderr_text().strip():
             raise GradeFailure("wrong output", f"{what}: http_get should say what was wrong on "
                                "stderr")
+
+
+@graded(points=2, doc="01-tcp.md#writing-partial-sends", step=11)
+def test_client_survives_short_transfers_and_eintr(ctx):
+    """client: the request and the body whole when its calls come up short or are interrupted"""
+    rng = ctx.rng()
+    body = rng.randbytes(60_000)
+    # Each run meets faults at other calls (its own fault seed): the
+    # request goes out in one send(), so one run would test it only by luck.
+    for run in range(8):
+        chunked_run = run % 2 == 1
+        raw = (response_bytes(chunked(body, [7000] * 9), ["Transfer-Encoding: chunked"])
+               if chunked_run else response_bytes(body))
+        faults = Faults(rate=50, kinds="si", seed=ctx.seed * 100 + run)
+        what = (f"run {run + 1} of 8 ({'chunked' if chunked_run else 'Content-Length'}), with "
+                f"short transfers and EINTR injected into http_get (fault seed {faults.seed})")
+        peer, result = run_client(ctx, cut(raw, [1000, 20000, 3, 30000]), faults=faults)
+        if not peer.request.endswith(b"\r\n\r\n") and not result.timed_out:
+            expect_client_exit(result, 0, what)
+        if not peer.request.endswith(b"\r\n\r\n"):
+            raise GradeFailure("missing bytes", f"{what}: the test server got only "
+                               f"{len(peer.request)} bytes of the request, without the empty "
+                               "line that ends its head: a send() that came up short must be "
+                               "followed by another for the rest", preview(bytes(peer.request)))
+        expect_client_exit(result, 0, what)
+        expect_bytes(body, result.stdout_bytes(), f"the body, {what}")
+
+
+@graded(points=3, doc="05-http.md#message-framing", step=11)
+def test_client_server_ends_early(ctx):
+    """client: a server that closes unread, or resets mid-body: exit 1 with a message"""
+    body = ctx.rng().randbytes(5000)
+    cases = [
+        (dict(read_request=False), [], "a server that closed the connection without reading "
+         "the request"),
+        (dict(reset=True), [b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", body],
+         "a body framed by the end of the connection, cut by a reset (RST) instead of a close: "
+         "a reset is no end of the body"),
+        (dict(reset=True), [response_bytes(body)[:-1000]], "a Content-Length body cut short by a "
+         "reset (RST)"),
+        (dict(), [b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n"], "a head announcing "
+         "5000 bytes, then the end of the connection before any of them"),
+    ]
+    for options, pieces, what in cases:
+        _, result = run_client(ctx, pieces, peer_options=options)
+        expect_client_exit(result, 1, what)
+        if not result.stderr_text().strip():
+            raise GradeFailure("wrong output", f"{what}: http_get should say what went wrong "
+                               "on stderr")
 
 
 @graded(points=2, doc="05-http.md#writing-the-client", step=10)

@@ -4,20 +4,54 @@
  * Run all groups:   build/lab05/tests/test_http_path
  * Run one group:    build/lab05/tests/test_http_path normalize
  *                   (groups: percent_decode, normalize, mime)
+ *
+ * Each row of a table is a case of its own (the groups are built at run
+ * time, see main), so a function that gets some rows right earns a share
+ * of the group's points.
  */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h> /* before cmocka.h, which redefines malloc */
+#include <string.h>
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <errno.h>
-#include <stdio.h>
-#include <string.h>
-
 #include "http_path.h"
 
 #define OUT_SIZE 64
+#define CASES_MAX 64	 /* cases in one group */
+#define CASE_NAME_MAX 96 /* bytes of a case's name */
+
+/* The cases of one group, built at run time: a row of a table each. */
+struct group {
+	struct CMUnitTest tests[CASES_MAX];
+	char names[CASES_MAX][CASE_NAME_MAX];
+	size_t count;
+};
+
+/* Adds a case: fn, which finds row in *state. */
+static void add_case(struct group *g, const char *prefix, const char *name,
+		     CMUnitTestFunction fn, const void *row)
+{
+	if (g->count == CASES_MAX) {
+		fprintf(stderr, "test_http_path: over %d cases in a group\n",
+			CASES_MAX);
+		exit(2);
+	}
+	/* A row's input is quoted: it may be empty or hold spaces. */
+	snprintf(g->names[g->count], CASE_NAME_MAX,
+		 prefix[0] != '\0' ? "%s'%s'" : "%s%s", prefix, name);
+	g->tests[g->count] = (struct CMUnitTest){
+		.name = g->names[g->count],
+		.test_func = fn,
+		.initial_state = (void *)row,
+	};
+	g->count++;
+}
 
 /* One case: input, expected output, or -1 and the expected errno. */
 struct text_case {
@@ -25,6 +59,16 @@ struct text_case {
 	const char *out; /* NULL: expect -1 */
 	int err;
 };
+
+/*
+ * The baselines: a row that expects a refusal (or the default type)
+ * counts only once the function handles one plain input, so that a stub
+ * earns nothing.
+ */
+#define BASELINE_FAIL(fn, input, want)                                         \
+	fail_msg("%s does not handle a plain input yet (%s should give %s): "  \
+		 "a refusal counts only once plain input is handled",          \
+		 fn, input, want)
 
 /* ---- percent_decode --------------------------------------------------- */
 
@@ -44,27 +88,26 @@ static const struct text_case decode_cases[] = {
 	{"%g1", NULL, EINVAL},
 };
 
-static void test_decode_table(void **state)
+static void test_decode_row(void **state)
 {
-	(void)state;
-	for (size_t i = 0; i < sizeof(decode_cases) / sizeof(decode_cases[0]);
-	     i++) {
-		const struct text_case *tc = &decode_cases[i];
-		char out[OUT_SIZE];
-		errno = 0;
-		ssize_t rc = http_percent_decode(tc->in, strlen(tc->in), out,
-						 sizeof(out));
-		if (tc->out != NULL && (rc != (ssize_t)strlen(tc->out) ||
-					strcmp(out, tc->out) != 0))
-			fail_msg("decoding '%s' should give '%s' (length %zu); "
-				 "got %zd",
-				 tc->in, tc->out, strlen(tc->out), rc);
-		if (tc->out == NULL && (rc != -1 || errno != tc->err))
-			fail_msg("decoding '%s' should fail with %s; got %zd "
-				 "(errno %s)",
-				 tc->in, strerror(tc->err), rc,
-				 strerror(errno));
-	}
+	const struct text_case *tc = *state;
+	char out[OUT_SIZE];
+
+	if (tc->out == NULL &&
+	    (http_percent_decode("/a%20b", 6, out, sizeof(out)) != 4 ||
+	     strcmp(out, "/a b") != 0))
+		BASELINE_FAIL("http_percent_decode", "'/a%20b'", "'/a b'");
+	errno = 0;
+	ssize_t rc =
+		http_percent_decode(tc->in, strlen(tc->in), out, sizeof(out));
+	if (tc->out != NULL &&
+	    (rc != (ssize_t)strlen(tc->out) || strcmp(out, tc->out) != 0))
+		fail_msg("decoding '%s' should give '%s' (length %zu); got %zd",
+			 tc->in, tc->out, strlen(tc->out), rc);
+	if (tc->out == NULL && (rc != -1 || errno != tc->err))
+		fail_msg(
+			"decoding '%s' should fail with %s; got %zd (errno %s)",
+			tc->in, strerror(tc->err), rc, strerror(errno));
 }
 
 static void test_decode_respects_length(void **state)
@@ -75,7 +118,10 @@ static void test_decode_respects_length(void **state)
 	/* Only the first 4 bytes count: the escape after them is not read. */
 	ssize_t rc = http_percent_decode("/abc%zz", 4, out, sizeof(out));
 	if (rc != 4 || strcmp(out, "/abc") != 0)
-		fail_msg("http_percent_decode must read only len bytes");
+		fail_msg("decoding the first 4 bytes of '/abc%%zz' should give "
+			 "'/abc' (4): http_percent_decode must read only len "
+			 "bytes; it returned %zd",
+			 rc);
 }
 
 static void test_decode_no_space(void **state)
@@ -91,7 +137,9 @@ static void test_decode_no_space(void **state)
 			 rc);
 	rc = http_percent_decode("/ab", 3, out, sizeof(out));
 	if (rc != 3 || strcmp(out, "/ab") != 0)
-		fail_msg("3 bytes and the NUL fit exactly in 4");
+		fail_msg("decoding '/ab' into 4 bytes should give '/ab' (3): 3 "
+			 "bytes and the NUL fit exactly; it returned %zd",
+			 rc);
 }
 
 /* ---- normalize --------------------------------------------------------- */
@@ -117,26 +165,25 @@ static const struct text_case normalize_cases[] = {
 	{"", NULL, EINVAL},
 };
 
-static void test_normalize_table(void **state)
+static void test_normalize_row(void **state)
 {
-	(void)state;
-	for (size_t i = 0;
-	     i < sizeof(normalize_cases) / sizeof(normalize_cases[0]); i++) {
-		const struct text_case *tc = &normalize_cases[i];
-		char out[OUT_SIZE];
-		errno = 0;
-		ssize_t rc = http_normalize_path(tc->in, out, sizeof(out));
-		if (tc->out != NULL && (rc != (ssize_t)strlen(tc->out) ||
-					strcmp(out, tc->out) != 0))
-			fail_msg("normalising '%s' should give '%s'; got %zd "
-				 "('%s')",
-				 tc->in, tc->out, rc, rc >= 0 ? out : "");
-		if (tc->out == NULL && (rc != -1 || errno != tc->err))
-			fail_msg(
-				"normalising '%s' should fail with %s; got %zd "
-				"(errno %s)",
-				tc->in, strerror(tc->err), rc, strerror(errno));
-	}
+	const struct text_case *tc = *state;
+	char out[OUT_SIZE];
+
+	if (tc->out == NULL &&
+	    (http_normalize_path("/a/./b", out, sizeof(out)) != 4 ||
+	     strcmp(out, "/a/b") != 0))
+		BASELINE_FAIL("http_normalize_path", "'/a/./b'", "'/a/b'");
+	errno = 0;
+	ssize_t rc = http_normalize_path(tc->in, out, sizeof(out));
+	if (tc->out != NULL &&
+	    (rc != (ssize_t)strlen(tc->out) || strcmp(out, tc->out) != 0))
+		fail_msg("normalising '%s' should give '%s'; got %zd ('%s')",
+			 tc->in, tc->out, rc, rc >= 0 ? out : "");
+	if (tc->out == NULL && (rc != -1 || errno != tc->err))
+		fail_msg("normalising '%s' should fail with %s; got %zd (errno "
+			 "%s)",
+			 tc->in, strerror(tc->err), rc, strerror(errno));
 }
 
 static void test_normalize_no_space(void **state)
@@ -153,73 +200,106 @@ static void test_normalize_no_space(void **state)
 
 /* ---- mime -------------------------------------------------------------- */
 
-static void test_mime_table(void **state)
-{
-	static const char *const cases[][2] = {
-		{"/index.html", "text/html; charset=utf-8"},
-		{"/a/b.HTM", "text/html; charset=utf-8"},
-		{"/s.css", "text/css; charset=utf-8"},
-		{"/app.js", "text/javascript; charset=utf-8"},
-		{"/d.json", "application/json"},
-		{"/n.txt", "text/plain; charset=utf-8"},
-		{"/i.png", "image/png"},
-		{"/p.jpg", "image/jpeg"},
-		{"/p.JPEG", "image/jpeg"},
-		{"/g.gif", "image/gif"},
-		{"/v.svg", "image/svg+xml"},
-		{"/favicon.ico", "image/x-icon"},
-		{"/d.pdf", "application/pdf"},
-		{"/m.wasm", "application/wasm"},
-		{"/archive.tar.gz", HTTP_DEFAULT_MIME},
-		{"/README", HTTP_DEFAULT_MIME},
-		{"/.css", HTTP_DEFAULT_MIME},
-		{"/dir.html/file", HTTP_DEFAULT_MIME},
-		{"/x.", HTTP_DEFAULT_MIME},
-	};
-	(void)state;
+/* A path and the media type its extension gives. */
+struct mime_case {
+	const char *path;
+	const char *type;
+};
 
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const char *got = http_mime_type(cases[i][0]);
-		if (got == NULL || strcmp(got, cases[i][1]) != 0)
-			fail_msg("http_mime_type(\"%s\") should be \"%s\", got "
-				 "\"%s\"",
-				 cases[i][0], cases[i][1], got ? got : "NULL");
-	}
+static const struct mime_case mime_cases[] = {
+	{"/index.html", "text/html; charset=utf-8"},
+	{"/a/b.HTM", "text/html; charset=utf-8"},
+	{"/s.css", "text/css; charset=utf-8"},
+	{"/app.js", "text/javascript; charset=utf-8"},
+	{"/d.json", "application/json"},
+	{"/n.txt", "text/plain; charset=utf-8"},
+	{"/i.png", "image/png"},
+	{"/p.jpg", "image/jpeg"},
+	{"/p.JPEG", "image/jpeg"},
+	{"/g.gif", "image/gif"},
+	{"/v.svg", "image/svg+xml"},
+	{"/favicon.ico", "image/x-icon"},
+	{"/d.pdf", "application/pdf"},
+	{"/m.wasm", "application/wasm"},
+	{"/archive.tar.gz", HTTP_DEFAULT_MIME},
+	{"/README", HTTP_DEFAULT_MIME},
+	{"/.css", HTTP_DEFAULT_MIME},
+	{"/dir.html/file", HTTP_DEFAULT_MIME},
+	{"/x.", HTTP_DEFAULT_MIME},
+};
+
+static void test_mime_row(void **state)
+{
+	const struct mime_case *mc = *state;
+	const char *html = http_mime_type("/index.html");
+
+	if (strcmp(mc->type, HTTP_DEFAULT_MIME) == 0 &&
+	    (html == NULL || strcmp(html, "text/html; charset=utf-8") != 0))
+		BASELINE_FAIL("http_mime_type", "\"/index.html\"",
+			      "\"text/html; charset=utf-8\"");
+	const char *got = http_mime_type(mc->path);
+	if (got == NULL || strcmp(got, mc->type) != 0)
+		fail_msg("http_mime_type(\"%s\") should be \"%s\", got \"%s\"",
+			 mc->path, mc->type, got ? got : "NULL");
 }
 
 /* ---- groups ------------------------------------------------------------ */
 
+#define ROWS(table) (sizeof(table) / sizeof((table)[0]))
+
+static void decode_group(struct group *g)
+{
+	for (size_t i = 0; i < ROWS(decode_cases); i++)
+		add_case(g, "decode ", decode_cases[i].in, test_decode_row,
+			 &decode_cases[i]);
+	add_case(g, "", "only len bytes", test_decode_respects_length, NULL);
+	add_case(g, "", "no space", test_decode_no_space, NULL);
+}
+
+static void normalize_group(struct group *g)
+{
+	for (size_t i = 0; i < ROWS(normalize_cases); i++)
+		add_case(g, "normalise ", normalize_cases[i].in,
+			 test_normalize_row, &normalize_cases[i]);
+	add_case(g, "", "no space", test_normalize_no_space, NULL);
+}
+
+static void mime_group(struct group *g)
+{
+	for (size_t i = 0; i < ROWS(mime_cases); i++)
+		add_case(g, "type of ", mime_cases[i].path, test_mime_row,
+			 &mime_cases[i]);
+}
+
 int main(int argc, char **argv)
 {
-	const struct CMUnitTest decode_tests[] = {
-		cmocka_unit_test(test_decode_table),
-		cmocka_unit_test(test_decode_respects_length),
-		cmocka_unit_test(test_decode_no_space),
+	static const struct {
+		const char *name;
+		void (*build)(struct group *g);
+	} groups[] = {
+		{"percent_decode", decode_group},
+		{"normalize", normalize_group},
+		{"mime", mime_group},
 	};
-	const struct CMUnitTest normalize_tests[] = {
-		cmocka_unit_test(test_normalize_table),
-		cmocka_unit_test(test_normalize_no_space),
-	};
-	const struct CMUnitTest mime_tests[] = {
-		cmocka_unit_test(test_mime_table),
-	};
+	static struct group group;
 	const char *only = argc > 1 ? argv[1] : NULL;
+	int known = only == NULL;
 	int failed = 0;
 
-	if (only != NULL && strcmp(only, "percent_decode") != 0 &&
-	    strcmp(only, "normalize") != 0 && strcmp(only, "mime") != 0) {
+	for (size_t i = 0; i < ROWS(groups); i++)
+		known |= only != NULL && strcmp(only, groups[i].name) == 0;
+	if (!known) {
 		fprintf(stderr, "usage: %s [percent_decode|normalize|mime]\n",
 			argv[0]);
 		return 2;
 	}
-	if (only == NULL || strcmp(only, "percent_decode") == 0)
-		failed += cmocka_run_group_tests_name("percent_decode",
-						      decode_tests, NULL, NULL);
-	if (only == NULL || strcmp(only, "normalize") == 0)
-		failed += cmocka_run_group_tests_name(
-			"normalize", normalize_tests, NULL, NULL);
-	if (only == NULL || strcmp(only, "mime") == 0)
-		failed += cmocka_run_group_tests_name("mime", mime_tests, NULL,
-						      NULL);
+	for (size_t i = 0; i < ROWS(groups); i++) {
+		if (only != NULL && strcmp(only, groups[i].name) != 0)
+			continue;
+		group.count = 0;
+		groups[i].build(&group);
+		failed += _cmocka_run_group_tests(groups[i].name, group.tests,
+						  group.count, NULL, NULL);
+	}
 	return failed == 0 ? 0 : 1;
 }
