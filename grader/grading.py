@@ -11,7 +11,6 @@ import sys
 
 import pytest
 
-from .i18n import tr
 from . import labs, sandbox
 from .children import EXIT_INTERRUPTED
 from .manifest import modified_files
