@@ -2,7 +2,6 @@
 report graded with LANG=zh_CN.UTF-8 reads in Chinese but for what the
 programs printed and the machine-read Score line."""
 
-import os
 import re
 import subprocess
 import sys
@@ -29,7 +28,6 @@ def test_a_report_in_chinese(tmp_path):
                                   env=env_lang)
     assert results["score"] < results["max_score"], output
     english = []
-    quoted = False
     for line in output.splitlines():
         text = line.strip()
         if not text or set(text) <= set("-"):
