@@ -1,7 +1,5 @@
 """How busy the CPUs were during a run, and which side was the bottleneck."""
 
-
-
 BUSY_PERCENT = 90  # a side using this much of its CPUs is the bottleneck
 
 

@@ -1,7 +1,6 @@
 """Figures as the tables print them."""
 
 
-
 def sentence(text):
     return text[:1].upper() + text[1:]
 

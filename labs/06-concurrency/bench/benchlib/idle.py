@@ -14,7 +14,6 @@ from .procfs import group_memory, mem_available_kib, task_count
 from .servers import start_server, stop_server
 from .settings import BenchError, FRESH_TIMEOUT, HERE, HOST, SMALL_FILE, SMALL_SIZE, STOP_TIMEOUT
 
-
 IDLE_BATCH = 1000
 IDLE_BATCH_TIMEOUT = 10.0
 IDLE_SERVER_TIMEOUT = 120  # -t of the server in the idle test

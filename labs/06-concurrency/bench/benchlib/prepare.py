@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 
 from .nginx import find_nginx
-from .settings import BIG_FILE, BIG_SIZE, BenchError, LAB, MEDIUM_FILE, MEDIUM_SIZE, ROOT, SMALL_FILE, SMALL_SIZE, UsageError
+from .settings import (BIG_FILE, BIG_SIZE, BenchError, LAB, MEDIUM_FILE, MEDIUM_SIZE, ROOT,
+                       SMALL_FILE, SMALL_SIZE, UsageError)
 
 
 def build(settings):

@@ -1,4 +1,5 @@
-"""Processes: every one in its own group, all killed on the way out."""
+"""Processes: every one in its own group, all killed on the way out; and a
+running server, with what it printed."""
 
 import os
 import signal

@@ -2,7 +2,6 @@
 
 import os
 
-
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 

@@ -7,7 +7,6 @@ from .servers import start_server, stop_server
 from .settings import BenchError, FILES
 from .sweep import SWEEP_FIELDS, sweep_one
 
-
 AB = ("nginx", "epoll")
 
 

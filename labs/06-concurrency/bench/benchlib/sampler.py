@@ -8,7 +8,6 @@ import time
 
 from .procfs import group_memory
 
-
 SAMPLE_EVERY = 0.25  # seconds between samples of the server's memory
 STALL_MS = 1000  # a request unread this long counts as a stalled connection
 

@@ -5,7 +5,6 @@ import os
 import shutil
 from pathlib import Path
 
-
 HERE = Path(__file__).resolve().parent.parent  # bench/: report.lua, idle_conns.py
 LAB = HERE.parent
 ROOT = LAB.parent.parent
@@ -24,7 +23,6 @@ SYSCALL_SECONDS = 3  # seconds of each strace run
 START_TIMEOUT = 5.0  # seconds for a server to start listening
 STOP_TIMEOUT = 10.0  # seconds for a server to exit after SIGTERM
 WRK_TIMEOUT = "2s"  # a response slower than this counts as a wrk timeout
-
 FRESH_TIMEOUT = 5.0  # seconds a fresh request may take in the idle test
 
 MODELS = {

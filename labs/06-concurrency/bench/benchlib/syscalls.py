@@ -12,7 +12,6 @@ from .servers import start_server
 from .settings import BenchError, FILES, STOP_TIMEOUT, SYSCALL_CONNS, SYSCALL_SECONDS
 from .wrk import run_wrk
 
-
 SYSCALL_MIN = 0.01  # calls per request below this are left out of the table
 
 

@@ -9,7 +9,6 @@ from .processes import PROCS
 from .procfs import CLOCK_TICKS
 from .settings import BenchError, HERE, HOST, WRK_TIMEOUT
 
-
 WRK_GRACE = 30  # seconds wrk may overrun its duration before it is killed
 
 
