@@ -1,10 +1,15 @@
 """The grader's command line (the Makefile calls it through grader/python).
 
-    python -m grader grade [--lab NN|all] [--solution 0|1] [-k NAME]
-                           [--seed N] [--valgrind] [--sanitize]
+    python -m grader grade [--lab NN|all] [--solution 0|1] [-k NAME] [--seed N]
+                           [--step N] [--verbose] [--valgrind] [--sanitize]
     python -m grader handout --out DIR [--week N | --lab NN]
-    python -m grader gradescope --lab NN
+    python -m grader gradescope --lab NN [--out DIR]
+    python -m grader gradescope-run --lab NN --submission DIR --results FILE [--unsafe]
     python -m grader batch --lab NN --subs DIR [--jobs N] [--out DIR] [--unsafe]
+
+grade also takes options --help does not show: --src-dir DIR and
+--out-dir DIR (grade a copy of the code kept elsewhere: the mutants),
+--no-build, and --results-fd FD (set by the parent grader for its child).
 
 `grade` never grades in its own process: it starts a child grader in the
 sandbox's enclosure (children.py, enclosure.py), shows what the child

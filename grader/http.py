@@ -11,11 +11,11 @@ into chosen pieces, for testing HTTP clients.
 
 import socket
 import struct
-import threading
 import time
 
 from . import explain
 from .failures import GradeFailure, TestTimeout
+from .peers import ListeningPeer, tcp_listener
 from .transcripts import preview
 
 try:
@@ -26,7 +26,6 @@ except ImportError:  # reported by the tests that need it
 H11_MISSING = "python3-h11 is not installed; run make deps"
 RESPONSE_LIMIT = 256 << 20
 RAW_KEPT = 128 << 10        # bytes of each response kept for explaining it
-POLL_INTERVAL = 0.2
 
 
 class HttpResponse:
@@ -46,10 +45,6 @@ class HttpResponse:
             if key == name:
                 return value
         return None
-
-    def header_values(self, name):
-        name = name.lower()
-        return [value for key, value in self.headers if key == name]
 
     def status_line(self):
         return f"HTTP/{self.version} {self.status} {self.reason}"
@@ -213,7 +208,7 @@ def check_status(resp, status, what):
                            f"'{REASONS[status]}', it was '{resp.reason}'", resp.describe())
 
 
-class HttpPeer:
+class HttpPeer(ListeningPeer):
     """Answers one HTTP request with a scripted response, then closes.
 
     pieces: the response, as a list of byte strings each sent with its own
@@ -222,6 +217,8 @@ class HttpPeer:
     the request at all; reset=True ends with a reset (RST) instead of a
     close (FIN).
     """
+
+    thread_name = "http-peer"
 
     def __init__(self, transcript, pieces, pause=0.005, channel="test server",
                  close=True, read_request=True, reset=False):
@@ -236,44 +233,22 @@ class HttpPeer:
         self.received = 0
         self.sent = 0
         self.error = None
-        self._stop = threading.Event()
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(1)
-        self._listener.settimeout(POLL_INTERVAL)
-        self.host, self.port = self._listener.getsockname()
-        self._thread = threading.Thread(target=self._serve, name="http-peer", daemon=True)
+        super().__init__(tcp_listener())
+        self.host, self.port = self._sock.getsockname()
 
     def url(self, path="/"):
         return f"http://{self.host}:{self.port}{path}"
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._listener.close()
 
     def summary(self):
         return (f"the test's HTTP server received {self.received} bytes and sent "
                 f"{self.sent} of the {sum(map(len, self.pieces))} bytes of its response")
 
     def _serve(self):
-        conn = None
-        while conn is None and not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
+        conn = self._accept()
         if conn is None:
             return
         self.transcript.add(self.channel, "accepted a connection")
         try:
-            conn.settimeout(POLL_INTERVAL)
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if not self.read_request:
                 self.transcript.add(self.channel, "closed the connection",
@@ -314,12 +289,3 @@ class HttpPeer:
             self.received += len(chunk)
             self.request += chunk
             self.transcript.add(self.channel, "received", chunk)
-
-
-def wait_until(condition, timeout, what):
-    """Polls condition() until true; raises TestTimeout after timeout s."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TestTimeout(f"waited {timeout:g} s for {what}")
-        time.sleep(0.02)

@@ -76,14 +76,6 @@ def _choose():
     return None
 
 
-def set_language(code):
-    """Uses code's catalogue (None: English) from now on, whatever the
-    environment says (tests; the course language)."""
-    with _lock:
-        _state["language"] = code
-        _state.pop("translations", None)
-
-
 def _translations():
     with _lock:
         if "translations" not in _state:

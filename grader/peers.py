@@ -2,20 +2,90 @@
 
 A client is tested against a peer whose behaviour the test controls, so
 that a bug in the student's own server cannot fail the client's tests.
+Every peer, here and in the labs' tests, is a ThreadedPeer (a stream
+server a ListeningPeer): start(), stop() and the thread are written once.
 """
 
 import socket
 import threading
+import time
 
 PEER_LIMIT = 64 << 20       # most bytes a peer keeps or echoes
 POLL_INTERVAL = 0.2         # how often a blocked peer checks for stop()
+STOP_WAIT = 5.0             # seconds stop() waits for the peer's thread
 # The peer's own socket buffers are pinned small: left to autotuning they
 # grow to megabytes and can hide a client that never reads until it has
 # sent everything. Setting them also turns autotuning off for them.
 PEER_BUFFER = 64 * 1024
 
 
-class EchoPeer:
+class ThreadedPeer:
+    """A peer serving its socket from a thread of its own, from start()
+    to stop(). A subclass writes _serve(); its loops wait on the socket
+    with a timeout and check self._stop in between, so that stop() ends
+    them within one wait."""
+
+    thread_name = "test-peer"
+
+    def __init__(self, sock):
+        self._sock = sock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name=self.thread_name, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=STOP_WAIT)
+        self._close()
+
+    def _close(self):
+        self._sock.close()
+
+    def _serve(self):
+        raise NotImplementedError
+
+
+class ListeningPeer(ThreadedPeer):
+    """A ThreadedPeer on a stream listener (bound by the subclass), whose
+    _serve() takes its connections from _accept()."""
+
+    def __init__(self, listener):
+        listener.listen(1)
+        listener.settimeout(POLL_INTERVAL)
+        super().__init__(listener)
+
+    def _accept(self, deadline=None):
+        """The next connection (polled every POLL_INTERVAL, like the
+        listener), or None once stopped, past deadline (a monotonic time)
+        or when the listener fails."""
+        while not self._stop.is_set() and (deadline is None or time.monotonic() < deadline):
+            try:
+                conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return None
+            conn.settimeout(POLL_INTERVAL)
+            return conn
+        return None
+
+
+def tcp_listener(buffer=None):
+    """A TCP socket bound to a free loopback port, its buffers pinned to
+    buffer bytes when given (accepted sockets inherit them)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if buffer:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, buffer)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+class EchoPeer(ListeningPeer):
     """Echoes one TCP connection, in one of two styles.
 
     "stream":    sends every chunk back as soon as it arrives, with a
@@ -28,6 +98,8 @@ class EchoPeer:
                  close()s instead of half-closing loses the reply.
     """
 
+    thread_name = "echo-peer"
+
     def __init__(self, transcript, mode="stream", channel="test peer"):
         assert mode in ("stream", "after_eof")
         self.mode = mode
@@ -37,25 +109,8 @@ class EchoPeer:
         self.sent = 0
         self.saw_eof = False
         self.error = None
-        self._stop = threading.Event()
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        # Accepted sockets inherit these sizes from the listener.
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, PEER_BUFFER)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, PEER_BUFFER)
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(1)
-        self._listener.settimeout(POLL_INTERVAL)
-        self.host, self.port = self._listener.getsockname()
-        self._thread = threading.Thread(target=self._serve, name="echo-peer", daemon=True)
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._listener.close()
+        super().__init__(tcp_listener(PEER_BUFFER))
+        self.host, self.port = self._sock.getsockname()
 
     def summary(self):
         return (f"the test's echo server received {self.received} bytes"
@@ -77,18 +132,6 @@ class EchoPeer:
             self.transcript.add(self.channel, "error", note=str(exc))
         finally:
             conn.close()
-
-    def _accept(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._listener.accept()
-                conn.settimeout(POLL_INTERVAL)
-                return conn
-            except socket.timeout:
-                continue
-            except OSError:
-                return None
-        return None
 
     def _recv(self, conn):
         """One chunk, b"" at end of stream, None when asked to stop."""

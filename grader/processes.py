@@ -226,7 +226,7 @@ class OutputCollector(threading.Thread):
         with self._cond:
             return bytes(self._tail)
 
-    def wait_until(self, found, deadline, process):
+    def wait_until(self, found, deadline):
         """Waits until found(head_bytes) is true, the pipe closes, or deadline.
 
         Returns found's result, or None if the pipe closed or time ran out.
@@ -488,7 +488,7 @@ class Process:
         def found(head):
             return regex.search(head)
 
-        match = self.stdout.wait_until(found, time.monotonic() + timeout, self)
+        match = self.stdout.wait_until(found, time.monotonic() + timeout)
         if match:
             return match
         code = self.wait(0.2)

@@ -24,12 +24,12 @@ import heapq
 import random
 import select
 import socket
-import threading
 import time
 
 from .i18n import tr
 from .context import shell_printf
 from .failures import GradeFailure, TestTimeout
+from .peers import ThreadedPeer
 from .processes import describe_status
 from .sockets import DEFAULT_TIMEOUT, expect_bytes
 from .transcripts import preview
@@ -172,9 +172,11 @@ class DgramSocket:
             self.sock.close()
 
 
-class UdpEchoPeer:
+class UdpEchoPeer(ThreadedPeer):
     """A UDP server in the grader: echoes each datagram ("echo"), or
     never answers ("silent"). It remembers when each datagram came."""
+
+    thread_name = "udp-peer"
 
     def __init__(self, transcript, mode="echo", channel="test server"):
         assert mode in ("echo", "silent")
@@ -184,23 +186,12 @@ class UdpEchoPeer:
         self.received = 0
         self.sent = 0
         self.datagrams = []         # (time, bytes) of the first MAX_KEPT datagrams
-        self._stop = threading.Event()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.settimeout(POLL_INTERVAL)
-        self.host, self.port = self._sock.getsockname()
-        self._thread = threading.Thread(target=self._serve, name="udp-peer", daemon=True)
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-        self._sock.close()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(POLL_INTERVAL)
+        super().__init__(sock)
+        self.host, self.port = sock.getsockname()
 
     def summary(self):
         what = "echoed each one" if self.mode == "echo" else "answered none (on purpose)"
@@ -262,7 +253,7 @@ def random_fate(seed, drop=0.0, duplicate=0.0, max_delay=0.0, reorder=0.0, hold=
     return fate
 
 
-class LossyRelay:
+class LossyRelay(ThreadedPeer):
     """Forwards datagrams between clients and one UDP server, and loses
     some on purpose.
 
@@ -273,6 +264,8 @@ class LossyRelay:
     seconds, one per copy to deliver ([] drops it). direction is REQUEST
     (client to server) or REPLY; index counts from 1 in each direction.
     """
+
+    thread_name = "lossy-relay"
 
     def __init__(self, transcript, target, fate, description="", channel="relay",
                  max_queue=MAX_RELAY_QUEUE):
@@ -290,14 +283,14 @@ class LossyRelay:
         self.errors = 0
         self._queue = []                    # heap of (due, order, sock, addr, data, direction)
         self._order = 0
-        self._stop = threading.Event()
+        # The front: the socket clients send to.
         self._front = socket.socket(_family(target[0]), socket.SOCK_DGRAM)
         self._front.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SOCKET_BUFFER)
         self._front.bind(("::1" if ":" in target[0] else "127.0.0.1", 0))
         self.host, self.port = self._front.getsockname()[:2]
         self._backs = {}                    # client address -> socket towards the server
         self._clients = {}                  # that socket -> client address
-        self._thread = threading.Thread(target=self._run, name="lossy-relay", daemon=True)
+        super().__init__(self._front)
 
     @classmethod
     def random(cls, transcript, target, seed, drop=0.0, duplicate=0.0, max_delay=0.0,
@@ -315,13 +308,9 @@ class LossyRelay:
         self.transcript.add(self.channel, "started",
                             note=f"{self.host}:{self.port} -> {self.target[0]}:{self.target[1]}"
                             + (f"; {self.description}" if self.description else ""))
-        self._thread.start()
-        return self
+        return super().start()
 
-    def stop(self):
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+    def _close(self):
         for sock in [self._front, *self._backs.values()]:
             sock.close()
 
@@ -340,7 +329,7 @@ class LossyRelay:
 
     # -- the thread ------------------------------------------------------------
 
-    def _run(self):
+    def _serve(self):
         while not self._stop.is_set():
             now = time.monotonic()
             self._deliver_due(now)

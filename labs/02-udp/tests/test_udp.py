@@ -12,13 +12,13 @@ beside each test.
 import signal
 import socket
 import struct
-import threading
 import time
 
 import pytest
 
 from grader import Faults, GradeFailure, describe_status, expect_bytes, graded
 from grader.context import shell_printf
+from grader.peers import ThreadedPeer
 from grader.udp import REPLY, REQUEST, open_dgram, start_relay, start_udp_peer
 
 SERVER = "udp_server"
@@ -458,12 +458,14 @@ STALE_EVERY = 0.04          # seconds between two stale replies
 STALE_FOR = 3.0             # how long the stale replies go on, at most
 
 
-class StaleReplyPeer:
+class StaleReplyPeer(ThreadedPeer):
     """A UDP echo server in the test that answers the first copy of
     request 2 with nothing but stale replies: a copy of reply 1 every
     STALE_EVERY seconds, until request 2 comes again (or STALE_FOR
     seconds have passed). Every other request is echoed at once. It
     records when each request and each copy of it arrived."""
+
+    thread_name = "stale-peer"
 
     def __init__(self, transcript):
         self.transcript = transcript
@@ -472,21 +474,11 @@ class StaleReplyPeer:
         self.stale_sent = 0
         self.arrivals = {}          # sequence number -> [time of each copy]
         self._replies = {}          # sequence number -> reply
-        self._stop = threading.Event()
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.settimeout(STALE_EVERY / 4)
-        self.host, self.port = self._sock.getsockname()
-        self._thread = threading.Thread(target=self._serve, name="stale-peer", daemon=True)
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._sock.close()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(STALE_EVERY / 4)
+        super().__init__(sock)
+        self.host, self.port = sock.getsockname()
 
     def summary(self):
         return (f"the test's UDP server received {self.received} datagrams and sent "

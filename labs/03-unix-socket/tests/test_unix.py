@@ -11,13 +11,13 @@ import os
 import signal
 import socket
 import stat
-import threading
 import time
 
 from grader import (Faults, GradeFailure, Limits, UNIX_ANNOUNCE, describe_status, expect_bytes,
                     graded, split_sizes)
 from grader import procfs
 from grader.context import shell_printf
+from grader.peers import ListeningPeer
 from grader.transcripts import preview
 
 SERVER = "unix_server"
@@ -27,9 +27,7 @@ SUN_PATH_MAX = 108          # sizeof(sun_path) on Linux, NUL included
 LINE_MAX = 4096             # PROTO_LINE_MAX in unix_proto.h
 README = "labs/03-unix-socket/README.md"
 NL = b"\n"
-DOCS = "03-unix-sockets.md"
 REPLY_LIMIT = 1 << 20       # most bytes a test reads while waiting for one reply
-PEER_POLL = 0.2             # how often the test peer checks whether to stop
 PEER_LIFETIME = 30.0        # the test peer gives up after this long
 REPRO_MAX_BYTES = 600       # longer exchanges are not typed into "try it by hand"
 IDLE_WINDOW = 0.5           # seconds the server's CPU time is watched while it should wait
@@ -559,13 +557,15 @@ def test_survives_short_transfers_and_eintr(ctx):
 
 # -- step 4: the client -----------------------------------------------------------
 
-class ProtoPeer:
+class ProtoPeer(ListeningPeer):
     """A stand-in server inside the grader, for testing unix_client.
 
     Accepts one connection and answers each request line with respond(line),
     which returns (reply bytes, descriptor to pass or None). Replies are cut
     into small pieces with short pauses, so the client must reassemble them.
     """
+
+    thread_name = "unix-peer"
 
     def __init__(self, ctx, path, respond, seed):
         self.transcript = ctx.transcript
@@ -576,44 +576,21 @@ class ProtoPeer:
         self.received = 0
         self.sent = 0
         self.error = None
-        self._stop = threading.Event()
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        ctx.bind_unix(self._listener, path)
-        self._listener.listen(1)
-        self._listener.settimeout(PEER_POLL)
-        self._thread = threading.Thread(target=self._serve, name="unix-peer", daemon=True)
-
-    def start(self):
-        self._thread.start()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._listener.close()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        ctx.bind_unix(listener, path)
+        super().__init__(listener)
 
     def summary(self):
         return (f"the test server got {len(self.requests)} request(s) "
                 f"({self.received} bytes) and sent {self.sent} bytes")
 
-    def _accept(self):
-        deadline = time.monotonic() + PEER_LIFETIME
-        while not self._stop.is_set() and time.monotonic() < deadline:
-            try:
-                conn, _ = self._listener.accept()
-                return conn
-            except socket.timeout:
-                continue
-        return None
-
     def _serve(self):
-        conn = self._accept()
+        conn = self._accept(time.monotonic() + PEER_LIFETIME)
         if conn is None:
             return
         deadline = time.monotonic() + PEER_LIFETIME
         buf = b""
         try:
-            conn.settimeout(PEER_POLL)
             while not self._stop.is_set() and time.monotonic() < deadline:
                 try:
                     chunk = conn.recv(65536)

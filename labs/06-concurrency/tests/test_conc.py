@@ -544,7 +544,7 @@ def test_200_concurrent_clients(ctx, model):
     ctx.expect_alive(server, f"after {count} concurrent clients")
 
 
-def burst(ctx, server, total, workers, timeout):
+def burst(server, total, workers, timeout):
     """total short connections, workers at a time; returns (answered,
     first problem or None)."""
     lock = threading.Lock()
@@ -596,7 +596,7 @@ def test_burst_leaves_no_zombies_or_leaks(ctx, model):
                    "ls -l /proc/$(pgrep -o conc_server)/fd; ps -o pid,stat,cmd "
                    "--ppid $(pgrep -o conc_server)    # what the server holds"])
     started = time.monotonic()
-    answered, problem = burst(ctx, server, total, workers=4, timeout=3.0)
+    answered, problem = burst(server, total, workers=4, timeout=3.0)
     ctx.transcript.add("burst", f"{answered} of {total} connections answered",
                        note=f"in {time.monotonic() - started:.2f} s, four at a time")
 
