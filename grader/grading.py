@@ -20,6 +20,7 @@ from .processes import make_undumpable
 from .i18n import tr, tr_n
 from .reports import Reporter, results_record, send_results
 from .scoring import grader_errors, total
+from .sockets import ipv6_loopback_missing
 
 EXIT_FULL, EXIT_LOST, EXIT_GRADER = 0, 1, 3
 # Only the course's tests are collected, with no configuration but ours:
@@ -42,7 +43,8 @@ def grade_here(lab, solution, args):
     bin_dir = args.out_dir or str(lab.out_dir(solution))
     run = RunInfo(lab=lab, solution=solution, src_dir=src_dir, bin_dir=bin_dir,
                   root=str(labs.ROOT), valgrind=args.valgrind, sanitize=args.sanitize,
-                  seed=args.seed, up_to_step=args.step, select=args.select)
+                  seed=args.seed, up_to_step=args.step, select=args.select,
+                  ipv6_missing=ipv6_loopback_missing())
     reporter = Reporter(run, verbose=args.verbose)
     box = sandbox.current()
     # --no-build (maintainers): grade the programs already in bin_dir, as

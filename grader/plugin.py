@@ -40,6 +40,7 @@ class RunInfo:
     seed: int = None          # None: each test derives its own from its name
     up_to_step: int = None    # STEP=N: only the tests of steps 1 to N
     select: str = None        # T=NAME: only the tests whose name holds NAME
+    ipv6_missing: str = None  # why ::1 cannot be used, found before any program ran
 
     def partial(self):
         """What a run of part of the lab graded ("steps 1 to 2", ...), or

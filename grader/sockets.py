@@ -23,6 +23,19 @@ RECV_CHUNK = 65536
 SENDER_GRACE = 2.0        # seconds a finished transfer's sender may take to return
 
 
+def ipv6_loopback_missing():
+    """Why this machine cannot use the IPv6 loopback (::1), or None when
+    it can. Asked once, before any program runs: a program can fill ::1's
+    ports (TIME_WAIT outlives it), and a bind that fails then is no sign
+    that IPv6 is missing."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 def split_sizes(total, rng, max_piece):
     """Random piece sizes (1..max_piece) that add up to total."""
     sizes = []
