@@ -80,6 +80,14 @@ class Conn:
             sock.close()
             transcript.add(channel, "connect failed", note=f"{label}: {exc.strerror or exc}")
             raise _as_failure(exc, f"connecting to {label}") from exc
+        except (ValueError, OverflowError) as exc:
+            # The address came from the program's announce line: a port
+            # past 65535, a NUL byte in a path. The program's mistake.
+            sock.close()
+            transcript.add(channel, "connect failed", note=f"{label[:80]}: {exc}")
+            raise GradeFailure("wrong output", tr(
+                "the test could not connect to {address}, the address the program announced: "
+                "{error}", address=label[:80], error=exc)) from exc
         transcript.add(channel, "connected", note=f"to {label}")
         return cls(sock, channel, transcript, timeout)
 
