@@ -14,6 +14,7 @@ import pytest
 
 from grader import EchoPeer, Faults, GradeFailure, Limits, describe_status, expect_bytes, graded
 from grader.context import shell_printf
+from grader.i18n import tr
 
 SERVER = "echo_server"
 CLIENT = "echo_client"
@@ -321,12 +322,18 @@ def run_client(ctx, peer, data, timeout, valgrind=False, faults=None, limits=Non
 
 
 def check_client_copy(ctx, data, mode, timeout, what, faults=None):
-    peer = EchoPeer(ctx.transcript, mode).start()
+    """Runs the client against a peer that swaps the case of each letter
+    it sends back: only a client that sends stdin to the server and prints
+    the replies gets both what the peer received and stdout right."""
+    peer = EchoPeer(ctx.transcript, mode, swap_case=True).start()
     ctx.peers.append(peer)
     client_repro(ctx, data)
     result = run_client(ctx, peer, data, timeout, faults=faults)
     expect_exit(result, 0, what)
-    expect_bytes(data, result.stdout_bytes(), f"{what}: the client's stdout")
+    peer.expect_received(data, what)
+    expect_bytes(peer.reply_to(data), result.stdout_bytes(),
+                 tr("{what}: the client's stdout, which must be what the test's server sent back "
+                    "(each ASCII letter of the input in the other case)", what=what))
 
 
 @graded(points=5, doc="01-tcp.md#client-flow", step=4)
@@ -546,6 +553,7 @@ def test_client_valgrind(ctx):
     client_repro(ctx, data)
     result = run_client(ctx, peer, data, timeout=10, valgrind=True)
     expect_exit(result, 0, "echo_client under valgrind")
+    peer.expect_received(data, "echo_client under valgrind")
     expect_bytes(data, result.stdout_bytes(), "echo_client's stdout under valgrind")
     ctx.check_valgrind(result.process)
 
