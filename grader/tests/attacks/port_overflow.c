@@ -1,7 +1,8 @@
 /*
- * Announces the port it listens on plus 65536, a number no port can
- * have: connecting to it raised OverflowError in the grader, a grader
- * error in place of the program's own wrong output.
+ * Asked for port 0, announces the port the kernel chose plus 65536, a
+ * number no port can have: connecting to it raised OverflowError in the
+ * grader, a grader error in place of the program's own wrong output.
+ * Asked for a port, it is the plain wrong echo.
  */
 #include "attack.h"
 
@@ -15,14 +16,25 @@ __attribute__((constructor)) static void save_arguments(int argc, char **argv)
 	saved_argv = argv;
 }
 
+static int asked_for_port_zero(void)
+{
+	for (int i = 1; i + 1 < saved_argc; i++)
+		if (strcmp(saved_argv[i], "-p") == 0)
+			return strcmp(saved_argv[i + 1], "0") == 0;
+	return 0;
+}
+
 void attack(void)
 {
 	struct sockaddr_in addr;
 	socklen_t len = sizeof(addr);
-	int out = dup(STDOUT_FILENO), null = open("/dev/null", O_WRONLY);
-	int listener;
+	int out, null, listener;
 
+	if (!asked_for_port_zero())
+		return;
 	/* The usual announce line goes to /dev/null; this one replaces it. */
+	out = dup(STDOUT_FILENO);
+	null = open("/dev/null", O_WRONLY);
 	dup2(null, STDOUT_FILENO);
 	listener = tiny_listen_and_announce(saved_argc, saved_argv);
 	dup2(out, STDOUT_FILENO);
