@@ -27,18 +27,51 @@ from .submissions import grade_submission, refuse_unless_safe, stage_submission
 
 
 def grade_one(lab, student_dir, out_dir, children):
-    """Grades one student's folder; returns (student, results or None, seconds)."""
+    """Grades one student's folder; returns (student, results or None, seconds).
+    Whatever goes wrong with one submission, it is that row's "grading
+    failed", never the end of the class's batch."""
     start = time.monotonic()
     student = student_dir.name
-    with tempfile.TemporaryDirectory(prefix=f"batch-{student[:20]}-") as workdir:
+    target = out_dir / student
+    try:
+        results, report = stage_and_grade(lab, student_dir, children)
+    except Exception as exc:  # noqa: BLE001 - any exception, for this student only
+        results, report = None, f"grading failed: {type(exc).__name__}: {exc}"
+        print(f"batch: {printable(student)}: {printable(report)}", file=sys.stderr, flush=True)
+    try:
+        write_reports(target, report, results)
+    except OSError as exc:
+        print(f"batch: {printable(student)}: could not write the report: {exc}",
+              file=sys.stderr, flush=True)
+    return student, results, time.monotonic() - start
+
+
+def stage_and_grade(lab, student_dir, children):
+    """(results or None, the report's text) of one submission."""
+    prefix = f"batch-{printable(student_dir.name)[:20]}-"
+    with tempfile.TemporaryDirectory(prefix=prefix) as workdir:
         src, notes = stage_submission(student_dir, lab, workdir)
         results, log = grade_submission(lab, src, workdir, children)
-    target = out_dir / student
+    return results, "\n".join(notes + [log])
+
+
+def write_reports(target, report, results):
+    """report.txt and results.json. A name in a note may hold bytes that
+    are not UTF-8 (a folder called by byte 0xff): written as escapes."""
     target.mkdir(parents=True, exist_ok=True)
-    (target / "report.txt").write_text("\n".join(notes + [log]))
+    (target / "report.txt").write_text(printable(report), encoding="utf-8")
     if results is not None:
         (target / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    return student, results, time.monotonic() - start
+
+
+def printable(text):
+    """text with each byte of a name that was not UTF-8 shown as an
+    escape: a folder called by byte 0xff prints as \\xff."""
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def lab_weight(lab):
@@ -54,11 +87,12 @@ def write_csv(path, lab, rows, weight):
         if results:
             test_names = [t["name"] for t in results["tests"]]
             break
-    with open(path, "w", newline="") as f:
+    with open(path, "w", newline="", encoding="utf-8", errors="backslashreplace") as f:
         writer = csv.writer(f)
         writer.writerow(["student", "lab", "score", "max_score", "course_points", "status",
                          "grader_version", "seed", *test_names])
         for student, results, _ in rows:
+            student = printable(student)
             if results is None:
                 writer.writerow([student, lab.number, 0, "", 0, "grading failed", "", ""])
                 continue
@@ -97,7 +131,8 @@ def run_batch(lab_number, subs, jobs=None, out=None, unsafe=False):
                 rows.append((student, results, seconds))
                 score = (f"{results['score']}/{results['max_score']}" if results
                          else "grading failed")
-                print(f"[{done}/{len(students)}] {student}: {score} ({seconds:.1f} s)", flush=True)
+                print(f"[{done}/{len(students)}] {printable(student)}: {score} ({seconds:.1f} s)",
+                      flush=True)
         except KeyboardInterrupt:
             children.stop()
             pool.shutdown(wait=True, cancel_futures=True)

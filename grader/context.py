@@ -19,6 +19,8 @@ import socket
 import time
 from dataclasses import dataclass
 
+import pytest
+
 from .i18n import tr
 from . import boxfs, labs, sandbox
 from .failures import GradeFailure, PartialCredit, TestTimeout
@@ -30,10 +32,13 @@ from .processes import (KEEP_HEAD, Limits, Process, describe_signal, describe_st
 from .sockets import Conn, DEFAULT_TIMEOUT
 from .transcripts import Transcript
 
-# "listening on 127.0.0.1:5000" or "listening on [::1]:5000"
-TCP_ANNOUNCE = rb"^listening on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):([0-9]+)\r?$"
+# "listening on 127.0.0.1:5000" or "listening on [::1]:5000". A line
+# counts once its newline has come: the output is searched as it arrives,
+# and "...:5" may be the start of "...:5000".
+TCP_ANNOUNCE = rb"^listening on (\[[0-9A-Fa-f:.]+\]|[0-9.]+):([0-9]+)\r?\n"
 # "listening on /tmp/x/lab03.sock" (Unix-domain servers)
-UNIX_ANNOUNCE = rb"^listening on (/[^\r\n]*)\r?$"
+UNIX_ANNOUNCE = rb"^listening on (/[^\r\n]*)\r?\n"
+MAX_PORT = 65535
 ANNOUNCE_TIMEOUT = 3.0
 VALGRIND_SLOWDOWN = 6       # timeouts are multiplied by this under valgrind
 EXAMPLE_PORT = 5000         # the port shown in "try it by hand" commands
@@ -313,12 +318,13 @@ class TestContext:
         unix = announce == UNIX_ANNOUNCE
         what = "its 'listening on PATH' line" if unix else "its 'listening on ADDR:PORT' line"
         match = proc.wait_for_line(announce, self.scaled(timeout, valgrind), what)
-        line = match.group(0).decode(errors="replace").rstrip("\r")
+        line = match.group(0).decode(errors="replace").rstrip("\r\n")
         self.transcript.add(program, "started", note=f"announced '{line}'")
         if unix:
             server = Server(proc, None, None, line, path=match.group(1).decode(errors="replace"))
         else:
-            server = Server(proc, match.group(1).decode().strip("[]"), int(match.group(2)), line)
+            port = announced_port(program, match.group(2))
+            server = Server(proc, match.group(1).decode().strip("[]"), port, line)
             check_requested_port(program, requested, server.port)
         self._servers.append(server)
         return server
@@ -334,6 +340,13 @@ class TestContext:
         chosen = free_port()
         args[where] = str(chosen)
         return args, chosen
+
+    def require_ipv6(self):
+        """Skips the test on a machine without an IPv6 loopback, as found
+        before the grading began: never on what a program did since."""
+        why = self.run_info.ipv6_missing
+        if why:
+            pytest.skip(tr("this machine has no IPv6 loopback (::1): {why}", why=why))
 
     def set_repro(self, lines):
         """Replaces the generated "try it by hand" commands."""
@@ -717,6 +730,20 @@ def free_port():
 
 def swap16(port):
     return ((port & 0xFF) << 8) | (port >> 8)
+
+
+def announced_port(program, digits):
+    """The port of an announce line, as a number; GradeFailure when it
+    cannot be a port. Its digits are the program's: they are counted
+    before int() reads them (past 4300 digits int() refuses)."""
+    if len(digits) <= len(str(MAX_PORT)) and int(digits) <= MAX_PORT:
+        return int(digits)
+    shown = digits.decode() if len(digits) <= 12 else \
+        tr("{start}... ({count} digits)", start=digits[:12].decode(), count=len(digits))
+    raise GradeFailure("wrong output", tr(
+        "{program} announced port {port}, which no socket can have: a port is a 16-bit number, "
+        "0 to {max}. Print the port getsockname() returned, converted with ntohs() (see "
+        "docs/00-network-basics.md#byte-order)", program=program, port=shown, max=MAX_PORT))
 
 
 def check_requested_port(program, requested, announced):

@@ -62,7 +62,12 @@ def shim(private_dir):
 
 def summary(log_text):
     """(faults injected, lines to quote, {pid: status} of reaped children,
-    exits) from the shim's log."""
+    exits) from the shim's log.
+
+    The log arrives on a pipe whose number is in the program's own
+    environment, so the program can write anything into it: a line that
+    does not parse is left out, never trusted.
+    """
     faults, reaped, exits = [], {}, []
     for line in log_text.splitlines():
         word, _, rest = line.partition(" ")
@@ -70,7 +75,16 @@ def summary(log_text):
         if word == "fault":
             faults.append(line[len("fault "):])
         elif word == "reaped":
-            reaped[int(fields.get("pid", 0))] = line
+            pid = _as_pid(fields.get("pid"))
+            if pid is not None:
+                reaped[pid] = line
         elif word == "exit":
             exits.append(fields)
     return faults, reaped, exits
+
+
+def _as_pid(text):
+    """A process id written by the shim, or None for anything else."""
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    return int(text)

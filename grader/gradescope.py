@@ -174,13 +174,16 @@ def run_on_submission(lab_number, submission, results_path, unsafe=False):
         return 1
     children = ChildGraders()
     with tempfile.TemporaryDirectory(prefix="gradescope-") as workdir:
-        src, notes = stage_submission(submission, lab, workdir)
         try:
+            src, notes = stage_submission(submission, lab, workdir)
             results, log = grade_submission(lab, src, workdir, children)
         except KeyboardInterrupt:   # Gradescope's time limit: SIGTERM
             children.stop()
             raise
-    print(log)
+        except Exception as exc:  # noqa: BLE001 - results.json is written whatever happened
+            results, notes = None, []
+            log = f"grading failed: {type(exc).__name__}: {exc}"
+    print(log.encode("utf-8", "backslashreplace").decode("utf-8"))
     if results is None:
         data = {"score": 0, "output": "The grader could not finish; the course staff has "
                 "been shown its log.", "stdout_visibility": "hidden", "tests": []}

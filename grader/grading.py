@@ -19,6 +19,7 @@ from .processes import make_undumpable
 from .i18n import tr, tr_n
 from .reports import Reporter, results_record, send_results
 from .scoring import grader_errors, total
+from .sockets import ipv6_loopback_missing
 
 EXIT_FULL, EXIT_LOST, EXIT_GRADER = 0, 1, 3
 # Only the course's tests are collected, with no configuration but ours:
@@ -27,6 +28,8 @@ EXIT_FULL, EXIT_LOST, EXIT_GRADER = 0, 1, 3
 # failed assert would need its terminal plugin's options.
 PYTEST_ISOLATION = ["-p", "no:terminal", "-p", "no:cacheprovider", "--noconftest",
                     "-c", os.devnull, "-o", "python_files=test_*.py", "--assert=plain"]
+# pytest's own failures: the results it leaves are not a grade.
+BROKEN_RUN = (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR)
 
 
 def grade_here(lab, solution, args):
@@ -41,7 +44,8 @@ def grade_here(lab, solution, args):
     bin_dir = args.out_dir or str(lab.out_dir(solution))
     run = RunInfo(lab=lab, solution=solution, src_dir=src_dir, bin_dir=bin_dir,
                   root=str(labs.ROOT), valgrind=args.valgrind, sanitize=args.sanitize,
-                  seed=args.seed, up_to_step=args.step, select=args.select)
+                  seed=args.seed, up_to_step=args.step, select=args.select,
+                  ipv6_missing=ipv6_loopback_missing())
     reporter = Reporter(run, verbose=args.verbose)
     box = sandbox.current()
     # --no-build (maintainers): grade the programs already in bin_dir, as
@@ -57,6 +61,10 @@ def grade_here(lab, solution, args):
     code = pytest.main([*test_files, "--rootdir", str(labs.ROOT), *PYTEST_ISOLATION],
                        plugins=[plugin])
     results = plugin.results
+    if code in BROKEN_RUN:
+        # The grade of a run pytest itself gave up on is no grade: the
+        # tests after the break count 0 through no fault of the program.
+        plugin.collection_errors.append(broken_run_error(code))
     if code == pytest.ExitCode.INTERRUPTED:
         return report_interrupted(reporter, run, results, build, modified, version, plugin,
                                   box, results_fd)
@@ -74,6 +82,12 @@ def grade_here(lab, solution, args):
         return EXIT_GRADER
     earned, possible = total(results)
     return EXIT_FULL if earned == possible else EXIT_LOST
+
+
+def broken_run_error(code):
+    return tr("the test run stopped with pytest's {name} (exit status {code}), so the tests "
+              "after it were not run: this is a bug in the grader, not in your code; please "
+              "report it", name=pytest.ExitCode(code).name, code=int(code))
 
 
 def nothing_selected(lab, args):

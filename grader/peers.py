@@ -10,6 +10,10 @@ import socket
 import threading
 import time
 
+from .i18n import tr
+from .failures import GradeFailure
+from .sockets import expect_bytes
+
 PEER_LIMIT = 64 << 20       # most bytes a peer keeps or echoes
 POLL_INTERVAL = 0.2         # how often a blocked peer checks for stop()
 STOP_WAIT = 5.0             # seconds stop() waits for the peer's thread
@@ -17,6 +21,7 @@ STOP_WAIT = 5.0             # seconds stop() waits for the peer's thread
 # grow to megabytes and can hide a client that never reads until it has
 # sent everything. Setting them also turns autotuning off for them.
 PEER_BUFFER = 64 * 1024
+FINISH_GRACE = 2.0          # seconds a peer may take to finish once its client is gone
 
 
 class ThreadedPeer:
@@ -96,13 +101,20 @@ class EchoPeer(ListeningPeer):
                  stream), then sends it all back and closes. A client that
                  never calls shutdown(SHUT_WR) waits forever; one that
                  close()s instead of half-closing loses the reply.
+
+    With swap_case, the reply is the input with each ASCII letter in the
+    other case: a client prints what the server sent, so one that prints
+    its own input instead shows. Either way the peer keeps what it
+    received, for expect_received().
     """
 
     thread_name = "echo-peer"
 
-    def __init__(self, transcript, mode="stream", channel="test peer"):
+    def __init__(self, transcript, mode="stream", channel="test peer", swap_case=False):
         assert mode in ("stream", "after_eof")
         self.mode = mode
+        self.swap_case = swap_case
+        self.got = bytearray()      # what the client sent, up to PEER_LIMIT
         self.transcript = transcript
         self.channel = channel
         self.received = 0
@@ -113,9 +125,45 @@ class EchoPeer(ListeningPeer):
         self.host, self.port = self._sock.getsockname()
 
     def summary(self):
-        return (f"the test's echo server received {self.received} bytes"
-                f"{' and then end of stream' if self.saw_eof else ' (no end of stream)'}"
-                f", and sent {self.sent} bytes back")
+        if self.saw_eof:
+            received = tr("the test's echo server received {count} bytes and then end of stream",
+                          count=self.received)
+        else:
+            received = tr("the test's echo server received {count} bytes (no end of stream)",
+                          count=self.received)
+        if self.swap_case:
+            sent = tr("sent {count} bytes back, each ASCII letter in the other case",
+                      count=self.sent)
+        else:
+            sent = tr("sent {count} bytes back", count=self.sent)
+        return tr("{received}, and {sent}", received=received, sent=sent)
+
+    def reply_to(self, data):
+        """What the peer sends back for data."""
+        return data.swapcase() if self.swap_case else data
+
+    def expect_received(self, data, what):
+        """Fails unless the client sent exactly data, then ended its
+        stream: printing the right bytes is not enough, they must have
+        gone through the server."""
+        self._thread.join(FINISH_GRACE)
+        expect_bytes(data, bytes(self.got),
+                     tr("{what}: what the test's server received from the client", what=what),
+                     self.saw_eof)
+        if not self.saw_eof:
+            raise GradeFailure("wrong output", tr(
+                "{what}: the test's server received all {count} bytes of stdin but never the end "
+                "of the stream: at the end of stdin, shutdown(SHUT_WR) tells the server no more "
+                "is coming (see docs/01-tcp.md#half-close-shutdown-versus-close)",
+                what=what, count=len(data)))
+
+    def _keep(self, chunk):
+        self.received += len(chunk)
+        self.transcript.add(self.channel, "received", chunk)
+        if len(self.got) + len(chunk) > PEER_LIMIT:
+            return False
+        self.got += chunk
+        return True
 
     def _serve(self):
         conn = self._accept()
@@ -158,29 +206,25 @@ class EchoPeer(ListeningPeer):
             if not chunk:
                 self.saw_eof = chunk == b""
                 break
-            self.received += len(chunk)
-            self.transcript.add(self.channel, "received", chunk)
-            if self.sent + len(chunk) > PEER_LIMIT:
+            if not self._keep(chunk):
                 break
-            self._send(conn, chunk)
-            self.transcript.add(self.channel, "sent", chunk)
+            reply = self.reply_to(chunk)
+            self._send(conn, reply)
+            self.transcript.add(self.channel, "sent", reply)
         if self.saw_eof:
             self.transcript.add(self.channel, "got end of stream, closing")
 
     def _echo_after_eof(self, conn):
-        kept = bytearray()
         while True:
             chunk = self._recv(conn)
             if not chunk:
                 self.saw_eof = chunk == b""
                 break
-            self.received += len(chunk)
-            self.transcript.add(self.channel, "received", chunk)
-            if len(kept) + len(chunk) > PEER_LIMIT:
+            if not self._keep(chunk):
                 return
-            kept += chunk
         if not self.saw_eof:
             return
         self.transcript.add(self.channel, "got end of stream", note="now echoing everything")
-        self._send(conn, bytes(kept))
-        self.transcript.add(self.channel, "sent", bytes(kept))
+        reply = self.reply_to(bytes(self.got))
+        self._send(conn, reply)
+        self.transcript.add(self.channel, "sent", reply)

@@ -40,6 +40,7 @@ class RunInfo:
     seed: int = None          # None: each test derives its own from its name
     up_to_step: int = None    # STEP=N: only the tests of steps 1 to N
     select: str = None        # T=NAME: only the tests whose name holds NAME
+    ipv6_missing: str = None  # why ::1 cannot be used, found before any program ran
 
     def partial(self):
         """What a run of part of the lab graded ("steps 1 to 2", ...), or
@@ -212,7 +213,17 @@ class GradePlugin:
 
     def _finish(self, item, result, teardown_report):
         """Builds the test's result once, when everything about it is
-        known: what the test raised, and what its programs did."""
+        known: what the test raised, and what its programs did. It runs
+        inside a pytest hook, where an exception would end the whole run:
+        a failure here is the grader's, and costs this test only."""
+        try:
+            self._judge(item, result, teardown_report)
+        except Exception as exc:  # noqa: BLE001 - any bug here, whatever it raised
+            judged_by_broken_grader(result, exc)
+        if self._on_result:
+            self._on_result(result)
+
+    def _judge(self, item, result, teardown_report):
         ctx = getattr(item, "grader_ctx", None)
         error = self._errors.pop(item.nodeid, None)
         if error is not None:
@@ -235,8 +246,21 @@ class GradePlugin:
             result.longest_pause = ctx.longest_pause
         if result.status == "failed":
             result.sections = report_sections(ctx)
-        if self._on_result:
-            self._on_result(result)
+
+
+def judged_by_broken_grader(result, exc):
+    """Marks a test whose result the grader could not build as a grader
+    error, for this test alone. The traceback stays out of the result: a
+    student reads it, and it would quote the grader's and the hidden
+    tests' source."""
+    result.status = "failed"
+    result.kind = "grader error"
+    result.fraction = None
+    result.details = ""
+    result.sections = []
+    result.message = tr("the grader failed while judging this test ({error}); this is a bug in "
+                        "the grader, not a verdict on your program: please report it",
+                        error=type(exc).__name__)
 
 
 def classify_failure(exc, ctx):

@@ -23,6 +23,19 @@ RECV_CHUNK = 65536
 SENDER_GRACE = 2.0        # seconds a finished transfer's sender may take to return
 
 
+def ipv6_loopback_missing():
+    """Why this machine cannot use the IPv6 loopback (::1), or None when
+    it can. Asked once, before any program runs: a program can fill ::1's
+    ports (TIME_WAIT outlives it), and a bind that fails then is no sign
+    that IPv6 is missing."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
 def split_sizes(total, rng, max_piece):
     """Random piece sizes (1..max_piece) that add up to total."""
     sizes = []
@@ -67,6 +80,14 @@ class Conn:
             sock.close()
             transcript.add(channel, "connect failed", note=f"{label}: {exc.strerror or exc}")
             raise _as_failure(exc, f"connecting to {label}") from exc
+        except (ValueError, OverflowError) as exc:
+            # The address came from the program's announce line: a port
+            # past 65535, a NUL byte in a path. The program's mistake.
+            sock.close()
+            transcript.add(channel, "connect failed", note=f"{label[:80]}: {exc}")
+            raise GradeFailure("wrong output", tr(
+                "the test could not connect to {address}, the address the program announced: "
+                "{error}", address=label[:80], error=exc)) from exc
         transcript.add(channel, "connected", note=f"to {label}")
         return cls(sock, channel, transcript, timeout)
 

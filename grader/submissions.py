@@ -17,35 +17,55 @@ import stat
 from pathlib import Path
 
 from .children import EXIT_INTERRUPTED
+from .i18n import tr
 from .labs import ROOT, student_files
 
 GRADING_TIMEOUT = 20 * 60   # seconds for one submission, whatever happens
 MAX_FILE_BYTES = 1 << 20    # a student's source file, at most
 MAX_FILES_SEEN = 100_000    # entries walked in one submission, at most
+MAX_DEPTH = 64              # folders walked down into, at most
 
 
-def candidates(submission, name):
-    """Every entry called name in the submission, links included, found
-    without following a link to a folder."""
-    found, seen = [], 0
-    for folder, dirs, files in os.walk(submission, followlinks=False):
-        seen += len(dirs) + len(files)
-        if seen > MAX_FILES_SEEN:
-            break
-        dirs.sort()
-        for entry in dirs + files:
-            if entry == name:
-                found.append(Path(folder) / entry)
-    return sorted(found)
+def walk(submission):
+    """(every entry of the submission, whether some were left out).
+
+    Depth first with a stack of its own (os.walk recurses, and a folder
+    nested a thousand deep would end the grader), never into a link, at
+    most MAX_DEPTH folders down and MAX_FILES_SEEN entries in all.
+    """
+    entries, left_out = [], False
+    stack = [(Path(submission), 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            with os.scandir(folder) as listing:
+                found = sorted(listing, key=lambda entry: entry.name)
+        except OSError:
+            continue
+        for entry in found:
+            if len(entries) >= MAX_FILES_SEEN:
+                return entries, True
+            entries.append(Path(entry.path))
+            if entry.is_dir(follow_symlinks=False):
+                if depth + 1 < MAX_DEPTH:
+                    stack.append((Path(entry.path), depth + 1))
+                else:
+                    left_out = True
+    return entries, left_out
 
 
-def find_in_submission(submission, lab, name):
+def candidates(entries, name):
+    """Every entry called name among a walk's entries, links included."""
+    return sorted(path for path in entries if path.name == name)
+
+
+def find_in_submission(entries, lab, name):
     """The submitted entry for one of the lab's student files, or None.
 
     Students may upload the bare files or a whole repository; a file under
     the lab's own folder wins over one found elsewhere.
     """
-    matches = candidates(submission, name)
+    matches = candidates(entries, name)
     preferred = [m for m in matches if m.parent.name == lab.dir.name]
     chosen = preferred or matches
     return chosen[0] if chosen else None
@@ -79,8 +99,14 @@ def stage_submission(submission, lab, workdir):
     src = Path(workdir) / "src"
     src.mkdir(parents=True)
     notes = []
+    entries, left_out = walk(submission)
+    if left_out:
+        notes.append(tr("The submission has folders more than {depth} deep or more than "
+                        "{count} files and folders: the lab's files were looked for only in "
+                        "the first {count}, down to {depth} folders deep.",
+                        depth=MAX_DEPTH, count=MAX_FILES_SEEN))
     for name in student_files(lab):
-        found = find_in_submission(submission, lab, name)
+        found = find_in_submission(entries, lab, name)
         why = None
         if found is not None:
             why = copy_regular_file(found, src / name)

@@ -50,6 +50,17 @@ ATTACKS = {
     "litter": [],
     "escape_codes": [],
     "cc_bomb": [],
+    "long_port": [],
+    "port_overflow": [],
+    "fault_log_garbage": [],
+}
+# attack: words of the report that show its program was graded, where its
+# output once made the grader fail instead (a grader error, or a run that
+# stopped half way with the tests after it not run)
+GRADED_DESPITE = {
+    "long_port": "(5000 digits), which no socket can have",
+    "port_overflow": "which no socket can have",
+    "fault_log_garbage": "faults injected into echo_server",
 }
 
 
@@ -262,6 +273,17 @@ def test_attack_is_blocked(attack, mode, tmp_path, package, honest_score):
     if attack == "cc_bomb":
         assert graded.score == 0, graded.text[-3000:]
         assert elapsed < GRADE_LIMIT / 2, f"the compiler bomb took {elapsed:.0f} s"
+
+
+@pytest.mark.parametrize("attack", sorted(GRADED_DESPITE))
+def test_hostile_output_is_graded_not_a_grader_error(attack, tmp_path, honest_score):
+    src = make_submission(tmp_path / "src", inline(ATTACKS_DIR / f"{attack}.c"))
+    _, results, output = grade(LAB01, src_dir=src, out_dir=tmp_path / "out")
+    assert results["grader_errors"] == 0, output
+    not_run = [t["name"] for t in results["tests"] if t["status"] == "not run"]
+    assert not not_run, f"{attack}: not run: {not_run}\n{output}"
+    assert GRADED_DESPITE[attack] in json.dumps(results, ensure_ascii=False), output
+    assert results["score"] <= honest_score, output
 
 
 @pytest.mark.parametrize("mode", ["batch", "gradescope"])

@@ -14,6 +14,7 @@ import pytest
 
 from grader import EchoPeer, Faults, GradeFailure, Limits, describe_status, expect_bytes, graded
 from grader.context import shell_printf
+from grader.i18n import tr
 
 SERVER = "echo_server"
 CLIENT = "echo_client"
@@ -275,13 +276,7 @@ def test_exits_cleanly_on_signals(ctx):
 @graded(points=3, doc="00-network-basics.md#ip-addresses", step=3)
 def test_ipv6(ctx):
     """server: listens on IPv6 with -a ::1"""
-    probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    try:
-        probe.bind(("::1", 0))
-    except OSError as exc:
-        pytest.skip(f"this machine has no IPv6 loopback (::1): {exc}")
-    finally:
-        probe.close()
+    ctx.require_ipv6()
     server = ctx.start_server(SERVER, ["-a", "::1", "-p", "0"])
     if not server.announce_line.startswith("listening on [::1]:"):
         raise GradeFailure("wrong output", "with -a ::1 the line must read "
@@ -327,12 +322,18 @@ def run_client(ctx, peer, data, timeout, valgrind=False, faults=None, limits=Non
 
 
 def check_client_copy(ctx, data, mode, timeout, what, faults=None):
-    peer = EchoPeer(ctx.transcript, mode).start()
+    """Runs the client against a peer that swaps the case of each letter
+    it sends back: only a client that sends stdin to the server and prints
+    the replies gets both what the peer received and stdout right."""
+    peer = EchoPeer(ctx.transcript, mode, swap_case=True).start()
     ctx.peers.append(peer)
     client_repro(ctx, data)
     result = run_client(ctx, peer, data, timeout, faults=faults)
     expect_exit(result, 0, what)
-    expect_bytes(data, result.stdout_bytes(), f"{what}: the client's stdout")
+    peer.expect_received(data, what)
+    expect_bytes(peer.reply_to(data), result.stdout_bytes(),
+                 tr("{what}: the client's stdout, which must be what the test's server sent back "
+                    "(each ASCII letter of the input in the other case)", what=what))
 
 
 @graded(points=5, doc="01-tcp.md#client-flow", step=4)
@@ -552,6 +553,7 @@ def test_client_valgrind(ctx):
     client_repro(ctx, data)
     result = run_client(ctx, peer, data, timeout=10, valgrind=True)
     expect_exit(result, 0, "echo_client under valgrind")
+    peer.expect_received(data, "echo_client under valgrind")
     expect_bytes(data, result.stdout_bytes(), "echo_client's stdout under valgrind")
     ctx.check_valgrind(result.process)
 

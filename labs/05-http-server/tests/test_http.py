@@ -875,13 +875,7 @@ def test_bad_arguments(ctx):
 @graded(points=2, doc="00-network-basics.md#ip-addresses", step=4)
 def test_ipv6(ctx):
     """server: serves over IPv6 with -a ::1"""
-    probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    try:
-        probe.bind(("::1", 0))
-    except OSError as exc:
-        pytest.skip(f"this machine has no IPv6 loopback (::1): {exc}")
-    finally:
-        probe.close()
+    ctx.require_ipv6()
     server = start(ctx, ["-a", "::1"])
     _, _, resp = exchange(ctx, server, request("GET", "/notes.txt"), "GET", "GET over IPv6")
     check_file(resp, "notes.txt", "GET /notes.txt over IPv6")

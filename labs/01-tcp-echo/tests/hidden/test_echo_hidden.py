@@ -45,7 +45,7 @@ def test_hidden_three_clients_queued(ctx):
 @graded(points=5, doc="01-tcp.md#half-close-shutdown-versus-close", step=4)
 def test_hidden_client_binary_without_newline(ctx):
     """client (hidden): 3 MiB of binary input without a final newline, replies after EOF"""
-    peer = EchoPeer(ctx.transcript, "after_eof").start()
+    peer = EchoPeer(ctx.transcript, "after_eof", swap_case=True).start()
     ctx.peers.append(peer)
     data = ctx.rng().randbytes(3 * MIB).rstrip(b"\n")
     result = ctx.run("echo_client", ["-h", peer.host, "-p", str(peer.port)], stdin_data=data,
@@ -54,4 +54,5 @@ def test_hidden_client_binary_without_newline(ctx):
     if result.timed_out or result.returncode != 0:
         raise GradeFailure("wrong exit code", "echo_client should exit 0 after printing every "
                            f"reply, but it {describe_status(result.returncode)}")
-    expect_bytes(data, result.stdout_bytes(), "the client's stdout")
+    peer.expect_received(data, "echo_client with 3 MiB on stdin")
+    expect_bytes(peer.reply_to(data), result.stdout_bytes(), "the client's stdout")
