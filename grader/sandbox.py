@@ -285,11 +285,14 @@ class Sandbox:
 
     def give_to_box(self, path, mode=0o700):
         """Makes a path the grader created the box user's (a folder: with
-        mode). Never follows a link."""
+        mode). Never follows a link: a link itself is left as it is (its
+        owner and mode mean nothing to the kernel)."""
         if self.as_root and self.setpriv:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                return
             os.chown(path, self.slot.uid, self.slot.gid, follow_symlinks=False)
             if mode is not None:
-                os.chmod(path, mode)
+                _chmod_folder(path, mode)
 
     def box_owner(self):
         """(uid, gid) the programs run as, when they are not the grader's."""
@@ -390,6 +393,16 @@ class Sandbox:
             for fd in fds:
                 os.close(fd)
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _chmod_folder(path, mode):
+    """chmod of a folder, never of what a link there points to (Linux has
+    no lchmod: the folder is opened without following one)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
 
 
 def _system_view():

@@ -311,3 +311,43 @@ def test_the_header_says_when_there_is_no_seccomp_filter(monkeypatch):
     assert not layer.holds and "GRADER_SECCOMP=0" in layer.how
     assert "seccomp: no filter: switched off (GRADER_SECCOMP=0)" in box.summary()
 
+
+# -- folders handed to the box user -------------------------------------------------------
+
+def root_box(tmp_path):
+    """A Sandbox that hands folders to box user 0, as a grader run as root does."""
+    if os.geteuid() != 0:
+        pytest.skip("folders are handed to a box user only by a grader run as root")
+    return sandbox.Sandbox(slot=sandbox.Slot(0, None), as_root=True, setpriv="setpriv")
+
+
+def test_handing_a_link_to_the_box_leaves_its_target_alone(tmp_path):
+    box = root_box(tmp_path)
+    target = tmp_path / "precious"
+    target.mkdir(mode=0o700)
+    (target / "file").write_text("keep me")
+    link = tmp_path / "out"
+    link.symlink_to(target)
+    box.give_to_box(str(link), mode=0o755)
+    info = target.stat()
+    assert (info.st_uid, info.st_mode & 0o777) == (0, 0o700)
+    assert link.lstat().st_uid == 0
+
+
+def test_an_output_folder_that_is_a_link_is_refused(tmp_path):
+    """A student's repository graded in place may commit build/labNN as a
+    link: the build stops there, and the link's target keeps its owner."""
+    root_box(tmp_path)
+    target = tmp_path / "scratch"
+    target.mkdir(mode=0o700)
+    (target / "file").write_text("keep me")
+    out = tmp_path / "lab01"
+    out.symlink_to(target)
+    build = labs.build(LAB01, str(LAB01.dir / "solution"), str(out), solution=True)
+    assert not build.ok and "is a symbolic link" in build.output, build.output
+    assert "echo_server" in build.missing
+    for path in (target, target / "file"):
+        assert path.stat().st_uid == 0, path
+    assert target.stat().st_mode & 0o777 == 0o700
+    assert labs.linked_folder(str(tmp_path / "real")) is None
+
