@@ -247,7 +247,7 @@ class Sandbox:
             view = Layer("view", False, tr("NOT isolated: {why}", why=self.bwrap_problem) +
                          exposed)
         net = self.enclosure.get("net")
-        network = Layer("network", bool(net), tr("loopback only") if net else
+        network = Layer("network", bool(net), self._network_words() if net else
                         tr("shared with this machine ({why})",
                            why=self.enclosure.get("why", tr("no enclosure"))))
         kinds = []
@@ -264,6 +264,12 @@ class Sandbox:
         processes = Layer("processes", bool(self.enclosure.get("pid")) or self.groups is not None,
                           ", ".join(kinds))
         return [privilege, view, network, processes, self._seccomp_layer()]
+
+    def _network_words(self):
+        buckets = self.enclosure.get("time_wait")
+        if buckets is None:
+            return tr("loopback only")
+        return tr("loopback only, at most {count} connections in TIME_WAIT", count=buckets)
 
     def _seccomp_layer(self):
         if self.seccomp_filter is not None:

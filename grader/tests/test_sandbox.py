@@ -351,3 +351,57 @@ def test_an_output_folder_that_is_a_link_is_refused(tmp_path):
     assert target.stat().st_mode & 0o777 == 0o700
     assert labs.linked_folder(str(tmp_path / "real")) is None
 
+
+# -- the grader's network namespace -------------------------------------------------------
+
+# In the namespaces a grader gets (enclosure.py), leaves a connection in
+# TIME_WAIT on every port of a narrowed ephemeral range, as a program that
+# closes connections first would, then asks for a port as the grader does
+# (bind to port 0). Prints what it saw as JSON.
+TIME_WAIT_FILLER = r'''
+import errno, json, socket, sys
+sys.path.insert(0, sys.argv[1])
+from grader import enclosure
+got = enclosure.enter_namespaces()
+first, last = 40000, 40499
+with open("/proc/sys/net/ipv4/ip_local_port_range", "w") as f:
+    f.write(f"{first} {last}")
+listener = socket.socket()
+listener.bind(("127.0.0.1", 30000))
+listener.listen(64)
+for port in range(first, last + 1):
+    client = socket.socket()
+    client.bind(("127.0.0.1", port))
+    client.connect(("127.0.0.1", 30000))
+    server, _ = listener.accept()
+    client.close()       # the client's end closes first: it waits in TIME_WAIT
+    server.close()
+with open("/proc/net/tcp") as f:
+    waiting = sum(1 for line in f if line.split()[3] == "06")
+try:
+    socket.socket().bind(("127.0.0.1", 0))
+    bound = "ok"
+except OSError as exc:
+    bound = errno.errorcode[exc.errno]
+print(json.dumps({"enclosure": got, "time_wait": waiting, "bind": bound}))
+'''
+
+
+def test_time_wait_cannot_use_up_the_graders_ports():
+    """TIME_WAIT outlives the program that closed the connections: capped
+    in the grader's own network namespace, it leaves ports for the tests
+    that follow (and the machine's own cap is untouched)."""
+    from grader import enclosure
+    with open(enclosure.TIME_WAIT_SYSCTL) as f:
+        machine = f.read()
+    done = subprocess.run([sys.executable, "-I", "-c", TIME_WAIT_FILLER, str(ROOT)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    if not seen["enclosure"].get("net"):
+        pytest.skip(f"no network namespace here: {seen['enclosure']}")
+    assert seen["enclosure"]["time_wait"] == enclosure.TIME_WAIT_BUCKETS
+    assert seen["time_wait"] <= enclosure.TIME_WAIT_BUCKETS
+    assert seen["bind"] == "ok", seen
+    with open(enclosure.TIME_WAIT_SYSCTL) as f:
+        assert f.read() == machine
