@@ -249,10 +249,11 @@ class ProgramGroups:
         # v2 charges socket buffers to memory.max; v1 only once a TCP limit
         # is set. Uncharged, a program's loopback sockets could queue
         # gigabytes of the machine's memory, and fill the kernel's tcp_mem
-        # for every other grader.
+        # for every other grader. (Best effort, like the swap cap: a
+        # kernel that refuses it should not cost the groups altogether.)
         tcp = group._file("memory", "memory.kmem.tcp.limit_in_bytes")
-        if tcp and not write_text(tcp, str(memory_bytes)):
-            return False
+        if tcp:
+            write_text(tcp, str(memory_bytes))
         return True
 
     def discard(self, group):
