@@ -405,3 +405,18 @@ def test_time_wait_cannot_use_up_the_graders_ports():
     assert seen["bind"] == "ok", seen
     with open(enclosure.TIME_WAIT_SYSCTL) as f:
         assert f.read() == machine
+
+
+def test_grading_into_a_linked_output_folder_is_refused(tmp_path):
+    """The grade command stops before building, and writes no results
+    through the link."""
+    target = tmp_path / "scratch"
+    target.mkdir()
+    out = tmp_path / "out"
+    out.symlink_to(target)
+    cmd = launch.grader_command("grade", "--lab", "01", "--solution", "1", "--out-dir", str(out))
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, LANGUAGE="en"))
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "is a symbolic link" in run.stderr
+    assert list(target.iterdir()) == []
