@@ -274,7 +274,7 @@ class Sandbox:
     def _seccomp_layer(self):
         if self.seccomp_filter is not None:
             return Layer("seccomp", True, tr("no keyrings, namespaces, io_uring or bpf; "
-                                             "sockets: Unix, IP and routing netlink only"))
+                                             "sockets: Unix and IP only"))
         return Layer("seccomp", False, tr("no filter: {why}", why=self.seccomp_problem))
 
     def summary(self):
