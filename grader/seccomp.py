@@ -91,6 +91,7 @@ RET_KILL_PROCESS = 0x80000000
 RET_ERRNO = 0x00050000
 RET_ALLOW = 0x7FFF0000
 MAX_INSTRUCTIONS = 4096     # BPF_MAXINSNS
+PIPE_BUF = 4096             # bytes a pipe takes in one write, whatever else it holds
 
 
 def supported():
@@ -104,89 +105,103 @@ def switched_off():
 
 def program():
     """The filter, as the bytes of a struct sock_filter array."""
-    code = []
-
-    def load(offset):
-        code.append((LD_W_ABS, 0, 0, offset))
-
-    def jump_if(op, value, target):
-        code.append((op, target, None, value))       # true: target, false: next
-
-    def give(value):
-        code.append((RET_K, 0, 0, value))
-
-    def label(name):
-        code.append(name)
-
-    load(ARCH_OFFSET)
-    code.append((JEQ_K, None, "kill", AUDIT_ARCH_X86_64))   # true: next, false: kill
-    load(NR_OFFSET)
-    jump_if(JGE_K, X32_SYSCALL_BIT, "enosys")
-    jump_if(JEQ_K, SYSCALLS["clone3"], "enosys")
-    jump_if(JEQ_K, SYSCALLS["socket"], "socket")
-    jump_if(JEQ_K, SYSCALLS["socketpair"], "socket")
-    jump_if(JEQ_K, SYSCALLS["clone"], "clone")
+    code = _Code()
+    code.load(ARCH_OFFSET)
+    code.jump_unless(JEQ_K, AUDIT_ARCH_X86_64, "kill")
+    code.load(NR_OFFSET)
+    code.jump_if(JGE_K, X32_SYSCALL_BIT, "enosys")
+    code.jump_if(JEQ_K, SYSCALLS["clone3"], "enosys")
+    code.jump_if(JEQ_K, SYSCALLS["socket"], "socket")
+    code.jump_if(JEQ_K, SYSCALLS["socketpair"], "socket")
+    code.jump_if(JEQ_K, SYSCALLS["clone"], "clone")
     for name in DENIED:
-        jump_if(JEQ_K, SYSCALLS[name], "eperm")
-    give(RET_ALLOW)
+        code.jump_if(JEQ_K, SYSCALLS[name], "eperm")
+    code.give(RET_ALLOW)
 
-    label("socket")
-    load(arg_low(0))
+    code.label("socket")
+    code.load(arg_low(0))            # the family
     for family in (AF_UNIX, AF_INET, AF_INET6):
-        jump_if(JEQ_K, family, "allow")
+        code.jump_if(JEQ_K, family, "allow")
     # What a kernel built without the family says: programs take it so.
-    give(RET_ERRNO | errno.EAFNOSUPPORT)
+    code.give(RET_ERRNO | errno.EAFNOSUPPORT)
 
-    label("clone")
-    load(arg_low(0))
-    jump_if(JSET_K, CLONE_NEW_FLAGS, "eperm")
-    label("allow")
-    give(RET_ALLOW)
-    label("eperm")
-    give(RET_ERRNO | errno.EPERM)
-    label("enosys")
-    give(RET_ERRNO | errno.ENOSYS)
-    label("kill")
-    give(RET_KILL_PROCESS)
-    return _assemble(code)
+    code.label("clone")
+    code.load(arg_low(0))            # the flags
+    code.jump_if(JSET_K, CLONE_NEW_FLAGS, "eperm")
+    code.label("allow")
+    code.give(RET_ALLOW)
+    code.label("eperm")
+    code.give(RET_ERRNO | errno.EPERM)
+    code.label("enosys")
+    code.give(RET_ERRNO | errno.ENOSYS)
+    code.label("kill")
+    code.give(RET_KILL_PROCESS)
+    return code.assemble()
 
 
-def _assemble(code):
-    """Resolves the labels of code (names, and None for "the next
-    instruction") into classic BPF's relative jumps."""
-    where, count = {}, 0
-    for item in code:
-        if isinstance(item, str):
-            where[item] = count
-        else:
-            count += 1
-    if count > MAX_INSTRUCTIONS:
-        raise ValueError(f"the seccomp filter has {count} instructions")
-    out, index = [], 0
-    for item in code:
-        if isinstance(item, str):
-            continue
-        op, true, false, value = item
-        offsets = []
-        for target in (true, false):
-            if target is None or target == 0:
-                offsets.append(0)
+class _Code:
+    """Classic BPF written with named labels: a jump names where it goes
+    when its test holds (jump_if) or fails (jump_unless), and otherwise
+    falls through to the next instruction."""
+
+    def __init__(self):
+        self.items = []      # (op, true label, false label, k), or a label's name
+
+    def load(self, offset):
+        self.items.append((LD_W_ABS, None, None, offset))
+
+    def jump_if(self, op, value, target):
+        self.items.append((op, target, None, value))
+
+    def jump_unless(self, op, value, target):
+        self.items.append((op, None, target, value))
+
+    def give(self, value):
+        self.items.append((RET_K, None, None, value))
+
+    def label(self, name):
+        self.items.append(name)
+
+    def assemble(self):
+        """The instructions' bytes, each label turned into the relative
+        jump classic BPF takes (0 to 255 instructions forward)."""
+        where, count = {}, 0
+        for item in self.items:
+            if isinstance(item, str):
+                where[item] = count
+            else:
+                count += 1
+        if count > MAX_INSTRUCTIONS:
+            raise ValueError(f"the seccomp filter has {count} instructions")
+        out = []
+        for item in self.items:
+            if isinstance(item, str):
                 continue
-            offset = where[target] - index - 1
-            if not 0 <= offset <= 255:
-                raise ValueError(f"a jump to {target} spans {offset} instructions")
-            offsets.append(offset)
-        out.append(struct.pack("<HBBI", op, offsets[0], offsets[1], value))
-        index += 1
-    return b"".join(out)
+            op, true, false, value = item
+            index = len(out)
+            true_skip, false_skip = (_skip(where, target, index) for target in (true, false))
+            out.append(struct.pack("<HBBI", op, true_skip, false_skip, value))
+        return b"".join(out)
+
+
+def _skip(where, target, index):
+    """How many instructions a jump at index skips to reach target."""
+    if target is None:
+        return 0
+    skip = where[target] - index - 1
+    if not 0 <= skip <= 255:
+        raise ValueError(f"a jump to {target} spans {skip} instructions")
+    return skip
 
 
 def program_fd(filter_bytes):
     """A pipe's read end holding filter_bytes, for bubblewrap's --seccomp
     (it reads to the end of the pipe; each program needs its own)."""
+    if len(filter_bytes) > PIPE_BUF:
+        raise ValueError(f"a seccomp filter of {len(filter_bytes)} bytes")
     read_end, write_end = os.pipe()
     try:
-        # The filter is far below a pipe's capacity: this never blocks.
+        # Up to PIPE_BUF bytes go into an empty pipe whole, at once.
         os.write(write_end, filter_bytes)
     finally:
         os.close(write_end)
