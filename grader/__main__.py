@@ -141,9 +141,19 @@ def child_args(lab, solution, args):
     return extra
 
 
+def refuse_linked_output(lab, solution, args):
+    """Refuses an output folder that is a symbolic link: the build would
+    hand the link's target to the box user, and the results go there."""
+    linked = labs.linked_folder(os.path.abspath(args.out_dir or lab.out_dir(solution)))
+    if linked is not None:
+        raise labs.UsageError(tr("{path} is a symbolic link: the grader builds only into a "
+                                 "real folder; remove the link", path=linked))
+
+
 def grade_lab(lab, solution, args):
     """Grades one lab in a child grader whose report goes straight to the
     terminal; writes its results.json and junit.xml."""
+    refuse_linked_output(lab, solution, args)
     children = ChildGraders()
     with ThreadPoolExecutor(max_workers=1) as pool:
         running = pool.submit(children.run, child_args(lab, solution, args), capture=False,
@@ -177,6 +187,8 @@ def grade_all(solution, args):
     grader), printing each lab's report whole, in lab order, then the
     totals."""
     ready = [lab for lab in labs.find_labs() if lab.ready]
+    for lab in ready:
+        refuse_linked_output(lab, solution, args)
     children = ChildGraders()
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         # Later labs take longest (lab 06 about a third of the total):

@@ -10,7 +10,8 @@ cgroup:
   counts the program's own, whoever runs it.
 - memory: a cap on the memory of all its processes together (RLIMIT_AS
   caps each process alone, and is lifted under valgrind and the
-  sanitizers, which reserve huge address ranges they never touch).
+  sanitizers, which reserve huge address ranges they never touch),
+  socket buffers included.
 - cpu: its processes share one group's weight, so however many it forks,
   they cannot starve the grader.
 
@@ -245,6 +246,14 @@ class ProgramGroups:
             path = group._file("memory", name)
             if path:
                 write_text(path, value)
+        # v2 charges socket buffers to memory.max; v1 only once a TCP limit
+        # is set. Uncharged, a program's loopback sockets could queue
+        # gigabytes of the machine's memory, and fill the kernel's tcp_mem
+        # for every other grader. (Best effort, like the swap cap: a
+        # kernel that refuses it should not cost the groups altogether.)
+        tcp = group._file("memory", "memory.kmem.tcp.limit_in_bytes")
+        if tcp:
+            write_text(tcp, str(memory_bytes))
         return True
 
     def discard(self, group):

@@ -7,7 +7,10 @@ moves into new namespaces and forks the grader:
 
 - network: only a loopback interface, brought up here. Every test talks
   over loopback, so nothing is lost; a submission can reach no other
-  machine and no other grader's programs.
+  machine and no other grader's programs. Few connections may wait in
+  TIME_WAIT at once (TIME_WAIT_BUCKETS): the namespace's ports outlive
+  each program, and a program that closed connections on every port
+  would otherwise leave none to bind for the tests that follow.
 - PID: the grader is process 1. When it exits, however it exits, the
   kernel kills every process left in the namespace, so nothing a
   submission started can outlive its grading.
@@ -47,6 +50,12 @@ SIOCGIFFLAGS, SIOCSIFFLAGS = 0x8913, 0x8914
 IFF_UP = 0x1
 IFREQ = "16sH22x"              # struct ifreq: name, then ifr_flags
 WORK_ROOT_BYTES = 1 << 30      # the tests' folders, all together
+# Connections in TIME_WAIT at once, in the grader's network namespace (the
+# kernel's limit is per namespace): past it, a closed connection is freed
+# at once. A few hundred keep a test of SO_REUSEADDR meaningful and leave
+# tens of thousands of ports free.
+TIME_WAIT_BUCKETS = 256
+TIME_WAIT_SYSCTL = "/proc/sys/net/ipv4/tcp_max_tw_buckets"
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -95,7 +104,17 @@ def enter_namespaces():
         _loopback_up()
     except OSError as exc:
         return {"why": f"the kernel refused: {exc.strerror}"}
-    return {"net": True, "pid": True, "mount": True}
+    return {"net": True, "pid": True, "mount": True, "time_wait": _limit_time_wait()}
+
+
+def _limit_time_wait():
+    """Caps TIME_WAIT in this (new) network namespace: /proc/sys/net shows
+    the namespace of whoever opens it. The cap, or None if refused."""
+    try:
+        _write(TIME_WAIT_SYSCTL, str(TIME_WAIT_BUCKETS))
+    except OSError:
+        return None
+    return TIME_WAIT_BUCKETS
 
 
 def prepare_grader(enclosure, work_root):

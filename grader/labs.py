@@ -189,6 +189,13 @@ def build(lab, src_dir, out, targets=("all", "asan"), solution=False):
     from . import sandbox    # not at the top: sandbox imports nothing from here
     box = sandbox.current()
     src_dir, out = os.path.abspath(src_dir), os.path.abspath(out)
+    linked = linked_folder(out)
+    if linked is not None:
+        # As root, the grader hands the output folder to the box user:
+        # through a link, that would be whatever folder the link names.
+        return BuildResult(False, tr("{path} is a symbolic link: the grader builds only into "
+                                     "a real folder; remove the link", path=linked) + "\n",
+                           [*lab.programs, *(f"tests/{t}" for t in lab.unit_tests)])
     os.makedirs(out, exist_ok=True)
     _give_tree_to_box(box, out)
     cmd = ["make", "--no-print-directory", "-k", "-f", "labs/build.mk",
@@ -237,6 +244,19 @@ def build_view(lab, src_dir, out, solution):
     if not solution and os.path.isdir(os.path.join(out, "solution")):
         binds.append((os.path.join(out, "solution"), "hide"))
     return binds
+
+
+def linked_folder(out):
+    """out, or a folder above it inside the course, when it is a symbolic
+    link (a student's repository may commit build/ or build/labNN as
+    one); else None."""
+    path = Path(out)
+    while True:
+        if path.is_symlink():
+            return path
+        if path == ROOT or ROOT not in path.parents:
+            return None
+        path = path.parent
 
 
 def _give_tree_to_box(box, top):

@@ -73,6 +73,20 @@ def _step(item):
     return mark.kwargs.get("step") if mark else None
 
 
+def _hidden(item):
+    """Whether a test is instructors' only: marked hidden, or in a
+    tests/hidden/ folder (left out of handouts)."""
+    mark = item.get_closest_marker("grade")
+    return bool(mark and mark.kwargs.get("hidden")) or "hidden" in Path(str(item.fspath)).parts
+
+
+def _running_order(item):
+    """Visible tests first, step by step, then the hidden ones: what a
+    program leaves behind (ports in TIME_WAIT, files) can carry a hidden
+    test's traffic only into later tests, which are hidden too."""
+    return _hidden(item), _step(item) or 99
+
+
 class _Watchdog:
     """Raises TestTimeout in the test if it runs past its budget."""
 
@@ -114,8 +128,8 @@ class GradePlugin:
             "markers", "grade(points, doc, timeout, hidden, step): a graded test (see grader/plugin.py)")
 
     def pytest_collection_modifyitems(self, session, config, items):
-        """Runs the tests in the handout's order of steps, and keeps those
-        asked for: STEP=N, the steps 1 to N; T=NAME, the tests whose
+        """Runs the tests in the handout's order of steps (the hidden ones
+        after all the others), and keeps those asked for: STEP=N, the steps 1 to N; T=NAME, the tests whose
         function name contains NAME (several names may be joined by
         " or "). Unlike pytest's -k, T never matches a folder or file name,
         so T=sticky in labs/04-sticky-packets selects the sticky tests only."""
@@ -130,7 +144,7 @@ class GradePlugin:
         if dropped:
             config.hook.pytest_deselected(items=dropped)
         # sorted() is stable: within a step, the tests keep their file's order.
-        items[:] = sorted(kept, key=lambda item: _step(item) or 99)
+        items[:] = sorted(kept, key=_running_order)
 
     def pytest_collection_finish(self, session):
         # session.items is the final list, after -k deselection.
@@ -145,11 +159,9 @@ class GradePlugin:
             callspec = getattr(item, "callspec", None)
             if callspec is not None:
                 doc = f"[{callspec.id}] {doc}"
-            # Tests in a tests/hidden/ folder are instructors' only: left
-            # out of handouts, shown to students after the due date.
-            hidden = mark.kwargs.get("hidden", False) or "hidden" in Path(str(item.fspath)).parts
+            # Hidden tests are shown to students after the due date.
             result = TestResult(name=item.name, title=doc, max_points=mark.kwargs["points"],
-                                doc=mark.kwargs["doc"], hidden=hidden,
+                                doc=mark.kwargs["doc"], hidden=_hidden(item),
                                 step=mark.kwargs.get("step"),
                                 seed=self.run_info.seed_for(item.name))
             self.results.append(result)

@@ -306,7 +306,8 @@ class Process:
             pass_fds.append(fault_write)
             env.update(self.faults.env(fault_write, self.shim))
             binds.append((self.shim, "ro"))
-        wrapped, _ = box.wrap(argv, binds, self.workdir, env=env, status_fd=status_write)
+        wrapped, wrap_fds = box.wrap(argv, binds, self.workdir, env=env, status_fd=status_write)
+        pass_fds += wrap_fds
         full = self.limits.prlimit_argv(self.valgrind or self.sanitized or self.tool) + wrapped
         self._groups = box.groups
         if self._groups is not None:

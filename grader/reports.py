@@ -68,6 +68,7 @@ class Reporter:
         self.titles = {}
         self._remaining = {}     # step: tests not finished yet
         self._finished = {}      # step: [TestResult]
+        self._shown = set()      # steps whose line is printed
         self.here = None         # the first step not done, once known
 
     def plan(self, results):
@@ -133,14 +134,21 @@ class Reporter:
             self.say(self.style.dim("              " + tr("skipped: {why}", why=result.message)))
 
     def live(self, result):
-        """Called as each test ends: the step's line once its last test has."""
+        """Called as each test ends: the step's line once its last test has,
+        and every step before it too. The hidden tests run after all the
+        others: a step with hidden tests waits for them, and the steps
+        after it wait for it, so the lines stay in the handout's order."""
         if self.verbose:
             self.test_line(result)
         step = step_of(result.step)
         self._finished.setdefault(step, []).append(result)
         self._remaining[step] = self._remaining.get(step, 1) - 1
-        if self._remaining[step] == 0:
-            self.step_line(step, self._finished[step])
+        for step in sorted(self._remaining):
+            if self._remaining[step] > 0:
+                break
+            if step not in self._shown:
+                self._shown.add(step)
+                self.step_line(step, self._finished[step])
 
     def step_line(self, step, results):
         earned = sum(r.earned for r in results)

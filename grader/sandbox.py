@@ -21,6 +21,9 @@ report's header names the ones that hold, results.json lists them all):
 5. results: the grader hands its results to whoever started it over a
    pipe no program can reach (the results channel in __main__.py), never
    through a file.
+6. seccomp: a filter (seccomp.py, loaded by bubblewrap) denies the system
+   calls that reach what the namespaces leave shared: keyrings, new
+   namespaces, socket families beyond Unix and IP, io_uring, bpf.
 
 Where a layer cannot be had (no bubblewrap, no user namespaces in a
 container, a read-only cgroup tree) the grader says which is missing;
@@ -34,6 +37,7 @@ import errno
 import fcntl
 import json
 import os
+import platform
 import pwd
 import grp
 import shutil
@@ -43,7 +47,7 @@ import threading
 from dataclasses import dataclass, field
 
 from .i18n import mark, tr
-from . import cgroups
+from . import cgroups, seccomp
 
 # Box accounts: uid BOX_UID_BASE + slot, gid BOX_GID_BASE + slot. Both
 # ranges sit in Debian's "allocated on demand" range (60000-64999), below
@@ -185,7 +189,8 @@ def stale_slot(group_name):
 # -- what the sandbox can do here ------------------------------------------------
 
 
-LAYER_NAMES = [mark("privilege"), mark("view"), mark("network"), mark("processes")]
+LAYER_NAMES = [mark("privilege"), mark("view"), mark("network"), mark("processes"),
+               mark("seccomp")]
 
 
 @dataclass
@@ -211,6 +216,8 @@ class Sandbox:
     enclosure: dict = field(default_factory=dict)   # what the enclosure did
     work_root: str = None            # private tmpfs for test folders, or None
     exposed: list = field(default_factory=list)     # secrets the box user could read
+    seccomp_filter: bytes = None     # the filter each sandbox loads, when it works here
+    seccomp_problem: str = ""
     _shim_dir: str = None
 
     # -- the layers, for the report ---------------------------------------
@@ -240,7 +247,7 @@ class Sandbox:
             view = Layer("view", False, tr("NOT isolated: {why}", why=self.bwrap_problem) +
                          exposed)
         net = self.enclosure.get("net")
-        network = Layer("network", bool(net), tr("loopback only") if net else
+        network = Layer("network", bool(net), self._network_words() if net else
                         tr("shared with this machine ({why})",
                            why=self.enclosure.get("why", tr("no enclosure"))))
         kinds = []
@@ -256,7 +263,19 @@ class Sandbox:
             kinds.append(tr("rlimits (NOT binding root)"))
         processes = Layer("processes", bool(self.enclosure.get("pid")) or self.groups is not None,
                           ", ".join(kinds))
-        return [privilege, view, network, processes]
+        return [privilege, view, network, processes, self._seccomp_layer()]
+
+    def _network_words(self):
+        buckets = self.enclosure.get("time_wait")
+        if buckets is None:
+            return tr("loopback only")
+        return tr("loopback only, at most {count} connections in TIME_WAIT", count=buckets)
+
+    def _seccomp_layer(self):
+        if self.seccomp_filter is not None:
+            return Layer("seccomp", True, tr("no keyrings, namespaces, io_uring or bpf; "
+                                             "sockets: Unix and IP only"))
+        return Layer("seccomp", False, tr("no filter: {why}", why=self.seccomp_problem))
 
     def summary(self):
         """One line for the report's header."""
@@ -272,11 +291,14 @@ class Sandbox:
 
     def give_to_box(self, path, mode=0o700):
         """Makes a path the grader created the box user's (a folder: with
-        mode). Never follows a link."""
+        mode). Never follows a link: a link itself is left as it is (its
+        owner and mode mean nothing to the kernel)."""
         if self.as_root and self.setpriv:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                return
             os.chown(path, self.slot.uid, self.slot.gid, follow_symlinks=False)
             if mode is not None:
-                os.chmod(path, mode)
+                _chmod_folder(path, mode)
 
     def box_owner(self):
         """(uid, gid) the programs run as, when they are not the grader's."""
@@ -314,7 +336,9 @@ class Sandbox:
         binds is [(path, "ro"|"rw"|"hide")]: "hide" puts an empty folder
         over a path (after the binds above it). env adds to BASE_ENV.
         status_fd receives bubblewrap's JSON status (see ProgramStatus).
-        Without bubblewrap, only the privilege drop applies."""
+        Without bubblewrap, only the privilege drop applies.
+        Returns (command, fds): the caller passes fds to the command
+        (pass_fds) and closes them once it has started."""
         full_env = dict(BASE_ENV, HOME=workdir, **(env or {}))
         inner = list(argv)
         if self.as_root and self.setpriv:
@@ -322,7 +346,7 @@ class Sandbox:
                      "--clear-groups", "--no-new-privs", "--inh-caps=-all",
                      "--bounding-set=-all", "--", *inner]
         if self.bwrap is None:
-            return ["env", "-i", *[f"{k}={v}" for k, v in full_env.items()], *inner], None
+            return ["env", "-i", *[f"{k}={v}" for k, v in full_env.items()], *inner], []
         outer = [self.bwrap, *self._namespaces(), "--die-with-parent", "--new-session"]
         outer += _system_view()
         outer += ["--proc", "/proc", "--dev", "/dev"]
@@ -340,7 +364,11 @@ class Sandbox:
             outer += ["--setenv", key, value]
         if status_fd is not None:
             outer += ["--json-status-fd", str(status_fd)]
-        return [*outer, "--", *inner], status_fd
+        fds = []
+        if self.seccomp_filter is not None:
+            fds.append(seccomp.program_fd(self.seccomp_filter))
+            outer += ["--seccomp", str(fds[-1])]
+        return [*outer, "--", *inner], fds
 
     def _namespaces(self):
         """The namespaces each sandbox gets of its own. Network and PIDs are
@@ -356,10 +384,11 @@ class Sandbox:
     def probe(self):
         """Runs `true` in the sandbox once; '' if it works, else the reason."""
         workdir = self.make_work_dir("probe-")
+        fds = []
         try:
-            argv, _ = self.wrap(["/bin/true"], [(workdir, "rw")], workdir)
+            argv, fds = self.wrap(["/bin/true"], [(workdir, "rw")], workdir)
             done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                  timeout=20, text=True, errors="replace")
+                                  timeout=20, text=True, errors="replace", pass_fds=fds)
             if done.returncode == 0:
                 return ""
             return (done.stderr.strip().splitlines() or ["exit status "
@@ -367,7 +396,19 @@ class Sandbox:
         except (OSError, subprocess.TimeoutExpired) as exc:
             return str(exc)
         finally:
+            for fd in fds:
+                os.close(fd)
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _chmod_folder(path, mode):
+    """chmod of a folder, never of what a link there points to (Linux has
+    no lchmod: the folder is opened without following one)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
 
 
 def _system_view():
@@ -528,13 +569,36 @@ def _set_up(make_groups=True, secrets=()):
         box.bwrap_problem = "switched off (GRADER_SANDBOX=0)"
     else:
         box.bwrap = found
-        problem = box.probe()
+        problem = _probe_with_seccomp(box)
         if problem:
             box.bwrap, box.bwrap_problem = None, f"bubblewrap cannot run here: {problem}"
+    if box.bwrap is None:
+        box.seccomp_filter, box.seccomp_problem = None, tr("no bubblewrap to load it")
     if box.bwrap is None and as_root:
         box.exposed = [path for path in [*course_secrets(), *map(str, secrets)]
                        if box_can_read(path, slot.uid, slot.gid)]
     return box
+
+
+def _probe_with_seccomp(box):
+    """Gives box its seccomp filter where one can be had, and probes the
+    sandbox: '' if it works, else why. A filter that makes the probe fail
+    is dropped and the probe run again without it: it costs the filter,
+    not the whole view."""
+    if seccomp.switched_off():
+        box.seccomp_problem = tr("switched off ({switch}=0)", switch=seccomp.SWITCH)
+        return box.probe()
+    if not seccomp.supported():
+        box.seccomp_problem = tr("not written for this architecture ({arch})",
+                                 arch=platform.machine())
+        return box.probe()
+    box.seccomp_filter = seccomp.program()
+    problem = box.probe()
+    if problem:
+        box.seccomp_filter = None
+        box.seccomp_problem = tr("bubblewrap could not load it: {problem}", problem=problem)
+        problem = box.probe()
+    return problem
 
 
 @dataclass
@@ -557,7 +621,8 @@ def run_sandboxed(box, argv, binds, workdir, seconds, memory, tasks):
     if box.bwrap:
         status_read, status_write = os.pipe()
         pass_fds.append(status_write)
-    wrapped, _ = box.wrap(argv, binds, workdir, status_fd=status_write)
+    wrapped, wrap_fds = box.wrap(argv, binds, workdir, status_fd=status_write)
+    pass_fds += wrap_fds
     full = limits.prlimit_argv() + wrapped
     group = box.groups.new_group(tasks, memory) if box.groups else None
     if box.groups and group is None:

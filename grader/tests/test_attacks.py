@@ -46,6 +46,8 @@ ATTACKS = {
     "read_hidden": ["ATTACK: read", "LEAK:"],
     "incbin_hidden": ["ATTACK: embedded", "LEAK:"],
     "kill_others": ["ATTACK: killed"],
+    "kernel_objects": ["ATTACK: planted", "ATTACK: opened", "ATTACK: made", "ATTACK: cloned",
+                       "ATTACK: set up"],
     "outlive": [],
     "litter": [],
     "escape_codes": [],

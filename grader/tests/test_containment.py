@@ -225,6 +225,63 @@ def test_pids_cgroup_caps_tasks_and_is_removed():
     processes.reap_strays()
 
 
+# Queues bytes on loopback connections that nobody reads, without
+# blocking, until CEILING bytes are queued or the kernel takes no more;
+# prints how many it queued.
+SOCKET_HOARDER = """
+import socket, sys
+ceiling = int(sys.argv[1])
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(128)
+queued, kept, chunk = 0, [], b"x" * 65536
+for _ in range(64):
+    client = socket.create_connection(listener.getsockname())
+    kept += [client, listener.accept()[0]]
+    client.setblocking(False)
+    while queued < ceiling:
+        try:
+            queued += client.send(chunk)
+        except BlockingIOError:
+            break
+    if queued >= ceiling:
+        break
+print(queued)
+"""
+HOARD_CAP = 32 << 20            # the group's memory cap
+HOARD_CEILING = 3 * HOARD_CAP   # where the hoarder stops: proof enough
+
+
+def test_socket_buffers_count_against_the_memory_cap():
+    """Bytes queued in loopback sockets are memory too: a program capped
+    at 32 MiB cannot park three times that in the kernel's buffers."""
+    groups = sandbox.current().groups
+    if groups is None or "memory" not in groups.controllers:
+        pytest.skip("no memory cgroup here")
+    group = groups.new_group(8, HOARD_CAP)
+    try:
+        done = subprocess.run(group.wrap([sys.executable, "-I", "-c", SOCKET_HOARDER,
+                                          str(HOARD_CEILING)]),
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        groups.discard(group)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) < HOARD_CAP * 1.25, f"{int(done.stdout) >> 20} MiB queued"
+
+
+def test_v1_groups_set_a_tcp_limit(tmp_path):
+    """Where cgroup v1's memory controller has a TCP counter, the group's
+    limit is set on it: without one, v1 charges no socket buffer at all."""
+    hierarchy = cgroups.Hierarchy(1, str(tmp_path), ["pids", "memory"])
+    for name in ("pids.max", "memory.limit_in_bytes", "memory.kmem.tcp.limit_in_bytes"):
+        (tmp_path / name).write_text("max\n")
+    group = cgroups.Group([(hierarchy, str(tmp_path))])
+    assert cgroups.ProgramGroups._configure(group, 16, 1 << 30)
+    assert (tmp_path / "memory.kmem.tcp.limit_in_bytes").read_text() == str(1 << 30)
+    (tmp_path / "memory.kmem.tcp.limit_in_bytes").unlink()
+    assert cgroups.ProgramGroups._configure(group, 16, 1 << 30)
+
+
 def _alive(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:

@@ -5,8 +5,12 @@ tests touch their programs' folder only through the context."""
 import ast
 import json
 import os
+import re
+import shutil
 import signal
+import struct
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -158,7 +162,7 @@ def test_the_header_and_results_name_the_layers(tmp_path):
                                   out_dir=tmp_path / "out")
     assert "sandbox: privilege:" in output, output
     layers = results["sandbox"]
-    assert set(layers) == {"privilege", "view", "network", "processes"}
+    assert set(layers) == {"privilege", "view", "network", "processes", "seccomp"}
     box = sandbox.preflight()
     assert layers["view"]["holds"] == (box.bwrap is not None or not box.exposed)
 
@@ -171,3 +175,250 @@ def test_box_user_permissions():
         os.stat("/root").st_mode & 0o005 == 0o005
     assert not sandbox.box_can_read("/no/such/file", uid, gid)
     assert json.dumps(sandbox.Layer("view", True, "x").to_json())
+
+
+# -- the seccomp filter -----------------------------------------------------------------
+
+# Run inside the sandbox: what each system call gives, "ok" or the errno's
+# name, as JSON on stdout.
+SYSCALL_PROBE = r'''
+import ctypes, errno, json, os, socket, threading
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+L = ctypes.c_long
+
+def said(result):
+    return "ok" if result >= 0 else errno.errorcode[ctypes.get_errno()]
+
+def sock(family, kind=socket.SOCK_STREAM, proto=0):
+    try:
+        socket.socket(family, kind, proto).close()
+        return "ok"
+    except OSError as exc:
+        return errno.errorcode[exc.errno]
+
+def in_child(call):
+    """call() in a forked child: "ok" if it returned 0 there."""
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if call() >= 0 else 1)
+    return "ok" if os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0 else "failed"
+
+def raw_clone(flags):
+    pid = libc.syscall(L(56), L(flags | 17), L(0), L(0), L(0), L(0))   # 17: SIGCHLD
+    if pid == 0:
+        os._exit(0)
+    if pid > 0:
+        os.waitpid(pid, 0)
+    return said(pid)
+
+found = {
+    "add_key": said(libc.syscall(L(248), b"user", b"probe", b"x", L(1), L(-2))),
+    "keyctl": said(libc.syscall(L(250), L(0), L(-4), L(0))),
+    "vsock": sock(getattr(socket, "AF_VSOCK", 40)),
+    "unshare_user": in_child(lambda: libc.unshare(0x10000000)),
+    "clone_user": raw_clone(0x10000000),
+    "clone_net": raw_clone(0x40000000),
+    "clone3": said(libc.syscall(L(435), None, L(0))),
+    "io_uring": said(libc.syscall(L(425), L(4), ctypes.create_string_buffer(120))),
+    "x32_getpid": said(libc.syscall(L(39 | 0x40000000))),
+    "packet": sock(17, socket.SOCK_RAW),
+    "netlink_diag": sock(16, socket.SOCK_RAW, 4),
+    "inet": sock(socket.AF_INET),
+    "inet6": sock(socket.AF_INET6),
+    "unix": sock(socket.AF_UNIX),
+    "netlink_route": sock(16, socket.SOCK_RAW, 0),
+    "getaddrinfo": "ok" if socket.getaddrinfo("localhost", 80, type=socket.SOCK_STREAM) else "none",
+    "fork": in_child(lambda: 0),
+    "ptrace_traceme": in_child(lambda: libc.ptrace(0, 0, None, None)),
+    "plain_clone": raw_clone(0),
+}
+worker = threading.Thread(target=lambda: None)
+worker.start()
+worker.join()
+found["thread"] = "ok"
+print(json.dumps(found))
+'''
+
+DENIED_BY_THE_FILTER = {"add_key": "EPERM", "keyctl": "EPERM", "vsock": "EAFNOSUPPORT",
+                        "unshare_user": "failed", "clone_user": "EPERM", "clone_net": "EPERM",
+                        "clone3": "ENOSYS", "io_uring": "EPERM", "x32_getpid": "ENOSYS",
+                        "packet": "EAFNOSUPPORT", "netlink_diag": "EAFNOSUPPORT",
+                        "netlink_route": "EAFNOSUPPORT"}
+ALLOWED = ("inet", "inet6", "unix", "getaddrinfo", "fork", "ptrace_traceme", "plain_clone",
+           "thread")
+
+
+def probe_system_calls(box):
+    workdir = box.make_work_dir("syscalls-")
+    try:
+        done = sandbox.run_sandboxed(box, ["/usr/bin/python3", "-I", "-c", SYSCALL_PROBE],
+                                     [(workdir, "rw")], workdir, seconds=30, memory=1 << 30,
+                                     tasks=32)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    assert done.returncode == 0, done.output
+    return json.loads(done.output.strip().splitlines()[-1])
+
+
+def test_the_seccomp_filter_denies_what_namespaces_leave_shared():
+    import dataclasses
+    box = sandbox.current()
+    if box.seccomp_filter is None:
+        pytest.skip(f"no seccomp filter here: {box.seccomp_problem}")
+    filtered = probe_system_calls(box)
+    unfiltered = probe_system_calls(dataclasses.replace(box, seccomp_filter=None))
+    for name, denied in DENIED_BY_THE_FILTER.items():
+        assert filtered[name] == denied, (name, filtered)
+    for name in ALLOWED:
+        assert filtered[name] == unfiltered[name] == "ok", (name, filtered, unfiltered)
+    # Without the filter, the same program reaches what it shuts: the
+    # probe tells a filter from a kernel that lacks these anyway.
+    for name in ("add_key", "unshare_user", "clone_user", "clone3"):
+        assert unfiltered[name] != filtered[name], (name, unfiltered)
+
+
+def test_the_seccomp_numbers_are_the_kernel_headers():
+    from grader import seccomp
+    header = Path("/usr/include/x86_64-linux-gnu/asm/unistd_64.h")
+    if not header.exists():
+        pytest.skip("no x86_64 kernel headers here")
+    numbers = {name: int(number) for name, number in
+               re.findall(r"^#define __NR_(\w+)\s+(\d+)", header.read_text(), re.M)}
+    known = [name for name in seccomp.SYSCALLS if name in numbers]
+    # Headers older than the running kernel may lack the newest calls.
+    assert len(known) >= len(seccomp.SYSCALLS) - 2
+    for name in known:
+        assert seccomp.SYSCALLS[name] == numbers[name], name
+    assert all(name in seccomp.SYSCALLS for name in seccomp.DENIED)
+
+
+def test_the_seccomp_filter_is_valid_classic_bpf():
+    from grader import seccomp
+    code = seccomp.program()
+    assert len(code) % 8 == 0 and 0 < len(code) // 8 < seccomp.MAX_INSTRUCTIONS
+    # The last instruction returns; every jump lands inside the program.
+    count = len(code) // 8
+    for index in range(count):
+        op, true, false, _ = struct.unpack_from("<HBBI", code, index * 8)
+        if op & 0x07 == 0x05:      # BPF_JMP
+            assert index + 1 + max(true, false) < count
+    assert struct.unpack_from("<H", code, (count - 1) * 8)[0] == seccomp.RET_K
+
+
+def test_the_header_says_when_there_is_no_seccomp_filter(monkeypatch):
+    monkeypatch.setenv("GRADER_SECCOMP", "0")
+    box = sandbox.preflight()
+    layer = {layer.name: layer for layer in box.layers()}["seccomp"]
+    assert not layer.holds and "GRADER_SECCOMP=0" in layer.how
+    assert "seccomp: no filter: switched off (GRADER_SECCOMP=0)" in box.summary()
+
+
+# -- folders handed to the box user -------------------------------------------------------
+
+def root_box(tmp_path):
+    """A Sandbox that hands folders to box user 0, as a grader run as root does."""
+    if os.geteuid() != 0:
+        pytest.skip("folders are handed to a box user only by a grader run as root")
+    return sandbox.Sandbox(slot=sandbox.Slot(0, None), as_root=True, setpriv="setpriv")
+
+
+def test_handing_a_link_to_the_box_leaves_its_target_alone(tmp_path):
+    box = root_box(tmp_path)
+    target = tmp_path / "precious"
+    target.mkdir(mode=0o700)
+    (target / "file").write_text("keep me")
+    link = tmp_path / "out"
+    link.symlink_to(target)
+    box.give_to_box(str(link), mode=0o755)
+    info = target.stat()
+    assert (info.st_uid, info.st_mode & 0o777) == (0, 0o700)
+    assert link.lstat().st_uid == 0
+
+
+def test_an_output_folder_that_is_a_link_is_refused(tmp_path):
+    """A student's repository graded in place may commit build/labNN as a
+    link: the build stops there, and the link's target keeps its owner."""
+    root_box(tmp_path)
+    target = tmp_path / "scratch"
+    target.mkdir(mode=0o700)
+    (target / "file").write_text("keep me")
+    out = tmp_path / "lab01"
+    out.symlink_to(target)
+    build = labs.build(LAB01, str(LAB01.dir / "solution"), str(out), solution=True)
+    assert not build.ok and "is a symbolic link" in build.output, build.output
+    assert "echo_server" in build.missing
+    for path in (target, target / "file"):
+        assert path.stat().st_uid == 0, path
+    assert target.stat().st_mode & 0o777 == 0o700
+    assert labs.linked_folder(str(tmp_path / "real")) is None
+
+
+# -- the grader's network namespace -------------------------------------------------------
+
+# In the namespaces a grader gets (enclosure.py), leaves a connection in
+# TIME_WAIT on every port of a narrowed ephemeral range, as a program that
+# closes connections first would, then asks for a port as the grader does
+# (bind to port 0). Prints what it saw as JSON.
+TIME_WAIT_FILLER = r'''
+import errno, json, socket, sys
+sys.path.insert(0, sys.argv[1])
+from grader import enclosure
+got = enclosure.enter_namespaces()
+first, last = 40000, 40499
+with open("/proc/sys/net/ipv4/ip_local_port_range", "w") as f:
+    f.write(f"{first} {last}")
+listener = socket.socket()
+listener.bind(("127.0.0.1", 30000))
+listener.listen(64)
+for port in range(first, last + 1):
+    client = socket.socket()
+    client.bind(("127.0.0.1", port))
+    client.connect(("127.0.0.1", 30000))
+    server, _ = listener.accept()
+    client.close()       # the client's end closes first: it waits in TIME_WAIT
+    server.close()
+with open("/proc/net/tcp") as f:
+    waiting = sum(1 for line in f if line.split()[3] == "06")
+try:
+    socket.socket().bind(("127.0.0.1", 0))
+    bound = "ok"
+except OSError as exc:
+    bound = errno.errorcode[exc.errno]
+print(json.dumps({"enclosure": got, "time_wait": waiting, "bind": bound}))
+'''
+
+
+def test_time_wait_cannot_use_up_the_graders_ports():
+    """TIME_WAIT outlives the program that closed the connections: capped
+    in the grader's own network namespace, it leaves ports for the tests
+    that follow (and the machine's own cap is untouched)."""
+    from grader import enclosure
+    with open(enclosure.TIME_WAIT_SYSCTL) as f:
+        machine = f.read()
+    done = subprocess.run([sys.executable, "-I", "-c", TIME_WAIT_FILLER, str(ROOT)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    if not seen["enclosure"].get("net"):
+        pytest.skip(f"no network namespace here: {seen['enclosure']}")
+    assert seen["enclosure"]["time_wait"] == enclosure.TIME_WAIT_BUCKETS
+    assert seen["time_wait"] <= enclosure.TIME_WAIT_BUCKETS
+    assert seen["bind"] == "ok", seen
+    with open(enclosure.TIME_WAIT_SYSCTL) as f:
+        assert f.read() == machine
+
+
+def test_grading_into_a_linked_output_folder_is_refused(tmp_path):
+    """The grade command stops before building, and writes no results
+    through the link."""
+    target = tmp_path / "scratch"
+    target.mkdir()
+    out = tmp_path / "out"
+    out.symlink_to(target)
+    cmd = launch.grader_command("grade", "--lab", "01", "--solution", "1", "--out-dir", str(out))
+    run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, LANGUAGE="en"))
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "is a symbolic link" in run.stderr
+    assert list(target.iterdir()) == []
