@@ -210,7 +210,7 @@ def test_expect_timeout_explains_what_did_come():
 # -- the rules reach the report -------------------------------------------------------
 
 LAB05 = labs.get_lab("05")
-STATUS_LINE_C = 'head_add(h, "HTTP/1.1 %d %s\\r\\n", status, reason_phrase(status));'
+STATUS_LINE_C = 'head_add(h, "HTTP/1.1 %d %s\\r\\n", status, http_reason_phrase(status));'
 
 
 def test_lab05_bare_newline_status_line_is_named_in_the_report(tmp_path):
