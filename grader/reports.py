@@ -192,14 +192,23 @@ class Reporter:
             self._later_causes(later, here, [t for t in failed if step_of(t["step"]) == here])
 
     def _full_reports(self, failed, record):
+        """Each failure in full, but one line for a failure that repeats
+        one above: the same report, or the same kind of failure after the
+        program stopped with the same last line on stderr (a skeleton's
+        TODO, a failed bind), where the first report says it all."""
         shown = {}
         for t in failed:
-            key = (t["kind"], t["message"], t["details"])
+            stopped = last_stderr_line(t)
+            key = (t["kind"], stopped) if stopped else (t["kind"], t["message"], t["details"])
             if key in shown:
+                how = (tr("({name}, {earned}/{max_points}): stopped the same way as {first} above",
+                          name=t["name"], earned=t["earned"], max_points=t["max_points"],
+                          first=shown[key]["name"]) if stopped else
+                       tr("({name}, {earned}/{max_points}): same failure as {first} above",
+                          name=t["name"], earned=t["earned"], max_points=t["max_points"],
+                          first=shown[key]["name"]))
                 self.say(verdict_word("failed", self.style) + " " + self.style.bold(t["title"]) +
-                         "  " + tr("({name}, {earned}/{max_points}): same failure as {first} above",
-                                   name=t["name"], earned=t["earned"],
-                                   max_points=t["max_points"], first=shown[key]["name"]))
+                         "  " + how)
             else:
                 shown[key] = t
                 self.say(RULE)
@@ -275,15 +284,24 @@ def step_of(step):
     return OTHER_STEP if step is None else step
 
 
+def last_stderr_line(t):
+    """The last line a program of the test wrote on stderr, with the
+    program's name, or None: where a program stopped and said why."""
+    for section in t["sections"]:
+        if section.get("stderr_of") and section["lines"]:
+            return tr("{program} wrote on stderr: {line}", program=section["stderr_of"],
+                      line=section["lines"][-1][:120])
+    return None
+
+
 def root_cause(t):
     """What a failed test's report says first, for grouping. A program
     that stopped and said why on stderr (a skeleton's "TODO", a failed
     bind): that line, which many tests share. Otherwise its kind and
     message."""
-    for section in t["sections"]:
-        if section.get("stderr_of") and section["lines"]:
-            return tr("{program} wrote on stderr: {line}", program=section["stderr_of"],
-                      line=section["lines"][-1][:120])
+    stopped = last_stderr_line(t)
+    if stopped:
+        return stopped
     cause = f"{t['kind']}: {t['message']}"
     return cause if len(cause) <= 140 else cause[:137] + "..."
 
