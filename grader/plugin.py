@@ -21,6 +21,7 @@ from .i18n import tr
 from .context import TestContext
 from .processes import become_subreaper
 from .failures import GradeFailure, TestTimeout, classify
+from .faults import summary as fault_summary
 from .scoring import TestResult
 
 DEFAULT_BUDGET = 20.0     # seconds a test may take, unless it says otherwise
@@ -304,7 +305,11 @@ def classify_failure(exc, ctx):
     if early and kind in ("connection refused", "connection reset", "broken pipe",
                           "missing bytes", "timeout"):
         return kind, saw(early[0], message), details
-    faulted = [proc for proc in ctx.processes if proc.faults is not None and proc.faults.rate > 0]
+    # The faults are named only where some were injected: a program that
+    # failed before any was due failed on its own.
+    faulted = [proc for proc in ctx.processes
+               if proc.faults is not None and proc.faults.rate > 0
+               and fault_summary(proc.fault_text())[0]]
     if faulted and kind not in ("grader error", "not built"):
         if "a" in faulted[0].faults.kinds:
             message += tr(" - with short transfers, interrupted calls and EAGAIN injected into "

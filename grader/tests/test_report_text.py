@@ -104,3 +104,19 @@ def test_a_deadline_restarted_by_stale_replies_is_named(tmp_path):
     record, output = graded_failure("02", "client-deadline-restarts-on-stale-reply",
                                     "test_client_stale_replies_do_not_delay_resend", tmp_path)
     assert "start the timeout again" in record["message"], output
+
+
+def test_faults_are_named_when_they_were_injected(tmp_path):
+    record, output = graded_failure("01", "server-echoes-with-one-send",
+                                    "test_echo_survives_short_sends_and_eintr", tmp_path)
+    assert "injected into echo_server" in record["message"], output
+
+
+def test_faults_are_not_blamed_when_none_was_due(tmp_path):
+    # The skeleton's server stops on its TODO before any fault is due.
+    lab = LABS["01"]
+    _, results, output = grade(lab, "-k", "test_echo_survives_short_sends_and_eintr",
+                               src_dir=lab.dir, out_dir=tmp_path / "out")
+    (record,) = results["tests"]
+    assert record["status"] == "failed", output
+    assert "injected" not in record["message"], output
