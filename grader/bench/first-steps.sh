@@ -7,9 +7,9 @@
 #
 #   grader/bench/first-steps.sh [RUNS]     (default 5 timed STEP=1 runs)
 #
-# The goals it is read against (docs/README.md, "How grading reports"):
-# at most 60 lines on a skeleton, the first step's reports only, and
-# STEP=1 of lab 01 within 2 s on a quiet 2-core machine.
+# The goals it is read against (figures in grader/bench/README.md): the
+# first step's reports only, about 60 lines on a skeleton, and STEP=1 of
+# lab 01 within 2 s on a quiet 2-core machine.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
