@@ -650,7 +650,7 @@ class TestContext:
         """Fails if the program defines a sanitizer's settings (such as
         __lsan_default_suppressions) or turns its checks off."""
         path = self._program_file(proc)
-        text = self.inspect(["readelf", "-W", "-s", path])
+        text = self.inspect(["readelf", "-W", "-s", "-r", "-d", path])
         found = objects.parse_readelf(text, only=path) if text else {}
         if path not in found:
             raise GradeFailure("sanitizer errors", tr("{name} could not be read, so the sanitizers' "

@@ -19,7 +19,7 @@ Every file read here was written by the submission's build: the readers
 import functools
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .i18n import tr
 
@@ -36,6 +36,8 @@ RESERVED_NAMES = {"main", "_start", "_init", "_fini", "mock_assert", "__libc_sta
                   "__cxa_atexit", "__cxa_finalize"}
 SANITIZER_PREFIXES = ("__lsan_", "__asan_", "__ubsan_", "__sanitizer_", "__tsan_", "__msan_",
                       "__hwasan_")
+# The sanitizers' runtimes, as the libraries a program built by gcc needs.
+RUNTIME_LIBRARIES = ("libasan.", "libtsan.", "libubsan.")
 # valgrind.h's client requests start with this sequence of rotations of
 # %rdi (x86-64), which valgrind alone recognises; a program that holds it
 # can rewrite its own report (VALGRIND_PRINTF, VALGRIND_DISABLE_ERROR_REPORTING).
@@ -44,6 +46,8 @@ INSPECT_SECONDS = 20
 
 SECTION_LINE = re.compile(r"^\s*\[\s*\d+\]\s+(\S+)\s+(\S+)")
 SYMBOL_LINE = re.compile(r"^\s*\d+:\s+[0-9a-fA-F]+\s+\S+\s+(\w+)\s+(\w+)\s+\w+\s+(\w+)\s+(\S+)")
+NEEDED_LINE = re.compile(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]")
+COPY_LINE = re.compile(r"\sR_\w+_COPY\s+[0-9a-fA-F]+\s+(\S+)")
 
 
 @dataclass
@@ -62,6 +66,10 @@ class ObjectFile:
     path: str
     sections: list
     symbols: list
+    # Names of a library's data the executable holds a copy of (R_*_COPY
+    # relocations): defined in it by the linker, not by its code.
+    copied: set = field(default_factory=set)
+    needed: list = field(default_factory=list)    # the shared libraries it needs
 
 
 def parse_readelf(text, only=None):
@@ -80,6 +88,14 @@ def parse_readelf(text, only=None):
         section = SECTION_LINE.match(line)
         if section:
             current.sections.append((section.group(1), section.group(2)))
+            continue
+        needed = NEEDED_LINE.search(line)
+        if needed:
+            current.needed.append(needed.group(1))
+            continue
+        copy = COPY_LINE.search(line)
+        if copy:
+            current.copied.add(copy.group(1).split("@")[0])
             continue
         symbol = SYMBOL_LINE.match(line)
         if symbol:
@@ -134,12 +150,20 @@ def sanitizer_hook(obj):
     """A sanitizer interface name obj defines (its settings, such as
     __lsan_default_suppressions) or calls (__lsan_disable), or None. The
     instrumentation's own calls are to __asan_* and __ubsan_* functions,
-    never to __lsan_*, and define none."""
+    never to __lsan_*; the only __asan_* names it defines are copies of the
+    runtime's data (read with `readelf -r`: obj.copied).
+
+    A program that carries the sanitizer's runtime itself (clang links it
+    in statically; gcc, the grader's compiler, as a library its program
+    needs: `readelf -d`) defines all of these names, and is not judged by
+    them."""
+    if not any(name.startswith(RUNTIME_LIBRARIES) for name in obj.needed):
+        return None
     for symbol in obj.symbols:
         if symbol.name.startswith("__lsan_"):
             return symbol.name
-        if symbol.defined and symbol.binding != "LOCAL" and \
-                symbol.name.startswith(SANITIZER_PREFIXES):
+        if symbol.defined and symbol.binding != "LOCAL" and symbol.name not in obj.copied \
+                and symbol.name.startswith(SANITIZER_PREFIXES):
             return symbol.name
     return None
 
