@@ -553,6 +553,7 @@ class TestContext:
         """Fails before a unit test runs if the objects of the code under
         test (built one by one, labs/build.mk) would run code of their own
         before or after the test, or take the place of what it relies on."""
+        self.program_path(os.path.join("tests", binary))    # "not built" first
         folder = os.path.abspath(os.path.join(self.run_info.bin_dir, "tests", binary + ".objects"))
         sources = labs.read_make_vars(self.run_info.lab.dir / "lab.mk").get(f"{binary}_SRCS", "")
         paths = [os.path.join(folder, name[:-2] + ".o") for name in sources.split()]
