@@ -530,7 +530,8 @@ class TestContext:
                                            group=group,
                                            describe_status=describe_status(result.returncode)), _cmocka_failures(output))
         planned, counts = _cmocka_planned(output), _cmocka_counts(output)
-        if planned is None or counts is None or counts[1] != planned:
+        if planned is None or counts is None or counts[1] != planned or \
+                _cmocka_case_lines(output) != counts:
             raise GradeFailure("unit test failed",
                                tr("the {group} unit tests ended without cmocka's summary of "
                                   "their cases (the program {describe_status}): the code under "
@@ -886,6 +887,8 @@ def tsan_wrapper():
 CMOCKA_PLANNED = re.compile(r"^\[=+\] (?:[^\n]*: )?Running (\d+) test\(s\)\.", re.M)
 CMOCKA_RUN = re.compile(r"^\[=+\] (?:[^\n]*: )?(\d+) test\(s\) run\.", re.M)
 CMOCKA_PASSED = re.compile(r"^\[  PASSED  \] (\d+) test\(s\)\.", re.M)
+CMOCKA_CASE_RUN = re.compile(r"^\[ RUN      \] ", re.M)
+CMOCKA_CASE_OK = re.compile(r"^\[       OK \] ", re.M)
 
 
 def _only_match(regex, output):
@@ -907,6 +910,12 @@ def _cmocka_counts(output):
     if run is None or passed is None:
         return None
     return passed, run
+
+
+def _cmocka_case_lines(output):
+    """(cases reported passed, cases started) by cmocka's line per case:
+    they must agree with its summary."""
+    return len(CMOCKA_CASE_OK.findall(output)), len(CMOCKA_CASE_RUN.findall(output))
 
 
 def _cmocka_failures(output):

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 
 from .i18n import tr
 
-# Sections the linker gathers into code that runs before or after main().
+# Sections the linker gathers into code that runs before or after main(),
+# or into the name of the loader that starts the program (.interp).
 STARTUP_SECTIONS = (".init_array", ".fini_array", ".preinit_array", ".ctors", ".dtors")
-STARTUP_SECTION_NAMES = (".init", ".fini")
+STARTUP_SECTION_NAMES = (".init", ".fini", ".interp", ".dynamic")
 # Names that belong to cmocka, to the test's own wrappers, to the
 # program's start, or to a sanitizer's or valgrind's interface.
 RESERVED_PREFIXES = ("_cmocka_", "cmocka_", "_assert_", "__wrap_", "__real_", "__lsan_",

@@ -344,7 +344,7 @@ def test_the_gradescope_package_holds_only_tracked_files(tmp_path):
 # -- forged unit tests, valgrind and sanitizer reports, a flooded build ---------------
 
 UNIT_FORGERIES = ["unit_constructor", "unit_cmocka_runner", "unit_ifunc", "unit_libc_strcmp",
-                  "unit_exit_early"]
+                  "unit_exit_early", "unit_fake_summary"]
 
 
 def unit_test_results(folder, util_text):
