@@ -180,7 +180,7 @@ def holds_valgrind_requests(fd, chunk=1 << 20):
                 return False
             if VALGRIND_PREAMBLE in tail + data:
                 return True
-            tail = data[-overlap:]
+            tail = (tail + data)[-overlap:]
 
 
 @functools.lru_cache(maxsize=None)
