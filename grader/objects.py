@@ -12,8 +12,9 @@ Programs run under valgrind or the sanitizers are read too: valgrind's
 client requests (valgrind.h) and a sanitizer's hooks let a program edit
 the report that grades it.
 
-Every file read here was written by the submission's build: the readers
-(readelf, nm) run in the sandbox, as tools (TestContext.inspect).
+Every file read here that the submission's build wrote is read by readelf
+in the sandbox, as a tool (TestContext.inspect); only the machine's own
+libraries (libc, libcmocka) are read by the grader itself.
 """
 
 import functools
