@@ -623,13 +623,12 @@ def _wait_within(proc, collector, seconds, output_cap):
 
 def _collected_text(collector):
     """What a collector kept: all of it, or its head and tail."""
-    from .processes import KEEP_HEAD
-    head = collector.head()
-    if collector.total <= KEEP_HEAD:
-        return head.decode("utf-8", "replace")
-    dropped = collector.total - len(head) - len(collector.tail())
-    middle = f"\n... ({dropped} bytes left out) ...\n" if dropped > 0 else ""
-    return (head + middle.encode() + collector.tail()).decode("utf-8", "replace")
+    head, tail = collector.head(), collector.tail()
+    rest = collector.total - len(head)      # what came after the head
+    if rest <= len(tail):                   # all kept: the tail's end is the rest
+        return (head + tail[len(tail) - rest:]).decode("utf-8", "replace")
+    middle = f"\n... ({rest - len(tail)} bytes left out) ...\n"
+    return (head + middle.encode() + tail).decode("utf-8", "replace")
 
 
 def kill_box_processes(uid):

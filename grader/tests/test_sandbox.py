@@ -171,3 +171,33 @@ def test_box_user_permissions():
         os.stat("/root").st_mode & 0o005 == 0o005
     assert not sandbox.box_can_read("/no/such/file", uid, gid)
     assert json.dumps(sandbox.Layer("view", True, "x").to_json())
+
+
+class _Kept:
+    """What an OutputCollector keeps of data: its head, its tail, its size."""
+
+    def __init__(self, data):
+        from grader.processes import KEEP_HEAD, KEEP_TAIL
+        self.total = len(data)
+        self._head, self._tail = data[:KEEP_HEAD], data[-KEEP_TAIL:] if data else b""
+
+    def head(self):
+        return self._head
+
+    def tail(self):
+        return self._tail
+
+
+@pytest.mark.parametrize("extra", [0, 1, 1 << 16, (1 << 17) + 1])
+def test_build_output_is_its_head_and_tail_once(extra):
+    """A build's messages come back whole while head and tail hold them
+    all (overlapping, not repeated), else with what was left out named."""
+    from grader.processes import KEEP_HEAD, KEEP_TAIL
+    data = bytes(32 + i % 90 for i in range(KEEP_HEAD + extra))
+    text = sandbox._collected_text(_Kept(data))
+    if len(data) <= KEEP_HEAD + KEEP_TAIL:
+        assert text == data.decode()
+    else:
+        left_out = len(data) - KEEP_HEAD - KEEP_TAIL
+        assert text == (data[:KEEP_HEAD].decode() + f"\n... ({left_out} bytes left out) ...\n"
+                        + data[-KEEP_TAIL:].decode())
