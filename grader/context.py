@@ -22,13 +22,13 @@ from dataclasses import dataclass
 import pytest
 
 from .i18n import tr
-from . import boxfs, labs, sandbox
+from . import boxfs, labs, objects, sandbox
 from .failures import GradeFailure, PartialCredit, TestTimeout
 from .faults import SHOWN_FAULTS
 from .faults import shim as fault_shim
 from .faults import summary as fault_summary
-from .processes import (KEEP_HEAD, Limits, Process, describe_signal, describe_status,
-                        reap_strays)
+from .processes import (KEEP_HEAD, VALGRIND_ERROR_EXIT, Limits, Process, describe_signal,
+                        describe_status, reap_strays)
 from .sockets import Conn, DEFAULT_TIMEOUT
 from .transcripts import Transcript
 
@@ -146,6 +146,7 @@ class TestContext:
         # The grader's own files (stdin, captured stdout): never in view.
         self.private_dir = box.make_private_dir(f"g-{test_name[:30]}-")
         self._servers = []
+        self._inspections = 0      # readers run by inspect(), for their files' names
 
     # -- helpers ---------------------------------------------------------
 
@@ -389,7 +390,15 @@ class TestContext:
             self.transcript.add(server.process.name, f"ignored {sig_name}", note="killed it")
         else:
             self.transcript.add(server.process.name, f"got {sig_name}, {describe_status(code)}")
+            self._valgrind_verdict_first(server.process)
         return code
+
+    def _valgrind_verdict_first(self, proc):
+        """Under valgrind, an exit status of VALGRIND_ERROR_EXIT is
+        valgrind's, not the program's: the valgrind failure is the story,
+        not a wrong exit code."""
+        if proc.valgrind and proc.returncode == VALGRIND_ERROR_EXIT:
+            self.check_valgrind(proc)
 
     def _signal_twice(self, proc, signo, grace):
         """Sends signo to proc's group; if it still runs a second later,
@@ -467,6 +476,7 @@ class TestContext:
         else:
             proc.stderr.join(timeout=2)
             self.transcript.add(program, describe_status(code))
+            self._valgrind_verdict_first(proc)
         return RunResult(proc, code, timed_out, stdout_path)
 
     def run_tool(self, argv, timeout, limits=None):
@@ -515,9 +525,14 @@ class TestContext:
                 return None, False, longest
 
     def run_unit_tests(self, binary, group):
-        """Runs one group of a lab's cmocka unit tests; fails with its report."""
+        """Runs one group of a lab's cmocka unit tests; fails with its report.
+
+        Only cmocka's own summary counts, for as many cases as the group
+        has: a program that ends with status 0 before printing it has not
+        passed anything."""
         self.quiet = True
         self.set_repro([f"{self.display_path(os.path.join('tests', binary))} {group}"])
+        self.check_unit_objects(binary, group)
         result = self.run(os.path.join("tests", binary), [group], timeout=10)
         output = result.stdout_bytes().decode("utf-8", "replace") + result.stderr_text()
         if result.timed_out:
@@ -527,42 +542,159 @@ class TestContext:
             raise GradeFailure("crash", tr("the {group} unit tests crashed: {describe_status}",
                                            group=group,
                                            describe_status=describe_status(result.returncode)), _cmocka_failures(output))
-        if result.returncode != 0:
-            counts = _cmocka_counts(output)
-            if counts is not None and 0 < counts[0] < counts[1]:
-                passed, run = counts
-                raise PartialCredit(passed / run, "unit test failed",
-                                    tr("{group}: {passed} of {run} cases pass",
-                                       group=group, passed=passed, run=run),
-                                    _cmocka_failures(output))
-            raise GradeFailure("unit test failed", tr("the {group} unit tests failed", group=group),
-                               _cmocka_failures(output))
+        planned, counts = _cmocka_planned(output), _cmocka_counts(output)
+        if planned is None or counts is None or counts[1] != planned or \
+                _cmocka_case_lines(output) != counts:
+            raise GradeFailure("unit test failed",
+                               tr("the {group} unit tests ended without cmocka's summary of "
+                                  "their cases (the program {describe_status}): the code under "
+                                  "test must return to the test, never end the program",
+                                  group=group,
+                                  describe_status=describe_status(result.returncode)),
+                               output[-2000:])
+        passed, run = counts
+        if result.returncode == 0 and passed == run:
+            return
+        if 0 < passed < run:
+            raise PartialCredit(passed / run, "unit test failed",
+                                tr("{group}: {passed} of {run} cases pass",
+                                   group=group, passed=passed, run=run),
+                                _cmocka_failures(output))
+        raise GradeFailure("unit test failed", tr("the {group} unit tests failed", group=group),
+                           _cmocka_failures(output))
+
+    def check_unit_objects(self, binary, group):
+        """Fails before a unit test runs if the objects of the code under
+        test (built one by one, labs/build.mk) would run code of their own
+        before or after the test, or take the place of what it relies on."""
+        self.program_path(os.path.join("tests", binary))    # "not built" first
+        folder = os.path.abspath(os.path.join(self.run_info.bin_dir, "tests", binary + ".objects"))
+        sources = labs.read_make_vars(self.run_info.lab.dir / "lab.mk").get(f"{binary}_SRCS", "")
+        paths = [os.path.join(folder, name[:-2] + ".o") for name in sources.split()]
+        harness = os.path.join(folder, "harness.o")
+        for path in [harness, *paths]:
+            if not os.path.isfile(path):
+                raise GradeFailure("not built", tr("{file} was not built, so the {group} unit tests "
+                                                   "cannot run: fix the compiler errors shown at "
+                                                   "the top of the report",
+                                                   file=os.path.basename(path), group=group))
+        found = objects.parse_readelf(self.inspect(["readelf", "-W", "-S", "-s", harness, *paths]))
+        if harness not in found or any(path not in found for path in paths):
+            raise GradeFailure("unit test failed", tr("the objects of the {group} unit tests could "
+                                                      "not be read, so the tests were not run",
+                                                      group=group))
+        relied_on = objects.names_relied_on(found[harness])
+        for path in paths:
+            problem = objects.unit_test_problem(found[path], relied_on)
+            if problem:
+                raise GradeFailure("unit test failed",
+                                   tr("the {group} unit tests were not run: {problem}",
+                                      group=group, problem=problem))
+
+    def inspect(self, argv, timeout=objects.INSPECT_SECONDS):
+        """Runs a reader (readelf) over files the submission's build wrote,
+        in the sandbox like a tool, but not as one of the test's programs
+        (the report does not list it). Returns its stdout as text ('' if it
+        failed). Raises RuntimeError (a grader error) if the reader is not
+        installed."""
+        if shutil.which(argv[0]) is None:
+            raise RuntimeError(f"{argv[0]} is not installed (binutils)")
+        self._inspections += 1
+        stdout_path = os.path.join(self.private_dir, f"inspect-{self._inspections}")
+        proc = Process(os.path.basename(argv[0]), argv, self.tmpdir, Limits(processes=16),
+                       tool=True, stdout_path=stdout_path, binds=self.view())
+        proc.start()
+        try:
+            code = proc.wait(timeout)
+        finally:
+            proc.kill()
+        with open(stdout_path, "rb") as f:
+            out = f.read(64 << 20)
+        return out.decode("utf-8", "replace") if code == 0 else ""
 
     # -- valgrind -----------------------------------------------------------
 
     def check_valgrind(self, proc):
-        """Fails unless valgrind's log shows no errors and no definite leaks."""
+        """Fails unless valgrind found no errors and no definite leaks.
+
+        The verdict is valgrind's exit status (VALGRIND_ERROR_EXIT when it
+        found any), never its log: a program's client requests write into
+        the log, so its summary lines only word the message."""
         if not proc.valgrind:
             return
+        self.refuse_valgrind_requests(proc)
         log = proc.valgrind_report()
         if not log:
             raise GradeFailure("valgrind errors", tr("valgrind wrote no log for {name}: did it exit normally? (it "
                                                      "must exit, not be killed, for the leak check)",
                                                      name=proc.name))
-        errors = re.search(r"ERROR SUMMARY: (\d+) errors", log)
-        lost = re.search(r"definitely lost: ([\d,]+) bytes", log)
-        n_errors = int(errors.group(1)) if errors else None
-        n_lost = int(lost.group(1).replace(",", "")) if lost else 0
-        if n_errors == 0 and n_lost == 0:
+        if proc.returncode != VALGRIND_ERROR_EXIT:
             return
-        if n_errors is None:
-            raise GradeFailure("valgrind errors", tr("valgrind's log for {name} has no summary: the program was "
-                                                     "killed before it could exit normally",
-                                                     name=proc.name))
+        errors = re.findall(r"ERROR SUMMARY: ([\d,]+) errors", log)
+        lost = re.findall(r"definitely lost: ([\d,]+) bytes", log)
+        # The last summary is valgrind's own: the program ended before it.
+        n_errors = int(errors[-1].replace(",", "")) if errors else 0
+        n_lost = int(lost[-1].replace(",", "")) if lost else 0
+        if n_errors == 0 and n_lost == 0:
+            raise GradeFailure("valgrind errors",
+                               tr("valgrind found memory errors or definite leaks in {name}: it "
+                                  "exited with status {code}, which it does only then",
+                                  name=proc.name, code=VALGRIND_ERROR_EXIT),
+                               first_valgrind_report(log))
         raise GradeFailure("valgrind errors",
                            tr("valgrind found {n_errors} error(s) and {n_lost} bytes "
                               "definitely lost in {name}",
                               n_errors=n_errors, n_lost=n_lost, name=proc.name), first_valgrind_report(log))
+
+    def refuse_valgrind_requests(self, proc):
+        """Fails if the program holds valgrind's client requests, with which
+        it could hide its errors from valgrind or forge its report."""
+        fd = self._open_program(proc)
+        try:
+            found = objects.holds_valgrind_requests(fd)
+        finally:
+            os.close(fd)
+        if found:
+            raise GradeFailure("valgrind errors",
+                               tr("{name} uses valgrind's client requests (the macros of "
+                                  "<valgrind/valgrind.h>), which can change what valgrind "
+                                  "reports; remove them, and valgrind checks it again",
+                                  name=proc.name))
+
+    def refuse_sanitizer_hooks(self, proc):
+        """Fails if the program defines a sanitizer's settings (such as
+        __lsan_default_suppressions) or turns its checks off."""
+        path = self._program_file(proc)
+        text = self.inspect(["readelf", "-W", "-s", "-r", "-d", path])
+        found = objects.parse_readelf(text, only=path) if text else {}
+        if path not in found:
+            raise GradeFailure("sanitizer errors", tr("{name} could not be read, so the sanitizers' "
+                                                      "report on it cannot be trusted",
+                                                      name=proc.name))
+        hook = objects.sanitizer_hook(found[path])
+        if hook is not None:
+            raise GradeFailure("sanitizer errors",
+                               tr("{name} defines or calls {symbol}, part of the sanitizers' own "
+                                  "interface, which can silence what they report; remove it",
+                                  name=proc.name, symbol=hook))
+
+    def _program_file(self, proc):
+        """The path of the program proc runs (after any wrapper such as
+        setarch): the first argument inside the build folder."""
+        top = os.path.abspath(self.run_info.bin_dir) + os.sep
+        return next(os.path.abspath(arg) for arg in proc.argv
+                    if os.path.abspath(arg).startswith(top))
+
+    def _open_program(self, proc):
+        """A descriptor of the program's file, opened without following a
+        link the build could have put in its place."""
+        path = self._program_file(proc)
+        try:
+            return boxfs.open_file(self.run_info.bin_dir, path)
+        except (boxfs.UnsafePath, OSError) as exc:
+            raise GradeFailure("valgrind errors", tr("{name} could not be read ({exc}), so "
+                                                     "valgrind's report on it cannot be trusted",
+                                                     name=proc.name, exc=exc)) from exc
 
     def check_valgrind_all(self):
         """In VALGRIND=1 mode, after a test: stop each program still running
@@ -582,8 +714,11 @@ class TestContext:
                 self.check_valgrind(proc)
 
     def check_sanitizer(self, proc):
-        """Fails if the program's stderr holds a sanitizer report."""
+        """Fails if the program's stderr holds a sanitizer report, or if the
+        program could have kept one from being written."""
         report = proc.sanitizer_report()
+        if not report:
+            self.refuse_sanitizer_hooks(proc)
         if report:
             raise GradeFailure("sanitizer errors", f"{proc.name}: {report[0].strip()}",
                                "\n".join(report[1:]))
@@ -774,16 +909,40 @@ def tsan_wrapper():
     return ["setarch", platform.machine(), "-R"]
 
 
-CMOCKA_RUN = re.compile(r"^\[=+\] (\d+) test\(s\) run\.", re.M)
+# cmocka 1.1.5 and later put the group's name after the =s ("[==========]
+# tests: 3 test(s) run."); earlier versions do not.
+CMOCKA_PLANNED = re.compile(r"^\[=+\] (?:[^\n]*: )?Running (\d+) test\(s\)\.", re.M)
+CMOCKA_RUN = re.compile(r"^\[=+\] (?:[^\n]*: )?(\d+) test\(s\) run\.", re.M)
 CMOCKA_PASSED = re.compile(r"^\[  PASSED  \] (\d+) test\(s\)\.", re.M)
+CMOCKA_CASE_RUN = re.compile(r"^\[ RUN      \] ", re.M)
+CMOCKA_CASE_OK = re.compile(r"^\[       OK \] ", re.M)
+
+
+def _only_match(regex, output):
+    """The number of regex's one match in output, or None if there is not
+    exactly one: a second summary is not cmocka's."""
+    found = regex.findall(output)
+    return int(found[0]) if len(found) == 1 else None
+
+
+def _cmocka_planned(output):
+    """How many cases cmocka set out to run: the length of the group's
+    list, printed before any case (and so any code under test) runs."""
+    return _only_match(CMOCKA_PLANNED, output)
 
 
 def _cmocka_counts(output):
     """(cases passed, cases run) from a cmocka group's summary, or None."""
-    run, passed = CMOCKA_RUN.search(output), CMOCKA_PASSED.search(output)
+    run, passed = _only_match(CMOCKA_RUN, output), _only_match(CMOCKA_PASSED, output)
     if run is None or passed is None:
         return None
-    return int(passed.group(1)), int(run.group(1))
+    return passed, run
+
+
+def _cmocka_case_lines(output):
+    """(cases reported passed, cases started) by cmocka's line per case:
+    they must agree with its summary."""
+    return len(CMOCKA_CASE_OK.findall(output)), len(CMOCKA_CASE_RUN.findall(output))
 
 
 def _cmocka_failures(output):

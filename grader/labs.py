@@ -213,7 +213,12 @@ def build(lab, src_dir, out, targets=("all", "asan"), solution=False):
     if proc.timed_out:
         output += (f"\nThe build took more than {sandbox.BUILD_SECONDS} s and was stopped, "
                    "compiler and all.\n")
-    return BuildResult(proc.returncode == 0 and not proc.timed_out, output, missing)
+    if proc.flooded:
+        output += "\n" + tr("The build printed more than {mib} MiB of messages and was stopped, "
+                            "compiler and all: a source file asks for that many warnings or "
+                            "errors.", mib=sandbox.BUILD_OUTPUT_BYTES >> 20) + "\n"
+    ok = proc.returncode == 0 and not proc.timed_out and not proc.flooded
+    return BuildResult(ok, output, missing)
 
 
 def existing_build(lab, out):

@@ -9,6 +9,7 @@ finishes; reports.py prints the rest at the end.
 """
 
 import signal
+import sys
 import time
 import traceback
 import zlib
@@ -251,7 +252,7 @@ class GradePlugin:
             result.status = "failed"
             result.kind = "grader error"
             result.message = "cleaning up after the test failed"
-            result.details = teardown_report.longreprtext
+            result.details = for_staff_only(item.name, teardown_report.longreprtext)
         elif result.status != "skipped":
             result.status = "passed"
         if ctx is not None:
@@ -285,7 +286,8 @@ def classify_failure(exc, ctx):
     if isinstance(exc, GradeFailure):
         details = exc.details
     elif kind == "grader error":
-        details = "".join(traceback.format_exception(exc)).rstrip()
+        name = ctx.test_name if ctx is not None else "a test"
+        details = for_staff_only(name, "".join(traceback.format_exception(exc)).rstrip())
     else:
         details = ""
     if ctx is None:
@@ -321,6 +323,15 @@ def classify_failure(exc, ctx):
                           "{program} (listed below): a program that loops until every byte is "
                           "moved and retries on EINTR meets them unharmed", program=faulted[0].name)
     return kind, message, details
+
+
+def for_staff_only(test_name, trace):
+    """Prints a grader error's traceback to the grader's stderr (the
+    course staff's log: Gradescope's hidden output, batch mode's log) and
+    returns what the student's report says in its place. A traceback
+    quotes the test's source lines and paths, hidden tests' included."""
+    print(f"grader error in {test_name}:\n{trace}", file=sys.stderr, flush=True)
+    return tr("The traceback is in the grader's log, for the course staff.")
 
 
 def saw(cause, message):

@@ -28,6 +28,10 @@ from .failures import GradeFailure, TestTimeout
 KEEP_HEAD = 64 * 1024    # bytes of output kept from the start
 KEEP_TAIL = 64 * 1024    # bytes of output kept from the end
 STDERR_TAIL_LINES = 12   # lines of stderr shown in a failure report
+# valgrind's exit status when it found errors or definite leaks, instead
+# of the program's own: unlike valgrind's log, which the program's client
+# requests can write into, the program cannot change it.
+VALGRIND_ERROR_EXIT = 97
 
 # Stop at the first error, with a stack trace, and check leaks at exit.
 SANITIZER_ENV = dict(
@@ -291,7 +295,8 @@ class Process:
             read_end, write_end = os.pipe()
             # A pipe, not a file: the program cannot rewrite its own report.
             argv = ["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite",
-                    "--show-leak-kinds=definite", f"--log-fd={write_end}", *argv]
+                    "--show-leak-kinds=definite", f"--error-exitcode={VALGRIND_ERROR_EXIT}",
+                    f"--log-fd={write_end}", *argv]
             pass_fds.append(write_end)
             ours.append((read_end, write_end, "valgrind"))
         status_read = status_write = None

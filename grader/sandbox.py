@@ -44,6 +44,7 @@ import shutil
 import stat
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
 
 from .i18n import mark, tr
@@ -68,6 +69,10 @@ SMALL_TMP_BYTES = 16 << 20
 # changes it) and memory.
 BUILD_SECONDS = int(os.environ.get("GRADER_BUILD_SECONDS", "180"))
 BUILD_MEMORY = 2 << 30
+# The build's messages (compiler warnings and errors), at most: a source
+# file can ask for millions of warnings, and the build is stopped past
+# this many bytes. Of what it printed, the first and last 64 KiB are kept.
+BUILD_OUTPUT_BYTES = int(os.environ.get("GRADER_BUILD_OUTPUT_BYTES", str(4 << 20)))
 BUILD_TASKS = 256
 
 SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -606,14 +611,17 @@ class Finished:
     returncode: int
     output: str
     timed_out: bool
+    flooded: bool = False     # stopped for printing more than output_cap bytes
 
 
-def run_sandboxed(box, argv, binds, workdir, seconds, memory, tasks):
+def run_sandboxed(box, argv, binds, workdir, seconds, memory, tasks,
+                  output_cap=BUILD_OUTPUT_BYTES):
     """Runs argv to completion in the sandbox, in a cgroup of its own with
-    tasks and memory capped, output (stdout and stderr) captured. After
-    seconds, everything it started is killed. A sandbox that fails before
-    argv runs raises SandboxError."""
-    from .processes import Limits    # processes imports this module
+    tasks and memory capped, output (stdout and stderr) captured: its
+    first and last bytes, in buffers of a fixed size. After seconds, or
+    once it has printed more than output_cap bytes, everything it started
+    is killed. A sandbox that fails before argv runs raises SandboxError."""
+    from .processes import Limits, OutputCollector    # processes imports this module
     limits = Limits(cpu_seconds=seconds, memory_bytes=memory, processes=tasks,
                     open_files=1024)
     status_read = status_write = None
@@ -640,25 +648,52 @@ def run_sandboxed(box, argv, binds, workdir, seconds, memory, tasks):
     if status_read is not None:
         status = ProgramStatus(status_read)
         status.start()
-    timed_out = False
+    collector = OutputCollector(proc.stdout, f"{argv[0]}-output")
+    collector.start()
     try:
-        output, _ = proc.communicate(timeout=seconds)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        if group is not None:
-            group.kill_all()
-        proc.kill()
-        output, _ = proc.communicate()
+        timed_out, flooded = _wait_within(proc, collector, seconds, output_cap)
+        if timed_out or flooded:
+            if group is not None:
+                group.kill_all()
+            proc.kill()
+            proc.wait()
     finally:
         if group is not None:
             box.groups.discard(group)
-    text = output.decode("utf-8", "replace")
+    collector.join(timeout=5)
+    proc.stdout.close()
+    text = _collected_text(collector)
     if status is not None:
         status.finished.wait(5)
-        if status.exit_code is None and not timed_out:
+        if status.exit_code is None and not timed_out and not flooded:
             raise SandboxError(f"the sandbox could not run {argv[0]}: "
                                + (text.strip().splitlines() or ["no message"])[-1])
-    return Finished(proc.returncode, text, timed_out)
+    return Finished(proc.returncode, text, timed_out, flooded)
+
+
+def _wait_within(proc, collector, seconds, output_cap):
+    """Waits for proc to end; (timed out?, printed past output_cap?)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            proc.wait(timeout=0.1)
+            return False, False
+        except subprocess.TimeoutExpired:
+            pass
+        if collector.total > output_cap:
+            return False, True
+        if time.monotonic() >= deadline:
+            return True, False
+
+
+def _collected_text(collector):
+    """What a collector kept: all of it, or its head and tail."""
+    head, tail = collector.head(), collector.tail()
+    rest = collector.total - len(head)      # what came after the head
+    if rest <= len(tail):                   # all kept: the tail's end is the rest
+        return (head + tail[len(tail) - rest:]).decode("utf-8", "replace")
+    middle = f"\n... ({rest - len(tail)} bytes left out) ...\n"
+    return (head + middle.encode() + tail).decode("utf-8", "replace")
 
 
 def kill_box_processes(uid):

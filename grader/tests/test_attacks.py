@@ -36,6 +36,7 @@ SOLUTION_SERVER = LAB01.dir / "solution" / "echo_server.c"
 MODES = ["local", "batch", "gradescope"]
 GRADE_LIMIT = 300            # seconds for one grading, build included
 BOMB_BUILD_SECONDS = 8       # the build time limit the compiler bomb meets
+FLOOD_OUTPUT_BYTES = 1 << 20  # the build output limit the warning flood meets
 
 # attack: the words of its own report that mean it worked
 ATTACKS = {
@@ -73,25 +74,27 @@ def inline(path, seen=None):
     out = []
     for line in path.read_text().splitlines():
         match = re.match(r'#include "([^"]+)"', line)
+        header = None
         if match:
             name = match.group(1)
             header = ATTACKS_DIR / name
             if not header.exists():
                 header = HERE / "misbehaving" / name
+        if header is not None and header.exists():
             out.append(inline(header))
         else:
-            out.append(line)
+            out.append(line)    # not ours: the lab's own header, say
     return "\n".join(out)
 
 
-def make_submission(folder, server_text):
-    """A submission: the reference's echo_util.c and echo_client.c, and
-    server_text as echo_server.c."""
+def make_submission(folder, server_text, name="echo_server.c"):
+    """A submission: the reference's files, but server_text as
+    echo_server.c (or as the file called name)."""
     folder.mkdir(parents=True)
-    for name in student_files(LAB01):
-        if name != "echo_server.c":
-            shutil.copy(LAB01.dir / "solution" / name, folder / name)
-    (folder / "echo_server.c").write_text(server_text)
+    for other in student_files(LAB01):
+        if other != name:
+            shutil.copy(LAB01.dir / "solution" / other, folder / other)
+    (folder / name).write_text(server_text)
     return folder
 
 
@@ -360,3 +363,91 @@ def test_the_gradescope_package_holds_only_tracked_files(tmp_path):
     assert "labs/01-tcp-echo/tests/conftest.py" not in names
     assert "tomllib.py" not in names
     assert "labs/01-tcp-echo/tests/test_echo.py" in names
+
+
+# -- forged unit tests, valgrind and sanitizer reports, a flooded build ---------------
+
+UNIT_FORGERIES = ["unit_constructor", "unit_cmocka_runner", "unit_ifunc", "unit_libc_strcmp",
+                  "unit_exit_early", "unit_fake_summary"]
+
+
+def unit_test_results(folder, util_text):
+    """The lab 01 unit tests' results for a submission whose echo_util.c
+    is util_text: {test name: (points, kind)}."""
+    src = make_submission(folder / "src", util_text, name="echo_util.c")
+    _, results, output = grade(LAB01, "-k", "test_unit_", src_dir=src, out_dir=folder / "out")
+    assert results["grader_errors"] == 0, output
+    return {t["name"]: (t["earned"], t["kind"]) for t in results["tests"]}, output
+
+
+def forged_util(forgery):
+    """echo_util.c for a forgery: the fixture itself where it is a whole
+    file, else the skeleton's with the fixture appended."""
+    text = inline(ATTACKS_DIR / f"{forgery}.c")
+    if '#include "echo_util.h"' in text:
+        return text
+    return (LAB01.dir / "echo_util.c").read_text() + "\n" + text
+
+
+@pytest.mark.parametrize("forgery", UNIT_FORGERIES)
+def test_unit_tests_cannot_be_forged(forgery, tmp_path):
+    """The skeleton's helpers (unwritten) earn no unit test points; code
+    that ends the test process early with status 0, replaces cmocka's
+    runner or a C library function the test calls, earns none either, and
+    the failure says why."""
+    skeleton, _ = unit_test_results(tmp_path / "skeleton", (LAB01.dir / "echo_util.c").read_text())
+    assert skeleton and all(points == 0 for points, _ in skeleton.values()), skeleton
+    forged, output = unit_test_results(tmp_path / "forged", forged_util(forgery))
+    assert forged.keys() == skeleton.keys()
+    for name, (points, kind) in forged.items():
+        assert points == 0, f"{forgery} earned {points} points in {name}:\n{output[-3000:]}"
+        assert kind == "unit test failed", f"{name}: {kind}\n{output[-3000:]}"
+    assert "were not run" in output or "without cmocka's summary" in output, output[-3000:]
+
+
+def test_valgrind_and_sanitizer_reports_cannot_be_forged(tmp_path):
+    """A leaky server fails the valgrind and sanitizer tests; writing a
+    clean summary into valgrind's log (client requests) and suppressing
+    LeakSanitizer from inside the program change nothing."""
+    scores = {}
+    for name, text in (("leaky", "#define NO_ATTACK\n" + inline(ATTACKS_DIR / "leak_forgery.c")),
+                       ("forging", inline(ATTACKS_DIR / "leak_forgery.c"))):
+        src = make_submission(tmp_path / name / "src", text)
+        _, results, output = grade(LAB01, "-k", "test_server_valgrind or test_server_sanitizers",
+                                   src_dir=src, out_dir=tmp_path / name / "out")
+        assert len(results["tests"]) == 2, output
+        assert results["grader_errors"] == 0, output
+        scores[name] = {t["name"]: (t["earned"], t["kind"]) for t in results["tests"]}
+    assert all(points == 0 for points, _ in scores["leaky"].values()), scores
+    assert scores["forging"] == {"test_server_valgrind": (0, "valgrind errors"),
+                                 "test_server_sanitizers": (0, "sanitizer errors")}, scores
+
+
+def test_a_build_that_prints_without_end_is_stopped(tmp_path):
+    """Past the cap on the build's messages, the build is stopped and says
+    so; what the grader keeps and prints of them stays small."""
+    src = make_submission(tmp_path / "src", inline(ATTACKS_DIR / "warning_flood.c"))
+    start = time.monotonic()
+    _, results, output = grade(LAB01, "-k", "test_echo_short_text", src_dir=src,
+                               out_dir=tmp_path / "out",
+                               env={"GRADER_BUILD_OUTPUT_BYTES": str(FLOOD_OUTPUT_BYTES)})
+    assert "The build printed more than 1 MiB of messages and was stopped" in output, \
+        output[-2000:]
+    assert results["build_ok"] is False and results["score"] == 0, output[-2000:]
+    assert len(output) < FLOOD_OUTPUT_BYTES / 2, f"{len(output)} bytes of report"
+    assert time.monotonic() - start < GRADE_LIMIT / 2
+
+
+def test_a_grader_error_quotes_no_test_source(capsys):
+    """A grader error's traceback quotes the test's lines and paths, a
+    hidden test's as well: it goes to the grader's log for the course
+    staff, never into the student's report."""
+    from grader.plugin import classify_failure
+    try:
+        int("a line only the test's source holds")
+    except ValueError as exc:
+        kind, message, details = classify_failure(exc, None)
+    assert kind == "grader error"
+    assert "only the test's source" not in details and __file__ not in details, details
+    assert 'File "' not in details, details
+    assert "a line only the test's source holds" in capsys.readouterr().err

@@ -422,3 +422,33 @@ def test_grading_into_a_linked_output_folder_is_refused(tmp_path):
     assert run.returncode == 2, run.stdout + run.stderr
     assert "is a symbolic link" in run.stderr
     assert list(target.iterdir()) == []
+
+
+class _Kept:
+    """What an OutputCollector keeps of data: its head, its tail, its size."""
+
+    def __init__(self, data):
+        from grader.processes import KEEP_HEAD, KEEP_TAIL
+        self.total = len(data)
+        self._head, self._tail = data[:KEEP_HEAD], data[-KEEP_TAIL:] if data else b""
+
+    def head(self):
+        return self._head
+
+    def tail(self):
+        return self._tail
+
+
+@pytest.mark.parametrize("extra", [0, 1, 1 << 16, (1 << 17) + 1])
+def test_build_output_is_its_head_and_tail_once(extra):
+    """A build's messages come back whole while head and tail hold them
+    all (overlapping, not repeated), else with what was left out named."""
+    from grader.processes import KEEP_HEAD, KEEP_TAIL
+    data = bytes(32 + i % 90 for i in range(KEEP_HEAD + extra))
+    text = sandbox._collected_text(_Kept(data))
+    if len(data) <= KEEP_HEAD + KEEP_TAIL:
+        assert text == data.decode()
+    else:
+        left_out = len(data) - KEEP_HEAD - KEEP_TAIL
+        assert text == (data[:KEEP_HEAD].decode() + f"\n... ({left_out} bytes left out) ...\n"
+                        + data[-KEEP_TAIL:].decode())
