@@ -45,7 +45,6 @@ EXAMPLE_PORT = 5000         # the port shown in "try it by hand" commands
 REPRO_MAX_BYTES = 300       # longer exchanges are not turned into a printf
 VALGRIND_COMMAND = "valgrind --leak-check=full"
 TSAN_FOLDER = "tsan"        # where labs/build.mk's tsan target builds
-TSAN_BUILD_TIMEOUT = 180    # seconds for building it on first use
 # ThreadSanitizer (gcc 12, clang 14) expects the program in a fixed part
 # of the address space; with more than 28 bits of mmap randomisation
 # (vm.mmap_rnd_bits, 32 on recent kernels) it can die at start with
@@ -353,10 +352,6 @@ class TestContext:
         """Replaces the generated "try it by hand" commands."""
         self.repro_lines = list(lines)
         self._custom_repro = True
-
-    @property
-    def has_custom_repro(self):
-        return self._custom_repro
 
     def connect(self, server, timeout=DEFAULT_TIMEOUT):
         """Opens a stream connection to a TCP or Unix-domain server."""
