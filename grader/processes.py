@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 
 from .i18n import mark, tr
-from . import sandbox
+from . import procfs, sandbox
 from .failures import GradeFailure, TestTimeout
 
 KEEP_HEAD = 64 * 1024    # bytes of output kept from the start
@@ -82,19 +82,11 @@ def become_subreaper():
 def child_pids(with_state=False):
     """Pids of this process's children, read from /proc; with_state,
     (pid, state letter) pairs ('Z' for a zombie)."""
-    me = os.getpid()
-    pids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == me:
-            pids.append((int(entry), fields[0]) if with_state else int(entry))
-    return pids
+    kids = procfs.children(os.getpid())
+    if not with_state:
+        return kids
+    states = [(pid, procfs.state(pid)) for pid in kids]
+    return [(pid, state) for pid, state in states if state is not None]
 
 
 def reap_strays(keep=()):

@@ -75,12 +75,25 @@ def children(pid):
     return sorted(found)
 
 
+def pids():
+    """The pids of every process this one can see."""
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
 def _children_by_scan(pid):
-    kids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and parent(entry) == pid:
-            kids.append(int(entry))
-    return sorted(kids)
+    return sorted(kid for kid in pids() if parent(kid) == pid)
+
+
+def pids_of_user(uid):
+    """The pids of the processes whose real user is uid."""
+    owned = []
+    for pid in pids():
+        try:
+            if os.stat(f"/proc/{pid}").st_uid == uid:
+                owned.append(pid)
+        except OSError:
+            continue
+    return owned
 
 
 def zombies(pid):

@@ -33,7 +33,6 @@ and 5 unless told --unsafe.
 
 import atexit
 import contextlib
-import errno
 import fcntl
 import json
 import os
@@ -41,6 +40,7 @@ import platform
 import pwd
 import grp
 import shutil
+import signal
 import stat
 import subprocess
 import threading
@@ -48,7 +48,7 @@ import time
 from dataclasses import dataclass, field
 
 from .i18n import mark, tr
-from . import cgroups, seccomp
+from . import cgroups, procfs, seccomp
 
 # Box accounts: uid BOX_UID_BASE + slot, gid BOX_GID_BASE + slot. Both
 # ranges sit in Debian's "allocated on demand" range (60000-64999), below
@@ -700,14 +700,10 @@ def kill_box_processes(uid):
     """SIGKILLs every process of a box user left by a grader that was
     killed (only where no PID namespace took them with it)."""
     killed = 0
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in procfs.pids_of_user(uid):
         try:
-            if os.stat(f"/proc/{entry}").st_uid == uid:
-                os.kill(int(entry), 9)
-                killed += 1
-        except OSError as exc:
-            if exc.errno not in (errno.ENOENT, errno.ESRCH):
-                raise
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+        except ProcessLookupError:
+            continue
     return killed
