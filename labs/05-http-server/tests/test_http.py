@@ -1267,6 +1267,10 @@ def test_client_server_ends_early(ctx):
     cases = [
         (dict(read_request=False), [], "a server that closed the connection without reading "
          "the request"),
+        # Read first, then closed: the client sees an end of stream, never a
+        # reset, so a client that keeps reading after recv() returned 0 is
+        # caught on every run.
+        (dict(), [], "a server that read the request and closed without answering"),
         (dict(reset=True), [b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n", body],
          "a body framed by the end of the connection, cut by a reset (RST) instead of a close: "
          "a reset is no end of the body"),
