@@ -20,17 +20,19 @@ def mutant(lab, name):
 
 def graded_failure(lab_number, edit, test, tmp_path):
     """The record of test in the report on the reference with one edit
-    (a catalogue mutant's name, or a dict with file, find, replace)."""
+    (a catalogue mutant's name, or a dict with file, find, replace, or a
+    list of such dicts)."""
     if lab_number not in LABS:
         pytest.skip(f"lab {lab_number} is not ready")
     lab = LABS[lab_number]
     edit = mutant(lab, edit) if isinstance(edit, str) else edit
     src = tmp_path / "src"
     shutil.copytree(lab.dir / "solution", src)
-    target = Path(src) / edit["file"]
-    text = target.read_text()
-    assert text.count(edit["find"]) == 1, edit["find"]
-    target.write_text(text.replace(edit["find"], edit["replace"]))
+    for one in edit if isinstance(edit, list) else [edit]:
+        target = Path(src) / one["file"]
+        text = target.read_text()
+        assert text.count(one["find"]) == 1, one["find"]
+        target.write_text(text.replace(one["find"], one["replace"]))
     _, results, output = grade(lab, "-k", test, src_dir=src, out_dir=tmp_path / "out",
                                solution=True)
     assert results["grader_errors"] == 0, output
@@ -120,3 +122,23 @@ def test_faults_are_not_blamed_when_none_was_due(tmp_path):
     (record,) = results["tests"]
     assert record["status"] == "failed", output
     assert "injected" not in record["message"], output
+
+
+def test_a_sequence_number_in_host_order_is_named_as_such(tmp_path):
+    # The client writes the number as the machine holds it (little-endian
+    # here): the test's server never sees request 2, and must not blame
+    # the client's timeout for it.
+    edit = [{"file": "udp_proto.c",
+             "find": "	for (int i = UDP_PROTO_HEADER_LEN - 1; i >= 0; i--) {\n"
+                     "		p[i] = (unsigned char)(seq & 0xff);\n"
+                     "		seq >>= BITS_PER_BYTE;\n"
+                     "	}",
+             "replace": "	memcpy(p, &seq, sizeof(seq));"},
+            {"file": "udp_proto.c",
+             "find": "	for (int i = 0; i < UDP_PROTO_HEADER_LEN; i++)\n"
+                     "		value = (value << BITS_PER_BYTE) | p[i];",
+             "replace": "	memcpy(&value, p, sizeof(value));"}]
+    record, output = graded_failure("02", edit, "test_client_stale_replies_do_not_delay_resend",
+                                    tmp_path)
+    assert "never received a request numbered 2" in record["message"], output
+    assert "timeout again" not in record["message"], output

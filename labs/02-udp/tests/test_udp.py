@@ -530,6 +530,13 @@ def test_client_stale_replies_do_not_delay_resend(ctx):
     check_replies(ctx, result, lines, f"udp_client -t {timeout_ms} -r 3 while stale copies of "
                   "reply 1 arrive as it waits for reply 2")
     copies = peer.arrivals.get(2, [])
+    if not copies:
+        # The scenario never began: no request numbered 2 reached the
+        # server, so nothing can be said of the client's timeout.
+        numbers = ", ".join(str(n) for n in sorted(peer.arrivals)[:5]) or "none"
+        raise GradeFailure("wrong output", "the test's server never received a request "
+                           f"numbered 2 (the numbers it read: {numbers}): the sequence number "
+                           "travels in network byte order, its most significant byte first")
     waited = copies[1] - copies[0] if len(copies) > 1 else None
     # The reply to the first copy never comes: the resend is due 200 ms
     # after it, however many other datagrams arrive meanwhile.
