@@ -206,6 +206,16 @@ static int apply(enum fault fault, const char *name, int fd, size_t *len)
 	}
 }
 
+/* Does fd keep message boundaries (any socket but a stream)? Such a
+ * message goes whole or not at all: it is never shortened. */
+static int is_datagram(int fd)
+{
+	int type = 0;
+	socklen_t size = sizeof(type);
+
+	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0 && type != SOCK_STREAM;
+}
+
 ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
 	if (apply(choose(fd, len, flags), "send", fd, &len))
@@ -216,13 +226,9 @@ ssize_t send(int fd, const void *buf, size_t len, int flags)
 ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *to,
 	       socklen_t tolen)
 {
-	int type = 0;
-	socklen_t size = sizeof(type);
-
 	/* A datagram is sent whole or not at all: never shorten one. */
 	enum fault fault = choose(fd, len, flags);
-	if (fault == FAULT_SHORT &&
-	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0 && type == SOCK_DGRAM)
+	if (fault == FAULT_SHORT && is_datagram(fd))
 		fault = FAULT_NONE;
 	if (apply(fault, "sendto", fd, &len))
 		return -1;
@@ -248,25 +254,13 @@ ssize_t recv(int fd, void *buf, size_t len, int flags)
 ssize_t recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *from,
 		 socklen_t *fromlen)
 {
-	int type = 0;
-	socklen_t size = sizeof(type);
-
 	/* A shortened datagram read would cut the datagram: never shorten one. */
 	enum fault fault = (flags & (MSG_WAITALL | MSG_PEEK)) ? FAULT_NONE : choose(fd, len, flags);
-	if (fault == FAULT_SHORT &&
-	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0 && type == SOCK_DGRAM)
+	if (fault == FAULT_SHORT && is_datagram(fd))
 		fault = FAULT_NONE;
 	if (apply(fault, "recvfrom", fd, &len))
 		return -1;
 	return ((recvfrom_fn)real("recvfrom"))(fd, buf, len, flags, from, fromlen);
-}
-
-static int is_datagram(int fd)
-{
-	int type = 0;
-	socklen_t size = sizeof(type);
-
-	return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &size) == 0 && type != SOCK_STREAM;
 }
 
 static size_t iov_total(const struct msghdr *msg)
