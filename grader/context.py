@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import pytest
 
 from .i18n import tr
-from . import boxfs, labs, objects, sandbox
+from . import boxfs, labs, objects, procfs, sandbox
 from .failures import GradeFailure, PartialCredit, TestTimeout
 from .faults import SHOWN_FAULTS
 from .faults import shim as fault_shim
@@ -51,6 +51,10 @@ TSAN_FOLDER = "tsan"        # where labs/build.mk's tsan target builds
 # "FATAL: ThreadSanitizer: unexpected memory mapping". Newer runtimes
 # re-run themselves without randomisation; for these, setarch -R does.
 TSAN_MAX_RND_BITS = 28
+# How long wait_admitted() waits for a server to take a connection and
+# read what was sent on it; a correct server needs a few milliseconds.
+ADMIT_WAIT = 1.0
+ADMIT_POLL = 0.002
 ORDINALS = ("", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
             "ninth", "tenth")
 
@@ -65,6 +69,10 @@ class Server:
     port: int
     announce_line: str
     path: str = None
+    # True: connect() starts connections one at a time (wait_admitted).
+    admit_in_turn: bool = False
+    # Set once the server missed an admission: it is not waited for again.
+    admission_missed: bool = False
 
 
 @dataclass
@@ -364,7 +372,36 @@ class TestContext:
             conn = Conn.open(server.host, server.port, channel, self.transcript,
                              self.scaled(timeout, valgrind))
         self.conns.append(conn)
+        if server.admit_in_turn:
+            self.wait_admitted(server, conn.sock)
         return conn
+
+    def wait_admitted(self, server, sock):
+        """Waits until server has taken sock's connection from its listen
+        queue and read all that was sent on it so far, for at most
+        ADMIT_WAIT s. True if it got there.
+
+        Tests that start their connections one at a time this way leave
+        nothing to the scheduler: two connections never wait in the queue
+        together, and a new one never comes before the server has started
+        on the last. A server that mishandles those moments (one accept()
+        per edge-triggered event; one job struct shared by every thread)
+        then fails the tests written to provoke them every time, and the
+        others never. A server that does not get there in time is not
+        waited for again: the test's own checks say what went wrong.
+        """
+        if server.admission_missed:
+            return False
+        client = sock.getsockname()[:2]
+        deadline = time.monotonic() + self.scaled(ADMIT_WAIT, server.process.valgrind)
+        while True:
+            waiting, unread = procfs.connection_progress((server.host, server.port), client)
+            if waiting == 0 and unread == 0:
+                return True
+            if time.monotonic() >= deadline:
+                server.admission_missed = True
+                return False
+            time.sleep(ADMIT_POLL)
 
     def stop_server(self, server, signo=signal.SIGTERM, grace=3.0):
         """Asks a server to exit; returns its exit code (None if it would not).

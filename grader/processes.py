@@ -282,24 +282,61 @@ class Process:
 
     def start(self):
         box = sandbox.current()
-        argv, pass_fds, ours = list(self.argv), [], []
+        # pass_fds: the program's ends, closed here once it has them;
+        # read_ends: ours, closed here only if the start fails.
+        pass_fds, read_ends = [], []
+        try:
+            fault_read, status_read = self._spawn(box, pass_fds, read_ends)
+        except BaseException:
+            for fd in read_ends:
+                os.close(fd)
+            raise
+        finally:
+            for fd in pass_fds:
+                os.close(fd)
+        if fault_read is not None:
+            self._fault_pipe = os.fdopen(fault_read, "rb")
+            self.fault_log = OutputCollector(self._fault_pipe, f"{self.name}-faults")
+            self.fault_log.start()
+        if self.valgrind:
+            self._valgrind_pipe = os.fdopen(read_ends[0], "rb")
+            self.valgrind_log = OutputCollector(self._valgrind_pipe, f"{self.name}-valgrind")
+            self.valgrind_log.start()
+        if status_read is not None:
+            self._status = sandbox.ProgramStatus(status_read)
+            self._status.start()
+        if self.stdout_path is None:
+            self.stdout = OutputCollector(self.popen.stdout, f"{self.name}-stdout")
+            self.stdout.start()
+        self.stderr = OutputCollector(self.popen.stderr, f"{self.name}-stderr")
+        self.stderr.start()
+        return self
+
+    def _spawn(self, box, pass_fds, read_ends):
+        """Makes the pipes (adding each end to pass_fds or read_ends as it
+        is made), the cgroup and the process. Returns (fault_read,
+        status_read), each None when not used; with valgrind, read_ends[0]
+        is valgrind's log."""
+        argv = list(self.argv)
         if self.valgrind:
             read_end, write_end = os.pipe()
+            read_ends.append(read_end)
+            pass_fds.append(write_end)
             # A pipe, not a file: the program cannot rewrite its own report.
             argv = ["valgrind", "--leak-check=full", "--errors-for-leak-kinds=definite",
                     "--show-leak-kinds=definite", f"--error-exitcode={VALGRIND_ERROR_EXIT}",
                     f"--log-fd={write_end}", *argv]
-            pass_fds.append(write_end)
-            ours.append((read_end, write_end, "valgrind"))
         status_read = status_write = None
         if box.bwrap:
             status_read, status_write = os.pipe()
+            read_ends.append(status_read)
             pass_fds.append(status_write)
         env = dict(SANITIZER_ENV) if self.sanitized else {}
         binds = list(self.binds)
         fault_read = None
         if self.faults is not None:
             fault_read, fault_write = os.pipe()
+            read_ends.append(fault_read)
             pass_fds.append(fault_write)
             env.update(self.faults.env(fault_write, self.shim))
             binds.append((self.shim, "ro"))
@@ -328,25 +365,7 @@ class Process:
         finally:
             if self.stdout_path is not None:
                 stdout.close()
-            for fd in pass_fds:
-                os.close(fd)
-        if fault_read is not None:
-            self._fault_pipe = os.fdopen(fault_read, "rb")
-            self.fault_log = OutputCollector(self._fault_pipe, f"{self.name}-faults")
-            self.fault_log.start()
-        for read_end, _, name in ours:
-            self._valgrind_pipe = os.fdopen(read_end, "rb")
-            self.valgrind_log = OutputCollector(self._valgrind_pipe, f"{self.name}-{name}")
-            self.valgrind_log.start()
-        if status_read is not None:
-            self._status = sandbox.ProgramStatus(status_read)
-            self._status.start()
-        if self.stdout_path is None:
-            self.stdout = OutputCollector(self.popen.stdout, f"{self.name}-stdout")
-            self.stdout.start()
-        self.stderr = OutputCollector(self.popen.stderr, f"{self.name}-stderr")
-        self.stderr.start()
-        return self
+        return fault_read, status_read
 
     @property
     def pid(self):

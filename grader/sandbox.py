@@ -624,27 +624,34 @@ def run_sandboxed(box, argv, binds, workdir, seconds, memory, tasks,
     from .processes import Limits, OutputCollector    # processes imports this module
     limits = Limits(cpu_seconds=seconds, memory_bytes=memory, processes=tasks,
                     open_files=1024)
-    status_read = status_write = None
+    status_read = status_write = group = None
     pass_fds = []
-    if box.bwrap:
-        status_read, status_write = os.pipe()
-        pass_fds.append(status_write)
-    wrapped, wrap_fds = box.wrap(argv, binds, workdir, status_fd=status_write)
-    pass_fds += wrap_fds
-    full = limits.prlimit_argv() + wrapped
-    group = box.groups.new_group(tasks, memory) if box.groups else None
-    if box.groups and group is None:
-        raise SandboxError(tr("could not make the cgroups to run {value} in", value=argv[0]))
-    if group is not None:
-        full = group.wrap(full)
-    status = None
     try:
+        if box.bwrap:
+            status_read, status_write = os.pipe()
+            pass_fds.append(status_write)
+        wrapped, wrap_fds = box.wrap(argv, binds, workdir, status_fd=status_write)
+        pass_fds += wrap_fds
+        full = limits.prlimit_argv() + wrapped
+        group = box.groups.new_group(tasks, memory) if box.groups else None
+        if box.groups and group is None:
+            raise SandboxError(tr("could not make the cgroups to run {value} in",
+                                  value=argv[0]))
+        if group is not None:
+            full = group.wrap(full)
         proc = subprocess.Popen(full, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True, cwd=workdir,
                                 pass_fds=pass_fds)
+    except BaseException:
+        if status_read is not None:
+            os.close(status_read)
+        if group is not None:
+            box.groups.discard(group)
+        raise
     finally:
         for fd in pass_fds:
             os.close(fd)
+    status = None
     if status_read is not None:
         status = ProgramStatus(status_read)
         status.start()

@@ -110,3 +110,32 @@ def test_cpu_limit_stops_a_busy_loop(tmp_path):
     code = proc.wait(10)
     assert code == -signal.SIGXCPU
     proc.kill()
+
+
+class NoGroups:
+    """Cgroups that cannot be made (a full pids controller, say)."""
+
+    def new_group(self, *limits):
+        return None
+
+
+def open_fds():
+    return set(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("how", ["program", "sandboxed run"])
+def test_a_start_that_fails_leaves_no_pipe_open(tmp_path, monkeypatch, how):
+    box = sandbox.current()
+    monkeypatch.setattr(box, "groups", NoGroups())
+    before = open_fds()
+    for _ in range(3):
+        if how == "program":
+            proc = Process("prog", [PY, "-c", "pass"], str(tmp_path), valgrind=False,
+                           binds=[(str(tmp_path), "rw")])
+            with pytest.raises(GradeFailure, match="could not make the cgroups"):
+                proc.start()
+        else:
+            with pytest.raises(sandbox.SandboxError, match="could not make the cgroups"):
+                sandbox.run_sandboxed(box, [PY, "-c", "pass"], [], str(tmp_path), 5,
+                                      64 << 20, 8)
+    assert open_fds() == before

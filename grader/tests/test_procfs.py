@@ -118,3 +118,23 @@ def test_cpu_time_tells_a_spinning_process_from_a_waiting_one():
         for proc in (spinner, sleeper):
             proc.kill()
             proc.wait(timeout=10)
+
+
+def test_connection_progress_follows_accept_and_reads():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        port = listener.getsockname()[1]
+        server = ("127.0.0.1", port)
+        with socket.create_connection(server) as client:
+            me = client.getsockname()
+            client.sendall(b"hello")
+            time.sleep(0.05)
+            assert procfs.connection_progress(server, me) == (1, 5)
+            served, _ = listener.accept()
+            with served:
+                assert procfs.connection_progress(server, me) == (0, 5)
+                assert procfs.connection_inode(server, me) == os.fstat(served.fileno()).st_ino
+                assert served.recv(5) == b"hello"
+                assert procfs.connection_progress(server, me) == (0, 0)
+        assert procfs.connection_progress(("127.0.0.1", port), ("127.0.0.1", 1)) == (0, None)

@@ -142,3 +142,10 @@ def test_a_sequence_number_in_host_order_is_named_as_such(tmp_path):
                                     tmp_path)
     assert "never received a request numbered 2" in record["message"], output
     assert "timeout again" not in record["message"], output
+
+
+def test_client_reading_a_descriptor_with_recv_is_told_about_recvmsg(tmp_path):
+    record, output = graded_failure("03", "client-plain-recv", "test_stretch_client_reads_fd",
+                                    tmp_path)
+    assert "with the file's descriptor attached (SCM_RIGHTS)" in record["message"], output
+    assert "recv() and read() drop it" in record["message"], output

@@ -76,6 +76,12 @@ def test_lab04_glued_replies_get_the_sticky_packets_hint(tmp_path, monkeypatch):
 
 # -- lab 05 ---------------------------------------------------------------------------
 
+def test_lab04_lost_reply_bytes_are_named_not_a_timeout(tmp_path):
+    result = graded_result(LAB04, "server-sendmsg-once", "test_slow_reader_memory", tmp_path)
+    assert result["kind"] == "wrong bytes", result
+    assert result["message"].startswith("the replies, once the client started reading: "), result
+
+
 def test_lab05_head_never_ended_is_named_as_such(tmp_path):
     result = graded_result(LAB05, "head-never-ended", "test_answers_200", tmp_path)
     assert "the head never ended: after line 6 came \"<!DOCTYPE html>\"" in result["message"], \
@@ -116,6 +122,22 @@ def test_lab06_coalesced_exits_name_the_zombies(tmp_path):
                            "test_coalesced_child_exits_are_all_reaped[fork]", tmp_path)
     assert "11 zombie children of them remain" in result["message"], result["message"]
     assert "waitpid(-1, &status, WNOHANG) in a loop" in result["message"], result["message"]
+
+
+def test_lab06_parent_keeping_the_socket_is_named(tmp_path):
+    result = graded_result(LAB06, "fork-parent-keeps-socket",
+                           "test_idle_connections_time_out[fork]", tmp_path)
+    message = result["message"]
+    assert "parent process still holds its copy of the connection's socket" in message, message
+    assert "the parent must close() the connected socket" in message, message
+
+
+def test_lab06_connections_left_in_the_listen_queue_are_named(tmp_path):
+    result = graded_result(LAB06, "epoll-listener-one-accept-per-event",
+                           "test_burst_leaves_no_zombies_or_leaks[epoll]", tmp_path)
+    message = result["message"]
+    assert "in the server's listen queue, never accepted" in message, message
+    assert "accept until accept() fails with EAGAIN" in message, message
 
 
 @pytest.fixture(scope="module")

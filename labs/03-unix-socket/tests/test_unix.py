@@ -937,6 +937,15 @@ def test_stretch_server_send_errors(ctx):
     request(ctx, conn, b"PING", b"PONG", "PONG after the failed SENDs")
 
 
+
+# Said when the client of the descriptor test fails: the first thing to
+# check when a descriptor "never came".
+PASSED_FD_HINT = (". The test's server sent its \"OK\\n\" with the file's descriptor attached "
+                  "(SCM_RIGHTS) to its first byte. A descriptor arrives only through recvmsg() "
+                  "with room for control data (msg_control); recv() and read() drop it, and the "
+                  "kernel closes it")
+
+
 @graded(points=5, doc="03-unix-sockets.md#passing-descriptors-scm_rights", step=5)
 def test_stretch_client_reads_fd(ctx):
     """stretch: the client prints a SENT file by reading the passed descriptor"""
@@ -958,7 +967,11 @@ def test_stretch_client_reads_fd(ctx):
         path, peer = start_peer(ctx, respond)
         client_repro(ctx, f"SEND {fake_path}\nPING\n".encode())
         result = run_client(ctx, path, peer, f"SEND {fake_path}\nPING\n".encode())
-        expect_exit(result, 0, "unix_client sending SEND, then PING")
+        try:
+            expect_exit(result, 0, "unix_client sending SEND, then PING")
+        except GradeFailure as failure:
+            raise GradeFailure(failure.kind, failure.message + PASSED_FD_HINT,
+                               failure.details) from None
         check_client_output(result, content + b"PONG\n", "the 100 KiB file read through the "
                             "passed descriptor, then PONG")
     finally:

@@ -19,8 +19,8 @@ import struct
 import threading
 import time
 
-from grader import (Faults, GradeFailure, TestTimeout, describe_status, graded, procfs,
-                    split_sizes)
+from grader import (Faults, GradeFailure, TestTimeout, describe_status, expect_bytes, graded,
+                    procfs, split_sizes)
 from grader.transcripts import preview
 
 SERVER = os.environ.get("FRAME_SERVER") or "frame_server"
@@ -616,9 +616,14 @@ def test_slow_reader_memory(ctx):
     sender = BackgroundSender(conn, tail) if tail else None
     try:
         got = conn.recv_exactly(len(expected), timeout=20)
-    except GradeFailure:
+    except GradeFailure as failure:
         if sender is not None:
             sender.abort()
+        came = getattr(failure, "received", b"")
+        if came and not expected.startswith(came):
+            # Bytes were lost or wrong: the replies could never be whole,
+            # and the wait was only the symptom.
+            expect_bytes(expected, came, "the replies, once the client started reading")
         raise
     if sender is not None:
         sender.finish()

@@ -549,12 +549,17 @@ def test_echo(ctx):
     reader.request("POST")
     resp = reader.response("POST /echo of 200000 random bytes sent in random pieces")
     expect_bytes(binary, resp.body, f"the echo of 200000 random bytes (seed {ctx.seed})")
-    glued = request("POST", "/echo", ["Content-Type: text/plain"], body=b"first") + \
-        request("GET", "/notes.txt")
-    conn.send(glued, note="a POST whose body is followed at once by the next request")
+    # Header names have no case (RFC 9110, 5.1): this one says them in
+    # lower case, as HTTP/2 clients and many tools do.
+    glued = request("POST", "/echo", ["content-type: text/plain", "content-length: 5"],
+                    body=b"first") + request("GET", "/notes.txt")
+    conn.send(glued, note="a POST whose body is followed at once by the next request; its "
+              "header names in lower case")
     reader.request("POST")
-    resp = reader.response("POST /echo glued to a GET")
-    expect_bytes(b"first", resp.body, "the echo of 'first' (Content-Length: 5)")
+    resp = reader.response("POST /echo glued to a GET, with 'content-length: 5' in lower case "
+                           "(header names have no case)")
+    expect_bytes(b"first", resp.body, "the echo of 'first' (sent with 'content-length: 5': "
+                 "header names have no case)")
     reader.request("GET")
     check_file(reader.response("the GET glued after the POST body"), "notes.txt",
                "GET /notes.txt sent right after the POST's body")
@@ -635,6 +640,14 @@ def test_keep_alive_and_close(ctx):
         raise GradeFailure("wrong output", "the answer to a request with 'Connection: close' "
                            "should say 'Connection: close' too", resp.describe())
     reader.expect_close("a response to 'Connection: close'")
+
+    conn, reader = open_reader(ctx, server)
+    conn.send(request("GET", "/notes.txt", ["CONNECTION: Close"]))
+    reader.request("GET", close=True)
+    check_file(reader.response("GET with 'CONNECTION: Close'"), "notes.txt",
+               "GET /notes.txt with 'CONNECTION: Close'")
+    reader.expect_close("a response to 'CONNECTION: Close' (header names and connection "
+                        "options have no case)")
 
     conn, reader = open_reader(ctx, server)
     conn.send(request("GET", "/notes.txt", version="HTTP/1.0"))

@@ -82,14 +82,25 @@ def read_response(sock, method, pending):
     return status, bytes(body[:length]), bytes(body[length:])
 
 
-def run_client(server, plan, rng, files):
+def open_admitted(ctx, server, admission, first):
+    """A connection that sent first and was taken and read by the server
+    before any other client could start one (ctx.wait_admitted)."""
+    with admission:
+        sock = socket.create_connection((server.host, server.port), timeout=BOUND)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(first)
+        ctx.wait_admitted(server, sock)
+    return sock
+
+
+def run_client(ctx, server, admission, plan, rng, files):
     """One client: its requests sent as the plan says; checks every answer."""
     kind, names = plan
-    with socket.create_connection((server.host, server.port), timeout=BOUND) as sock:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        methods = ["HEAD" if kind == "head" else "GET" for _ in names]
-        raw = b"".join(request(m, "/" + n, close=(i == len(names) - 1))
-                       for i, (m, n) in enumerate(zip(methods, names)))
+    methods = ["HEAD" if kind == "head" else "GET" for _ in names]
+    raw = b"".join(request(m, "/" + n, close=(i == len(names) - 1))
+                   for i, (m, n) in enumerate(zip(methods, names)))
+    with open_admitted(ctx, server, admission, raw[:1]) as sock:
+        raw = raw[1:]
         if kind == "slow":
             for b in raw:
                 sock.sendall(bytes([b]))
@@ -125,10 +136,11 @@ def test_hidden_random_mix_of_clients(ctx, model):
     plans = [(rng.choice(["slow", "fast", "pipelined", "head"]),
               [rng.choice(names) for _ in range(rng.randint(1, 3))]) for _ in range(CLIENTS)]
     problems = []
+    admission = threading.Lock()
 
     def client(i):
         try:
-            problem = run_client(server, plans[i], ctx.rng(salt=i + 1), files)
+            problem = run_client(ctx, server, admission, plans[i], ctx.rng(salt=i + 1), files)
         except GradeFailure as failure:
             problem = f"client {i + 1} ({plans[i][0]}): {failure.message}"
         except OSError as exc:

@@ -95,6 +95,7 @@ def test_hidden_sigterm_with_idle_and_in_flight(ctx, model):
             sock.connect((server.host, server.port))
             slow.append(sock)
             sock.sendall(request("big.bin"))
+            ctx.wait_admitted(server, sock)   # one at a time: no race decides
         firsts = [recv_head(sock)[1] for sock in slow]
         ctx.transcript.add("clients", f"{IDLE} idle after a response, {IN_FLIGHT} in the middle "
                            f"of {BIG >> 20} MiB each")
