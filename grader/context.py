@@ -53,6 +53,9 @@ TSAN_FOLDER = "tsan"        # where labs/build.mk's tsan target builds
 TSAN_MAX_RND_BITS = 28
 # How long wait_admitted() waits for a server to take a connection and
 # read what was sent on it; a correct server needs a few milliseconds.
+# A program killed at its timeout that spent this share of its time on a
+# CPU was spinning, not waiting.
+BUSY_SHARE = 0.8
 ADMIT_WAIT = 1.0
 ADMIT_POLL = 0.002
 ORDINALS = ("", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
@@ -484,6 +487,7 @@ class TestContext:
                            **self._fault_options(faults, valgrind or sanitize))
             self.processes.append(proc)
             proc.start()
+            started = time.monotonic()
         finally:
             if stdin is not None:
                 stdin.close()
@@ -499,17 +503,32 @@ class TestContext:
             self.longest_pause = (pause, window)
         timed_out = code is None
         if timed_out:
+            busy = None if valgrind else self._cpu_share(proc, started)
             proc.kill()
             code = proc.returncode
             why = (f"made no progress for {window:g} s" if stalled
                    else f"still running after {self.scaled(timeout, valgrind):g} s")
             self.transcript.add(program, "stopped by the test", note=f"{why}; killed")
             self.note(tr("{program} {why}, so the test killed it", program=program, why=why))
+            if busy is not None and busy >= BUSY_SHARE:
+                self.note(tr("{program} kept a CPU busy {percent} per cent of the time it ran: it "
+                             "was running, not waiting, in a loop that never blocks or in work "
+                             "far slower than needed. A common cause: taking recv() returning "
+                             "0 (the peer closed) for \"nothing yet\" and calling it again",
+                             program=program, percent=round(busy * 100)))
         else:
             proc.stderr.join(timeout=2)
             self.transcript.add(program, describe_status(code))
             self._valgrind_verdict_first(proc)
         return RunResult(proc, code, timed_out, stdout_path)
+
+    @staticmethod
+    def _cpu_share(proc, started):
+        """The share of its time a program still running spent on a CPU
+        (0 to 1, or more with several threads); None if unknown."""
+        used = procfs.cpu_seconds(proc.pid)
+        elapsed = time.monotonic() - started
+        return used / elapsed if used is not None and elapsed > 0 else None
 
     def run_tool(self, argv, timeout, limits=None):
         """Runs a tool of this machine (curl, a browser) against the

@@ -35,7 +35,8 @@ KINDS = {
     "wrong exit code": mark("the program exited with another status than expected"),
     "wrong output": mark("what the program sent, printed or did differs from what is expected"),
     "valgrind errors": mark("valgrind found memory errors or leaks"),
-    "sanitizer errors": mark("AddressSanitizer or UBSan found a memory error, undefined behaviour or a leak"),
+    "sanitizer errors": mark("a sanitizer (AddressSanitizer, UBSan or ThreadSanitizer) found a memory "
+                              "error, undefined behaviour, a data race or a leak"),
     "unit test failed": mark("a unit test of your helper functions failed"),
     "grader error": mark("the grader itself failed: this is not your fault, please report it"),
 }

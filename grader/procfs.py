@@ -186,12 +186,28 @@ def connection_progress(server_addr, client_addr):
     Two exact lookups over sock_diag netlink, each as cheap as routing a
     packet: /proc/net/tcp would print every socket, thousands in TIME_WAIT
     after a few busy tests, and take milliseconds each time."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as nl:
-        end = _diag_lookup(nl, server_addr, client_addr)
-        # From a port no connection uses, a packet would reach the listener.
-        listener = _diag_lookup(nl, server_addr, (client_addr[0], 0))
+    try:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as nl:
+            end = _diag_lookup(nl, server_addr, client_addr)
+            # From a port no connection uses, a packet would reach the listener.
+            listener = _diag_lookup(nl, server_addr, (client_addr[0], 0))
+    except OSError:           # no sock_diag here (a container's seccomp, say)
+        return _progress_from_text(server_addr[1], client_addr[1])
     waiting = listener[1] if listener and listener[0] == TCP_STATE_LISTEN else 0
     unread = end[1] if end and end[0] != TCP_STATE_LISTEN else None
+    return waiting, unread
+
+
+def _progress_from_text(port, client_port):
+    """connection_progress() read from /proc/net/tcp: slower, same answer."""
+    waiting, unread = 0, None
+    for st, local, remote, queue, _ in _tcp_sockets():
+        if local != port:
+            continue
+        if st == TCP_LISTEN:
+            waiting += queue
+        elif remote == client_port:
+            unread = queue
     return waiting, unread
 
 
@@ -204,8 +220,13 @@ def listen_queue(server_addr):
 def connection_inode(server_addr, client_addr):
     """The inode of the server's end of the connection from client_addr to
     server_addr (each (host, port)), to find who holds it; None if none."""
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as nl:
-        end = _diag_lookup(nl, server_addr, client_addr)
+    try:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as nl:
+            end = _diag_lookup(nl, server_addr, client_addr)
+    except OSError:
+        return next((inode for st, local, remote, _, inode in _tcp_sockets()
+                     if st != TCP_LISTEN and local == server_addr[1]
+                     and remote == client_addr[1]), None)
     return end[2] if end and end[0] != TCP_STATE_LISTEN else None
 
 

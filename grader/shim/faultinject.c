@@ -4,8 +4,9 @@
  *
  * Loaded with LD_PRELOAD under a program the grader tests, it stands in
  * for send(), sendto(), sendmsg(), write(), recv(), recvfrom(), recvmsg()
- * and read() on sockets, and for accept() and accept4() on blocking
- * listeners.
+ * and read() on sockets, for write() to files and pipes (short counts
+ * only: see file_write_may_be_short()), and for accept() and accept4()
+ * on blocking listeners.
  * At points chosen from a seed, instead of passing a call straight on, it
  *   - shortens it: the real call is made for fewer bytes than asked
  *     (1 up to len - 1), as when the kernel's buffer is nearly full or a
@@ -36,6 +37,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -133,23 +135,35 @@ static int is_socket(int fd)
 	return fd >= 0 && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
+/*
+ * May a write() of len bytes to fd, which is not a socket, be cut short?
+ * write(2): fewer bytes than asked when a signal handler interrupts it
+ * part-way, or the disk fills. So for a regular file, any write of two
+ * bytes or more; for a pipe, only one longer than PIPE_BUF, as shorter
+ * pipe writes are atomic (all or nothing). Nothing else is faulted here:
+ * a program with no signal handlers never sees EINTR from write().
+ */
+static int file_write_may_be_short(int fd, size_t len)
+{
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) != 0)
+		return 0;
+	if (S_ISREG(st.st_mode))
+		return len > 1;
+	return S_ISFIFO(st.st_mode) && len > PIPE_BUF;
+}
+
 enum fault { FAULT_NONE, FAULT_SHORT, FAULT_EINTR, FAULT_EAGAIN };
 
-/*
- * What to do with this call of name on fd asking for len bytes. Decided
- * from the seed and the call's number in this process, so the same
- * program with the same seed meets the same faults at the same calls.
- */
-static enum fault choose(int fd, size_t len, int flags)
+/* The seeded draw behind choose(): a fault of an allowed kind, or none. */
+static enum fault decide(int fd, size_t len, int flags, int may_short, int may_eintr,
+			 int may_eagain)
 {
 	uint64_t r;
 	enum fault options[3];
 	int count = 0;
 
-	if (!cfg.ready)
-		load_settings();
-	if (cfg.rate == 0 || !is_socket(fd))
-		return FAULT_NONE;
 	r = mix(cfg.seed ^ mix(__atomic_add_fetch(&cfg.calls, 1, __ATOMIC_RELAXED)));
 	if (fd < TRACKED_FDS && cfg.run[fd] >= FAULT_RUN_MAX) {
 		cfg.run[fd] = 0;
@@ -160,11 +174,11 @@ static enum fault choose(int fd, size_t len, int flags)
 			cfg.run[fd] = 0;
 		return FAULT_NONE;
 	}
-	if (cfg.kinds_short && len > 1)
+	if (may_short && len > 1)
 		options[count++] = FAULT_SHORT;
-	if (cfg.kinds_eintr)
+	if (may_eintr)
 		options[count++] = FAULT_EINTR;
-	if (cfg.kinds_eagain &&
+	if (may_eagain &&
 	    ((flags & MSG_DONTWAIT) || (fcntl(fd, F_GETFL) & O_NONBLOCK)))
 		options[count++] = FAULT_EAGAIN;
 	if (count == 0)
@@ -173,6 +187,31 @@ static enum fault choose(int fd, size_t len, int flags)
 		cfg.run[fd]++;
 	return options[(r >> 32) % (uint64_t)count];
 }
+
+/*
+ * What to do with this call of name on fd asking for len bytes. Decided
+ * from the seed and the call's number in this process, so the same
+ * program with the same seed meets the same faults at the same calls.
+ */
+static enum fault choose(int fd, size_t len, int flags)
+{
+	if (!cfg.ready)
+		load_settings();
+	if (cfg.rate == 0 || !is_socket(fd))
+		return FAULT_NONE;
+	return decide(fd, len, flags, cfg.kinds_short, cfg.kinds_eintr, cfg.kinds_eagain);
+}
+
+/* choose() for a write() to a file or a pipe: at most a short count. */
+static enum fault choose_file_write(int fd, size_t len)
+{
+	if (!cfg.ready)
+		load_settings();
+	if (cfg.rate == 0 || !cfg.kinds_short || !file_write_may_be_short(fd, len))
+		return FAULT_NONE;
+	return decide(fd, len, 0, 1, 0, 0);
+}
+
 
 /* A shorter length for a shortened call: 1 up to len - 1. */
 static size_t shorter(size_t len)
@@ -237,7 +276,9 @@ ssize_t sendto(int fd, const void *buf, size_t len, int flags, const struct sock
 
 ssize_t write(int fd, const void *buf, size_t len)
 {
-	if (apply(choose(fd, len, 0), "write", fd, &len))
+	enum fault fault = is_socket(fd) ? choose(fd, len, 0) : choose_file_write(fd, len);
+
+	if (apply(fault, "write", fd, &len))
 		return -1;
 	return ((write_fn)real("write"))(fd, buf, len);
 }

@@ -120,7 +120,22 @@ def test_cpu_time_tells_a_spinning_process_from_a_waiting_one():
             proc.wait(timeout=10)
 
 
-def test_connection_progress_follows_accept_and_reads():
+@pytest.fixture(params=["sock_diag", "/proc/net/tcp"])
+def diag(request, monkeypatch):
+    """connection_progress() as asked over netlink, and as read from /proc
+    where netlink is refused."""
+    if request.param == "/proc/net/tcp":
+        real = socket.socket
+
+        def no_netlink(family=-1, *args, **kwargs):
+            if family == socket.AF_NETLINK:
+                raise PermissionError(1, "Operation not permitted")
+            return real(family, *args, **kwargs)
+        monkeypatch.setattr(procfs.socket, "socket", no_netlink)
+    return request.param
+
+
+def test_connection_progress_follows_accept_and_reads(diag):
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(4)

@@ -2,6 +2,7 @@
 pointed away from the bug, pinned by grading the bug and reading what
 the report says about it."""
 
+import json
 import shutil
 import tomllib
 from pathlib import Path
@@ -149,3 +150,15 @@ def test_client_reading_a_descriptor_with_recv_is_told_about_recvmsg(tmp_path):
                                     tmp_path)
     assert "with the file's descriptor attached (SCM_RIGHTS)" in record["message"], output
     assert "recv() and read() drop it" in record["message"], output
+
+
+def test_who_with_uid_and_gid_swapped_says_so(tmp_path):
+    record, output = graded_failure("03", "who-uid-and-gid-swapped", "test_who", tmp_path)
+    assert "Its uid and gid are swapped" in record["message"], output
+
+
+def test_a_client_spinning_until_killed_is_said_to_spin(tmp_path):
+    record, output = graded_failure("05", "get-keeps-reading-after-eof",
+                                    "test_client_server_ends_early", tmp_path)
+    assert "http_get kept a CPU busy" in json.dumps(record), output
+    assert "recv() returning 0 (the peer closed)" in json.dumps(record), output

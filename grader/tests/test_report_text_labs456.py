@@ -117,6 +117,14 @@ def test_lab06_child_that_returns_is_named(tmp_path):
     assert "_exit(0)" in message and "Bad file descriptor" in message, message
 
 
+def test_lab06_child_that_exits_with_failure_is_not_said_to_return(tmp_path):
+    result = graded_result(LAB06, "fork-child-exits-with-failure",
+                           "test_children_exit_cleanly[fork]", tmp_path)
+    message = result["message"]
+    assert "called exit() or _exit() with status 1" in message, message
+    assert "accept loop" not in message, message
+
+
 def test_lab06_coalesced_exits_name_the_zombies(tmp_path):
     result = graded_result(LAB06, "fork-waitpid-once",
                            "test_coalesced_child_exits_are_all_reaped[fork]", tmp_path)
@@ -138,6 +146,15 @@ def test_lab06_connections_left_in_the_listen_queue_are_named(tmp_path):
     message = result["message"]
     assert "in the server's listen queue, never accepted" in message, message
     assert "accept until accept() fails with EAGAIN" in message, message
+
+
+def test_lab06_a_connection_lost_after_accept_is_told_from_one_never_accepted(tmp_path):
+    result = graded_result(LAB06, "thread-shared-job", "test_200_concurrent_clients[thread]",
+                           tmp_path)
+    message = result["message"]
+    assert "so this one was lost after accept()" in message, message
+    assert "the next accept() overwrites" in message, message
+    assert "EAGAIN" not in message, message
 
 
 @pytest.fixture(scope="module")

@@ -369,7 +369,8 @@ def test_client_survives_short_sends_and_eintr(ctx):
     # recv(): the shim makes both happen to the client, at seeded calls.
     data = ctx.rng().randbytes(MIB)
     check_client_copy(ctx, data, "stream", 15, f"echo_client with 1 MiB of random bytes "
-                      f"(seed {ctx.seed}) and faults injected into its socket calls",
+                      f"(seed {ctx.seed}) and faults injected into its socket calls and its "
+                      "writes to stdout",
                       faults=Faults(rate=30, kinds="si"))
 
 

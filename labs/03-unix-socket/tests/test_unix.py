@@ -443,9 +443,25 @@ def test_who(ctx):
                        note=f"it connected and sent WHO; it is {want}")
     if got != want:
         raise GradeFailure("wrong bytes", f"a second process ({want}) connected and sent WHO, "
-                           f"and got {got!r}: expected its own ids. Read SO_PEERCRED on each "
-                           "accepted socket (the test process itself is "
-                           f"pid={os.getpid()})")
+                           f"and got {got!r}: expected its own ids. "
+                           + who_mistake(parse_ids(want), parse_ids(got)))
+
+
+def parse_ids(line):
+    """{"pid": ..., "uid": ..., "gid": ...} from a WHO reply (what parses)."""
+    return dict(part.split("=", 1) for part in line.split() if "=" in part)
+
+
+def who_mistake(want, got):
+    """The likely mistake behind a wrong WHO reply to the second process."""
+    if (want.get("uid") != want.get("gid") and got.get("uid") == want.get("gid")
+            and got.get("gid") == want.get("uid")):
+        return ("Its uid and gid are swapped: struct ucred holds pid, uid, gid in that order, "
+                "and WHO prints them in that order too")
+    if got.get("pid") == str(os.getpid()):
+        return (f"The pid is the test process's (pid={os.getpid()}), which connected first: read "
+                "SO_PEERCRED on each accepted socket, not once")
+    return "Read SO_PEERCRED on each accepted socket, and print its pid, uid and gid in order"
 
 
 @graded(points=8, doc="03-unix-sockets.md#a-stream-has-no-message-boundaries", step=3)

@@ -556,9 +556,7 @@ def test_200_concurrent_clients(ctx, model):
                                    f"{count} requests were sent; {i} connections were answered "
                                    "before it. The connections were made while the server was "
                                    "stopped (SIGSTOP), so they waited together in its listen "
-                                   "queue: a listener's readiness can be one event for all of "
-                                   "them, and a loop must accept until accept() fails with "
-                                   "EAGAIN") from None
+                                   "queue" + why_unanswered(server, model)) from None
             except OSError as exc:
                 raise GradeFailure("connection reset", f"connection {i + 1} of {count} "
                                    f"(GET /{name}): {exc.strerror or exc}") from None
@@ -663,17 +661,35 @@ def test_burst_leaves_no_zombies_or_leaks(ctx, model):
                            "closed: a thread must end (or go back to the pool) with its "
                            "connection")
     if problem:
-        raise GradeFailure("timeout" if "within" in problem else "wrong output",
+        unanswered = "within" in problem
+        raise GradeFailure("timeout" if unanswered else "wrong output",
                            f"a burst of {total} short connections, four at a time: {answered} "
-                           f"were answered, then {problem}" + never_accepted(server, model))
+                           f"were answered, then {problem}"
+                           + (why_unanswered(server, model) if unanswered else ""))
 
 
-def never_accepted(server, model):
-    """A sentence if connections still wait in the listen queue: the
-    server stopped accepting while clients waited."""
+# Where an accepted connection can get lost, by model: said when every
+# connection was accepted and one was never answered.
+LOST_AFTER_ACCEPT = {
+    "thread": "A common cause: the thread reads its descriptor from a variable (or one struct "
+              "for all) that the next accept() overwrites, so two threads serve one "
+              "connection and none serves this one. Give each thread its own copy",
+    "pool": "A common cause: the queue that hands connections to the workers loses one "
+            "(its indexes must wrap around; a full queue must make the acceptor wait)",
+    "fork": "Once accepted, it is a child's to serve: check that each child serves the "
+            "descriptor it was forked for, and answers before it exits",
+    "epoll": "The loop took it and never served it: is it watched (EPOLL_CTL_ADD) once accepted?",
+}
+
+
+def why_unanswered(server, model):
+    """Why connections went unanswered, as far as the kernel tells: ones
+    still in the listen queue were never accepted; if none is there, one
+    was accepted and lost."""
     waiting = procfs.listen_queue((server.host, server.port))
     if not waiting:
-        return ""
+        return (". Every connection had been accepted (none waits in the listen queue), so "
+                f"this one was lost after accept(). {LOST_AFTER_ACCEPT[model]}")
     why = (" With EPOLLET on the listener, one event can stand for several connections: "
            "accept until accept() fails with EAGAIN" if model == "epoll" else "")
     return (f". {plural(waiting, 'connection', 'connections')} still "
@@ -719,9 +735,10 @@ def error_lines(text):
 
 
 def child_endings(log):
-    """(pids forked, {pid: (status or None, signal or None)} reaped) from
-    the shim's log (grader/shim/faultinject.c)."""
-    forked, reaped = [], {}
+    """(pids forked, {pid: (status or None, signal or None)} reaped,
+    {pid: status} of the processes that called exit() or _exit()) from the
+    shim's log (grader/shim/faultinject.c)."""
+    forked, reaped, exited = [], {}, {}
     for line in log.splitlines():
         word, _, rest = line.partition(" ")
         fields = {}
@@ -733,7 +750,9 @@ def child_endings(log):
             forked.append(fields["child"])
         elif word == "reaped" and "pid" in fields:
             reaped[fields["pid"]] = (fields.get("status"), fields.get("signal"))
-    return forked, reaped
+        elif word == "exit" and "pid" in fields:
+            exited[fields["pid"]] = fields.get("status")
+    return forked, reaped, exited
 
 
 @graded_per_model(points=2, doc="06-concurrency.md#exit-or-_exit-in-the-child", models=("fork",))
@@ -759,10 +778,10 @@ def test_children_exit_cleanly(ctx, model):
     get(ctx, server, "notes.txt", "GET /notes.txt, closed by the client")[0].close()
 
     def ended():
-        forked, reaped = child_endings(proc.fault_text())
+        forked, reaped, _ = child_endings(proc.fault_text())
         return forked and all(pid in reaped for pid in forked)
     wait_for(ended, 3.0)
-    forked, reaped = child_endings(proc.fault_text())
+    forked, reaped, exited = child_endings(proc.fault_text())
     ctx.note(f"the server forked {plural(len(forked), 'child', 'children')} and reaped "
              f"{len(reaped)} of them")
     errors = error_lines(proc.stderr.tail().decode("utf-8", "replace"))
@@ -772,12 +791,19 @@ def test_children_exit_cleanly(ctx, model):
         if signo is not None:
             raise GradeFailure("crash", f"child {pid} of the server was killed by "
                                f"{describe_signal(signo)} after its connection.{said}")
+        back_in_accept = any("accept" in line for line in errors)
+        if status not in (0, None) and exited.get(pid) == status and not back_in_accept:
+            raise GradeFailure("wrong exit code", f"child {pid} of the server called exit() "
+                               f"or _exit() with status {status} after serving its "
+                               "connection, though every client behaved: a child whose "
+                               f"connection is done must end with _exit(0).{said}")
         if status not in (0, None):
             raise GradeFailure("wrong exit code", f"child {pid} of the server exited with "
-                               f"status {status} after serving its connection: a child must "
-                               "end with _exit(0) once its connection is done. One that "
-                               "returns instead runs the parent's code: back in the accept "
-                               f"loop, without the listener it closed.{said}")
+                               f"status {status} after serving its connection, without an "
+                               "exit() or _exit() call of its own: it returned from the code "
+                               "that serves, and so ran the parent's code, back in the accept "
+                               "loop without the listener it had closed. A child must end with "
+                               f"_exit(0) once its connection is done.{said}")
     running = [pid for pid in procfs.children(proc.pid) if procfs.state(pid) not in (None, "Z")]
     if running:
         raise GradeFailure("wrong output", f"{plural(len(running), 'child', 'children')} "
