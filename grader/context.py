@@ -51,11 +51,11 @@ TSAN_FOLDER = "tsan"        # where labs/build.mk's tsan target builds
 # "FATAL: ThreadSanitizer: unexpected memory mapping". Newer runtimes
 # re-run themselves without randomisation; for these, setarch -R does.
 TSAN_MAX_RND_BITS = 28
-# How long wait_admitted() waits for a server to take a connection and
-# read what was sent on it; a correct server needs a few milliseconds.
 # A program killed at its timeout that spent this share of its time on a
 # CPU was spinning, not waiting.
 BUSY_SHARE = 0.8
+# How long wait_admitted() waits for a server to take a connection and
+# read what was sent on it; a correct server needs a few milliseconds.
 ADMIT_WAIT = 1.0
 ADMIT_POLL = 0.002
 ORDINALS = ("", "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
@@ -515,7 +515,7 @@ class TestContext:
                              "was running, not waiting, in a loop that never blocks or in work "
                              "far slower than needed. A common cause: taking recv() returning "
                              "0 (the peer closed) for \"nothing yet\" and calling it again",
-                             program=program, percent=round(busy * 100)))
+                             program=program, percent=min(100, round(busy * 100))))
         else:
             proc.stderr.join(timeout=2)
             self.transcript.add(program, describe_status(code))

@@ -100,8 +100,8 @@ def start(ctx, model, extra=(), big=False, limits=None, **kwargs):
              "that model")
     server = ctx.start_server(SERVER, ["-p", "0", "-d", root, *MODELS[model], *extra],
                               limits=limits or ROOMY, **kwargs)
-    # Connections start one at a time (the grader's wait_admitted()), so
-    # that only the tests made to make them meet do.
+    # Connections start one at a time (the grader's wait_admitted()):
+    # only the tests written to make connections meet let them.
     server.admit_in_turn = True
     return server, data
 
