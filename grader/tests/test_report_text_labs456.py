@@ -3,6 +3,7 @@ for bugs whose first report used to point elsewhere, pinned on the
 report itself (results.json), for a mutant of the reference each."""
 
 import importlib.util
+import re
 import shutil
 import tomllib
 from pathlib import Path
@@ -78,7 +79,8 @@ def test_lab04_glued_replies_get_the_sticky_packets_hint(tmp_path, monkeypatch):
 
 def test_lab04_lost_reply_bytes_are_named_not_a_timeout(tmp_path):
     result = graded_result(LAB04, "server-sendmsg-once", "test_slow_reader_memory", tmp_path)
-    assert result["kind"] == "wrong bytes", result
+    # Where the lost bytes fall decides which: never the timeout they cause.
+    assert result["kind"] in ("wrong bytes", "missing bytes"), result
     assert result["message"].startswith("the replies, once the client started reading: "), result
 
 
@@ -128,7 +130,10 @@ def test_lab06_child_that_exits_with_failure_is_not_said_to_return(tmp_path):
 def test_lab06_coalesced_exits_name_the_zombies(tmp_path):
     result = graded_result(LAB06, "fork-waitpid-once",
                            "test_coalesced_child_exits_are_all_reaped[fork]", tmp_path)
-    assert "11 zombie children of them remain" in result["message"], result["message"]
+    # Usually 11 (one reaped for the one signal); a second signal, when
+    # the first child ended just before the stop took hold, leaves 10.
+    found = re.search(r"\b(\d+) zombie children of them remain", result["message"])
+    assert found and 10 <= int(found.group(1)) <= 11, result["message"]
     assert "waitpid(-1, &status, WNOHANG) in a loop" in result["message"], result["message"]
 
 
