@@ -181,34 +181,9 @@ def connection_progress(server_addr, client_addr):
     with the connection from client_addr: (waiting, unread). waiting counts
     the connections in its listen queue, not yet taken by accept(); unread
     is how many bytes the server's end of this connection holds unread, or
-    None while the kernel has no such end (the handshake is not through).
-
-    Two exact lookups over sock_diag netlink, each as cheap as routing a
-    packet: /proc/net/tcp would print every socket, thousands in TIME_WAIT
-    after a few busy tests, and take milliseconds each time."""
-    try:
-        with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as nl:
-            end = _diag_lookup(nl, server_addr, client_addr)
-            # From a port no connection uses, a packet would reach the listener.
-            listener = _diag_lookup(nl, server_addr, (client_addr[0], 0))
-    except OSError:           # no sock_diag here (a container's seccomp, say)
-        return _progress_from_text(server_addr[1], client_addr[1])
-    waiting = listener[1] if listener and listener[0] == TCP_STATE_LISTEN else 0
-    unread = end[1] if end and end[0] != TCP_STATE_LISTEN else None
-    return waiting, unread
-
-
-def _progress_from_text(port, client_port):
-    """connection_progress() read from /proc/net/tcp: slower, same answer."""
-    waiting, unread = 0, None
-    for st, local, remote, queue, _ in _tcp_sockets():
-        if local != port:
-            continue
-        if st == TCP_LISTEN:
-            waiting += queue
-        elif remote == client_port:
-            unread = queue
-    return waiting, unread
+    None while the kernel has no such end (the handshake is not through)."""
+    listener, end = _server_sockets(server_addr, client_addr)
+    return (listener[0] if listener else 0), (end[0] if end else None)
 
 
 def listen_queue(server_addr):
@@ -220,14 +195,42 @@ def listen_queue(server_addr):
 def connection_inode(server_addr, client_addr):
     """The inode of the server's end of the connection from client_addr to
     server_addr (each (host, port)), to find who holds it; None if none."""
+    _, end = _server_sockets(server_addr, client_addr)
+    return end[1] if end else None
+
+
+def _server_sockets(server_addr, client_addr):
+    """(listener, end): (receive queue, inode) of the socket listening on
+    server_addr and of the server's end of the connection from
+    client_addr, each None if there is none.
+
+    Two exact lookups over sock_diag netlink, each as cheap as routing a
+    packet: /proc/net/tcp prints every socket, thousands in TIME_WAIT
+    after a few busy tests, and takes milliseconds each time. It is read
+    only where netlink is refused (a container's seccomp, say)."""
     try:
         with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as nl:
             end = _diag_lookup(nl, server_addr, client_addr)
+            # From a port no connection uses, a packet would reach the listener.
+            listener = _diag_lookup(nl, server_addr, (client_addr[0], 0))
     except OSError:
-        return next((inode for st, local, remote, _, inode in _tcp_sockets()
-                     if st != TCP_LISTEN and local == server_addr[1]
-                     and remote == client_addr[1]), None)
-    return end[2] if end and end[0] != TCP_STATE_LISTEN else None
+        return _server_sockets_from_text(server_addr[1], client_addr[1])
+    return ((listener[1:] if listener and listener[0] == TCP_STATE_LISTEN else None),
+            (end[1:] if end and end[0] != TCP_STATE_LISTEN else None))
+
+
+def _server_sockets_from_text(port, client_port):
+    """_server_sockets() read from /proc/net/tcp: slower, same answer (the
+    listen queues of an IPv4 and an IPv6 listener on port added up)."""
+    listener = end = None
+    for st, local, remote, queue, inode in _tcp_sockets():
+        if local != port:
+            continue
+        if st == TCP_LISTEN:
+            listener = (queue + (listener[0] if listener else 0), inode)
+        elif remote == client_port:
+            end = (queue, inode)
+    return listener, end
 
 
 # sock_diag (linux/sock_diag.h, linux/inet_diag.h)
