@@ -127,34 +127,42 @@ def pids_home():
     return Path(home)
 
 
-def tasks_of(binary_dir, home):
-    """The most tasks in one program group, among the groups (of any
-    grader) that hold a process running a program from binary_dir."""
-    most = 0
+def bomb_groups(binary_dir, home):
+    """(tasks, cap, refused forks) of each program group, among the groups
+    (of any grader) that hold a process running a program from
+    binary_dir: pids.current, pids.max and the "max" count of
+    pids.events."""
+    seen = []
     for group in home.glob(f"{cgroups.GROUP_PREFIX}slot*/prog-*"):
         try:
             pids = (group / "cgroup.procs").read_text().split()
             if any(os.readlink(f"/proc/{pid}/exe").startswith(str(binary_dir)) for pid in pids):
-                most = max(most, int((group / "pids.current").read_text()))
-        except (OSError, ValueError):
+                events = dict(line.split() for line in (group / "pids.events").read_text().splitlines())
+                seen.append((int((group / "pids.current").read_text()),
+                             int((group / "pids.max").read_text()), int(events["max"])))
+        except (OSError, ValueError, KeyError):
             pass   # removed meanwhile
-    return most
+    return seen
 
 
 def grade_watched(test, src, out, home):
     """Grades src on one lab 01 test like conftest.grade, and meanwhile
-    reads the task counts of its programs' cgroups. Returns (results,
-    output, most tasks seen in one group)."""
+    reads its programs' cgroups. Returns (results, output, the most
+    tasks seen in one group, the caps seen, the most forks one group
+    refused)."""
     cmd = launch.grader_command("grade", "--lab", LAB01.number, "--solution", "0", "-k", test,
                                 "--src-dir", str(src), "--out-dir", str(out))
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env=dict(os.environ, NO_COLOR="1"))
-    peak = [0]
+    peak, caps, refused = [0], set(), [0]
     done = threading.Event()
 
     def sample():
         while not done.is_set():
-            peak[0] = max(peak[0], tasks_of(out, home))
+            for tasks, cap, refusals in bomb_groups(out, home):
+                peak[0] = max(peak[0], tasks)
+                caps.add(cap)
+                refused[0] = max(refused[0], refusals)
             time.sleep(SAMPLE_EVERY)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -169,7 +177,7 @@ def grade_watched(test, src, out, home):
         sampler.join()
     with open(out / "results.json") as f:
         results = json.load(f)
-    return results, output, peak[0]
+    return results, output, peak[0], caps, refused[0]
 
 
 @pytest.mark.parametrize("test,kind,words", BOMB_CASES, ids=[c[0] for c in BOMB_CASES])
@@ -178,15 +186,22 @@ def test_fork_bomb_is_capped_and_cleaned_up(test, kind, words, tmp_path, monkeyp
     src = copy_fixture("fork_bomb", tmp_path)
     out = tmp_path / "out"
     monkeypatch.setenv("TMPDIR", str(tmp_path))
-    results, output, peak = grade_watched(test, src, out, home)
+    results, output, peak, caps, refused = grade_watched(test, src, out, home)
 
     result = check_single_result(results, output, kind, words)
     assert result["time"] < BOMB_BUDGET, f"the test took {result['time']:.1f} s:\n{output}"
     assert "cgroups (" in output and "pids" in output, output
     cap = processes.Limits().processes
-    # The bomb filled its group (it announces once a fork is refused) up
-    # to the cap and no further; then every process of it is gone.
-    assert peak == cap, f"at most {peak} tasks in the program's cgroup (cap {cap}):\n{output}"
+    # The group's cap is the grader's (0 once the grader kills the group:
+    # see Cgroup.kill_all), the group refused the bomb's forks
+    # (the count of refusals proves it met the cap: the bomb can be at
+    # its cap for only a few milliseconds before the test ends and kills
+    # it, too short for a sample of pids.current to be sure to see it) and
+    # no sample ever saw more tasks than the cap. Then every process of it
+    # is gone.
+    assert cap in caps and caps <= {cap, 0}, f"program cgroups capped at {sorted(caps)} tasks, not {cap}:\n{output}"
+    assert refused > 0, f"the program's cgroup refused no fork (at most {peak} tasks seen):\n{output}"
+    assert peak <= cap, f"{peak} tasks in the program's cgroup (cap {cap}):\n{output}"
     assert processes_running(out) == [], f"processes left behind:\n{output}"
 
 
