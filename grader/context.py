@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from .i18n import tr
+from .i18n import tr, tr_n
 from . import boxfs, labs, objects, procfs, sandbox
 from .failures import GradeFailure, PartialCredit, TestTimeout
 from .faults import SHOWN_FAULTS
@@ -76,6 +76,9 @@ class Server:
     admit_in_turn: bool = False
     # Set once the server missed an admission: it is not waited for again.
     admission_missed: bool = False
+    # Added when a connection it accepted was never read: the usual causes
+    # in this lab.
+    unread_hint: str = ""
 
 
 @dataclass
@@ -123,6 +126,33 @@ def shell_printf(data):
         else:
             out.append(f"\\x{b:02x}")
     return "printf '" + "".join(out) + "'"
+
+
+def why_silent(server, conn):
+    """A sentence on how far the TCP server got with conn, which it
+    has not answered in time, as the kernel tells: never accepted,
+    accepted but not read, or read and not answered. "" if the kernel
+    cannot tell (the connection is gone)."""
+    try:
+        end = procfs.connection_end((server.host, server.port), conn.sock.getsockname()[:2])
+    except OSError:
+        return ""
+    if end is None:
+        return ""
+    unread, inode = end
+    if inode == 0:
+        return tr(". The server never accept()ed this connection: it still waits in the "
+                  "listen queue")
+    if unread:
+        return tr_n(". The server accept()ed this connection but never read the last "
+                    "{count} byte sent on it", ". The server accept()ed this connection but "
+                    "never read the last {count} bytes sent on it", unread) + (
+                    f". {server.unread_hint}" if server.unread_hint else "")
+    if conn.total_received == 0:
+        return tr(". The server accept()ed this connection and read all that was sent on "
+                  "it, but sent nothing back")
+    return tr(". The server accept()ed this connection and read all that was sent on it, "
+              "but sent no more than the above")
 
 
 class TestContext:
@@ -375,6 +405,8 @@ class TestContext:
             conn = Conn.open(server.host, server.port, channel, self.transcript,
                              self.scaled(timeout, valgrind))
         self.conns.append(conn)
+        if server.path is None:
+            conn.explain_silence = lambda: why_silent(server, conn)
         if server.admit_in_turn:
             self.wait_admitted(server, conn.sock)
         return conn

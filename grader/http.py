@@ -134,7 +134,11 @@ class HttpReader:
                                                 waited=self.conn.timeout)
                 if rule is None:
                     raise
-                raise TestTimeout(f"{exc.message}; {rule}", exc.details) from exc
+                # The rule goes with what was received; why the server
+                # was silent (sockets.Conn._timeout) stays last.
+                why = getattr(exc, "silence", "")
+                said = exc.message[:len(exc.message) - len(why)]
+                raise TestTimeout(f"{said}; {rule}{why}", exc.details) from exc
             self._keep_raw(chunk)
             self.h11.receive_data(chunk)
 

@@ -195,8 +195,17 @@ def listen_queue(server_addr):
 def connection_inode(server_addr, client_addr):
     """The inode of the server's end of the connection from client_addr to
     server_addr (each (host, port)), to find who holds it; None if none."""
-    _, end = _server_sockets(server_addr, client_addr)
+    end = connection_end(server_addr, client_addr)
     return end[1] if end else None
+
+
+def connection_end(server_addr, client_addr):
+    """(unread, inode) of the server's end of the connection from
+    client_addr to server_addr, or None if the kernel has none. Inode 0:
+    the connection still waits in the listen queue, as only accept()
+    gives it a file."""
+    _, end = _server_sockets(server_addr, client_addr)
+    return end
 
 
 def _server_sockets(server_addr, client_addr):

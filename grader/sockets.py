@@ -58,6 +58,9 @@ class Conn:
         self.total_received = 0
         self.sent_log = bytearray()   # what was sent, for "try it by hand"
         self.eof = False
+        # Set by the test's context: a sentence on why the program has
+        # sent nothing (as the kernel sees it), added to a timeout.
+        self.explain_silence = None
 
     @classmethod
     def open(cls, host, port, channel, transcript, timeout=DEFAULT_TIMEOUT):
@@ -218,10 +221,13 @@ class Conn:
 
     def _timeout(self, waiting_for):
         self.transcript.add(self.channel, "timed out", note=f"waiting for {waiting_for}")
-        return TestTimeout(tr("waited {timeout:g} s for {waiting_for}; this connection had "
-                              "received {total_received} bytes in all",
-                              timeout=self.timeout, waiting_for=waiting_for,
-                              total_received=self.total_received))
+        why = self.explain_silence() if self.explain_silence else ""
+        exc = TestTimeout(tr("waited {timeout:g} s for {waiting_for}; this connection had "
+                             "received {total_received} bytes in all",
+                             timeout=self.timeout, waiting_for=waiting_for,
+                             total_received=self.total_received) + why)
+        exc.silence = why   # the message's last sentence, for callers that add to it
+        return exc
 
     def recv_exactly(self, count, timeout=None, waiting_for=None):
         """Receives exactly count bytes; fewer only if the stream ends."""

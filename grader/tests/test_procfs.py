@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from grader import procfs
+from grader import context, procfs, sockets, transcripts
 
 # Prints "PORT ZOMBIE SLEEPER" once its state is set up, then waits for
 # stdin to close.
@@ -146,6 +146,7 @@ def test_connection_progress_follows_accept_and_reads(diag):
             client.sendall(b"hello")
             time.sleep(0.05)
             assert procfs.connection_progress(server, me) == (1, 5)
+            assert procfs.connection_end(server, me) == (5, 0)   # no file before accept()
             served, _ = listener.accept()
             with served:
                 assert procfs.connection_progress(server, me) == (0, 5)
@@ -153,3 +154,31 @@ def test_connection_progress_follows_accept_and_reads(diag):
                 assert served.recv(5) == b"hello"
                 assert procfs.connection_progress(server, me) == (0, 0)
         assert procfs.connection_progress(("127.0.0.1", port), ("127.0.0.1", 1)) == (0, None)
+
+
+def test_a_silent_server_is_told_where_it_stopped(diag):
+    """why_silent() names the step a server never took: accept(), reading
+    what was sent, sending something back."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        port = listener.getsockname()[1]
+        server = context.Server(process=None, host="127.0.0.1", port=port, announce_line="",
+                                unread_hint="Check the hand-over queue")
+        conn = sockets.Conn(socket.create_connection(("127.0.0.1", port)), "conn 1",
+                            transcripts.Transcript())
+        with conn.sock:
+            conn.sock.sendall(b"hello")
+            time.sleep(0.05)
+            assert "never accept()ed this connection" in context.why_silent(server, conn)
+            served, _ = listener.accept()
+            with served:
+                said = context.why_silent(server, conn)
+                assert "never read the last 5 bytes sent on it. Check the hand-over" in said
+                served.recv(5)
+                assert context.why_silent(server, conn).endswith("but sent nothing back")
+                served.sendall(b"partial")
+                conn.recv_exactly(7)
+                assert context.why_silent(server, conn).endswith("sent no more than the above")
+        # A connection the test has closed: nothing to say.
+        assert context.why_silent(server, conn) == ""

@@ -46,6 +46,15 @@ def section(record, start):
     return [s for s in record["sections"] if s["heading"].startswith(start)]
 
 
+def test_a_server_that_reads_and_never_answers_is_said_to_have_read_all(tmp_path):
+    # MSG_WAITALL: the server's recv() takes every byte and waits for more.
+    record, output = graded_failure("01", "recv-waitall", "test_echo_one_byte_at_a_time",
+                                    tmp_path)
+    assert record["message"].endswith(
+        "The server accept()ed this connection and read all that was sent on it, but sent "
+        "nothing back"), output
+
+
 def test_format_who_shows_what_was_written(tmp_path):
     record, output = graded_failure("03", "who-uid-and-gid-swapped", "test_unit_format_who",
                                     tmp_path)

@@ -103,6 +103,7 @@ def start(ctx, model, extra=(), big=False, limits=None, **kwargs):
     # Connections start one at a time (the grader's wait_admitted()):
     # only the tests written to make connections meet let them.
     server.admit_in_turn = True
+    server.unread_hint = LOST_AFTER_ACCEPT[model]
     return server, data
 
 
@@ -669,7 +670,8 @@ def test_burst_leaves_no_zombies_or_leaks(ctx, model):
 
 
 # Where an accepted connection can get lost, by model: said when every
-# connection was accepted and one was never answered.
+# connection was accepted and one was never answered, or when one that
+# was accepted was never read.
 LOST_AFTER_ACCEPT = {
     "thread": "A common cause: the thread reads its descriptor from a variable (or one struct "
               "for all) that the next accept() overwrites, so two threads serve one "
