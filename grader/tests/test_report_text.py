@@ -118,6 +118,14 @@ def test_a_deadline_restarted_by_stale_replies_is_named(tmp_path):
     assert "start the timeout again" in record["message"], output
 
 
+def test_a_reply_printed_for_the_wrong_line_is_named_by_its_line(tmp_path):
+    record, output = graded_failure("02", "client-no-sequence-check",
+                                    "test_client_ignores_duplicate_replies", tmp_path)
+    assert ('line 2 of the client\'s stdout is "alpha", the reply to line 1, where the reply '
+            'to line 2 ("bravo") belongs') in record["message"], output
+    assert "compare each reply's sequence number" in record["message"], output
+
+
 def test_faults_are_named_when_they_were_injected(tmp_path):
     record, output = graded_failure("01", "server-echoes-with-one-send",
                                     "test_echo_survives_short_sends_and_eintr", tmp_path)
