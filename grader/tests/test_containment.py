@@ -192,16 +192,19 @@ def test_fork_bomb_is_capped_and_cleaned_up(test, kind, words, tmp_path, monkeyp
     assert result["time"] < BOMB_BUDGET, f"the test took {result['time']:.1f} s:\n{output}"
     assert "cgroups (" in output and "pids" in output, output
     cap = processes.Limits().processes
-    # The group's cap is the grader's (0 once the grader kills the group:
-    # see Cgroup.kill_all), the group refused the bomb's forks
-    # (the count of refusals proves it met the cap: the bomb can be at
-    # its cap for only a few milliseconds before the test ends and kills
-    # it, too short for a sample of pids.current to be sure to see it) and
-    # no sample ever saw more tasks than the cap. Then every process of it
-    # is gone.
-    assert cap in caps and caps <= {cap, 0}, f"program cgroups capped at {sorted(caps)} tasks, not {cap}:\n{output}"
-    assert refused > 0, f"the program's cgroup refused no fork (at most {peak} tasks seen):\n{output}"
-    assert peak <= cap, f"{peak} tasks in the program's cgroup (cap {cap}):\n{output}"
+    # The bomb met a cap: the fixture serves only after a refused fork.
+    # Which cap refused it is not the test's to say: the program's
+    # RLIMIT_NPROC (when it runs as a box account) and its pids cgroup
+    # both hold it near the same count, and a sampler can miss the moment the
+    # group is full or the first refusal the cgroup counts (the test ends
+    # and kills the bomb milliseconds later). What every sample can check:
+    # each program group is capped at the grader's cap (0 once
+    # Cgroup.kill_all has begun), and never holds more tasks than that.
+    # Then every process of it is gone.
+    assert cap in caps and caps <= {cap, 0}, \
+        f"program cgroups capped at {sorted(caps)} tasks, not {cap}:\n{output}"
+    assert peak <= cap, f"{peak} tasks in the program's cgroup (cap {cap}, " \
+        f"{refused} forks refused):\n{output}"
     assert processes_running(out) == [], f"processes left behind:\n{output}"
 
 

@@ -6,8 +6,10 @@
  * pids cgroup when the grader runs as root. The grader's containment
  * test runs it only where such a cap holds.
  *
- * The server announces itself once the bomb has met the cap (the first
- * refused fork), so that the test runs while the bomb is at its largest.
+ * The server announces itself only once the bomb has met a cap (its
+ * first refused fork), so that the test runs while the bomb is at its
+ * largest. If no cap stops the bomb, the server exits with status 1
+ * instead of serving, and the containment test fails.
  */
 #include <errno.h>
 #include <poll.h>
@@ -52,8 +54,11 @@ int main(int argc, char **argv)
 	close(capped[1]);
 	wait_cap.fd = capped[0];
 	wait_cap.events = POLLIN;
-	if (poll(&wait_cap, 1, CAP_WAIT_MS) == 1 && read(capped[0], &byte, 1) == 1)
-		fprintf(stderr, "fork_bomb: the bomb met the cap\n");
+	if (poll(&wait_cap, 1, CAP_WAIT_MS) != 1 || read(capped[0], &byte, 1) != 1) {
+		fprintf(stderr, "fork_bomb: no cap stopped the bomb\n");
+		return 1;
+	}
+	fprintf(stderr, "fork_bomb: the bomb met the cap\n");
 	close(capped[0]);
 	tiny_echo_forever(tiny_listen_and_announce(argc, argv));
 }
