@@ -70,8 +70,14 @@ class TestTimeout(GradeFailure):
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, message, details=""):
-        super().__init__("timeout", message, details)
+    def __init__(self, message, details="", cause=""):
+        """cause, when known, is why the program was silent (see
+        context.why_silent); it ends the message, and callers that add to
+        what was waited for keep it last by building a new TestTimeout
+        from said and cause."""
+        super().__init__("timeout", message + cause, details)
+        self.said = message
+        self.cause = cause
 
 
 def classify(exc):

@@ -136,9 +136,7 @@ class HttpReader:
                     raise
                 # The rule goes with what was received; why the server
                 # was silent (sockets.Conn._timeout) stays last.
-                why = getattr(exc, "silence", "")
-                said = exc.message[:len(exc.message) - len(why)]
-                raise TestTimeout(f"{said}; {rule}{why}", exc.details) from exc
+                raise TestTimeout(f"{exc.said}; {rule}", exc.details, cause=exc.cause) from exc
             self._keep_raw(chunk)
             self.h11.receive_data(chunk)
 

@@ -192,13 +192,6 @@ def listen_queue(server_addr):
     return connection_progress(server_addr, (server_addr[0], 0))[0]
 
 
-def connection_inode(server_addr, client_addr):
-    """The inode of the server's end of the connection from client_addr to
-    server_addr (each (host, port)), to find who holds it; None if none."""
-    end = connection_end(server_addr, client_addr)
-    return end[1] if end else None
-
-
 def connection_end(server_addr, client_addr):
     """(unread, inode) of the server's end of the connection from
     client_addr to server_addr, or None if the kernel has none. Inode 0:

@@ -222,12 +222,10 @@ class Conn:
     def _timeout(self, waiting_for):
         self.transcript.add(self.channel, "timed out", note=f"waiting for {waiting_for}")
         why = self.explain_silence() if self.explain_silence else ""
-        exc = TestTimeout(tr("waited {timeout:g} s for {waiting_for}; this connection had "
-                             "received {total_received} bytes in all",
-                             timeout=self.timeout, waiting_for=waiting_for,
-                             total_received=self.total_received) + why)
-        exc.silence = why   # the message's last sentence, for callers that add to it
-        return exc
+        return TestTimeout(tr("waited {timeout:g} s for {waiting_for}; this connection had "
+                              "received {total_received} bytes in all",
+                              timeout=self.timeout, waiting_for=waiting_for,
+                              total_received=self.total_received), cause=why)
 
     def recv_exactly(self, count, timeout=None, waiting_for=None):
         """Receives exactly count bytes; fewer only if the stream ends."""

@@ -186,6 +186,28 @@ def test_http_reader_names_the_rule(reply, close, failure, words):
         assert "h11" in err.value.details
 
 
+def test_http_reader_keeps_why_the_server_was_silent_last():
+    """The kernel's sentence (context.why_silent) ends a timeout's
+    message; the response rule the reader adds goes before it."""
+    if h11 is None:
+        pytest.skip("python3-h11 is not installed")
+    conn, done = scripted(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n", close=False)
+    conn.explain_silence = lambda: "; the server sent no more than the above"
+    try:
+        reader = HttpReader(conn)
+        conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        reader.request("GET")
+        with pytest.raises(TestTimeout) as err:
+            reader.response("GET /")
+    finally:
+        done.set()
+        conn.close()
+    message = err.value.message
+    assert message.endswith("; the server sent no more than the above"), message
+    assert message.index("the head never ended") < message.index("the server sent no more"), message
+    assert message.count("the server sent no more") == 1, message
+
+
 def test_http_reader_names_an_extra_byte_after_the_response():
     reader, response = read_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi\n")
     assert response.body == b"hi"

@@ -150,7 +150,7 @@ def test_connection_progress_follows_accept_and_reads(diag):
             served, _ = listener.accept()
             with served:
                 assert procfs.connection_progress(server, me) == (0, 5)
-                assert procfs.connection_inode(server, me) == os.fstat(served.fileno()).st_ino
+                assert procfs.connection_end(server, me) == (5, os.fstat(served.fileno()).st_ino)
                 assert served.recv(5) == b"hello"
                 assert procfs.connection_progress(server, me) == (0, 0)
         assert procfs.connection_progress(("127.0.0.1", port), ("127.0.0.1", 1)) == (0, None)

@@ -941,8 +941,8 @@ def test_idle_connections_time_out(ctx, model):
 def parent_holds(server, conn):
     """True if the server's own process (not a child) holds the server's
     end of conn."""
-    inode = procfs.connection_inode((server.host, server.port), conn.sock.getsockname()[:2])
-    return inode is not None and inode in procfs.socket_inodes(server.process.pid)
+    end = procfs.connection_end((server.host, server.port), conn.sock.getsockname()[:2])
+    return end is not None and end[1] in procfs.socket_inodes(server.process.pid)
 
 
 def still_accepting(server):
