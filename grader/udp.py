@@ -408,6 +408,41 @@ class LossyRelay(ThreadedPeer):
 
 # -- helpers for graded tests ----------------------------------------------------
 
+def expect_reply_lines(lines, got, what):
+    """A client's stdout (got) must hold the reply to each input line, in
+    order, one per line; what names the run ("through the lossy relay").
+    When the first wrong line is the reply to an earlier input line (a
+    duplicate or late reply printed again), the failure says so, since a
+    byte offset would not show it."""
+    try:
+        expect_bytes(b"".join(line + b"\n" for line in lines), got,
+                     tr("{what}: the client's stdout (one reply per line, in order)", what=what))
+    except GradeFailure as exc:
+        stale = _earlier_reply(lines, got)
+        if stale is None:
+            raise
+        raise GradeFailure(exc.kind, f"{what}: {stale}", exc.details) from None
+
+
+def _earlier_reply(lines, got):
+    """If the first wrong line of got is the reply to an earlier line of
+    lines, a sentence that says so; else None."""
+    for i, (want, printed) in enumerate(zip(lines, got.split(b"\n"))):
+        if printed == want:
+            continue
+        earlier = [j for j in range(i) if lines[j] == printed]
+        if not earlier:
+            return None
+        return tr("line {line} of the client's stdout is {printed}, the reply to line {earlier}, "
+                  "where the reply to line {line} ({wanted}) belongs. A reply that arrives twice, "
+                  "or after the client has moved on, must not be printed again: compare each "
+                  "reply's sequence number with the one the request carried and drop the "
+                  "datagrams that do not match",
+                  line=i + 1, printed=preview(printed), earlier=earlier[-1] + 1,
+                  wanted=preview(want))
+    return None
+
+
 def open_dgram(ctx, server, timeout=DEFAULT_TIMEOUT):
     """A DgramSocket to a started server, stopped when the test ends."""
     channel = f"socket {sum(isinstance(p, DgramSocket) for p in ctx.peers) + 1}"

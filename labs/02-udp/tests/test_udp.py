@@ -16,11 +16,11 @@ import time
 
 import pytest
 
-from grader import Faults, GradeFailure, describe_status, expect_bytes, graded
+from grader import Faults, GradeFailure, describe_status, graded
 from grader.context import shell_printf
-from grader.transcripts import preview
 from grader.peers import ThreadedPeer
-from grader.udp import REPLY, REQUEST, open_dgram, start_relay, start_udp_peer
+from grader.udp import (REPLY, REQUEST, expect_reply_lines, open_dgram, start_relay,
+                        start_udp_peer)
 
 SERVER = "udp_server"
 CLIENT = "udp_client"
@@ -333,30 +333,7 @@ def check_replies(ctx, result, lines, what, notes=(), stdin_ended_with_newline=T
         if lines and got == lines_of(lines[:-1]) and not stdin_ended_with_newline:
             ctx.note("every line came back but the last one, which had no newline after it "
                      "in the input: it is a line all the same (getline() returns it)")
-    try:
-        expect_bytes(expected, got, f"{what}: the client's stdout (one reply per line, in order)")
-    except GradeFailure as exc:
-        stale = earlier_reply(lines, got)
-        if stale is None:
-            raise
-        raise GradeFailure(exc.kind, f"{what}: {stale}", exc.details) from None
-
-
-def earlier_reply(lines, got):
-    """If the first wrong line of the client's output is the reply to an
-    earlier input line, a sentence that says so; else None."""
-    for i, (want, printed) in enumerate(zip(lines, got.split(b"\n"))):
-        if printed == want:
-            continue
-        earlier = [j for j in range(i) if lines[j] == printed]
-        if not earlier:
-            return None
-        return (f"line {i + 1} of the client's stdout is {preview(printed)}, the reply to line "
-                f"{earlier[-1] + 1}, where the reply to line {i + 1} ({preview(want)}) belongs. "
-                "A reply that arrives twice, or after the client has moved on, must not be "
-                "printed again: compare each reply's sequence number with the one the request "
-                "carried and drop the datagrams that do not match")
-    return None
+    expect_reply_lines(lines, got, what)
 
 
 def check_requests(peer, lines):
