@@ -129,12 +129,16 @@ def shell_printf(data):
 
 
 def why_silent(server, conn):
-    """A sentence on how far the TCP server got with conn, which it
-    has not answered in time, as the kernel tells: never accepted,
-    accepted but not read, or read and not answered. "" if the kernel
-    cannot tell (the connection is gone)."""
+    """A sentence on how far the server (TCP or Unix-domain) got with
+    conn, which it has not answered in time, as the kernel tells: never
+    accepted, accepted but not read, or read and not answered. "" if the
+    kernel cannot tell (the connection is gone)."""
     try:
-        end = procfs.connection_end((server.host, server.port), conn.sock.getsockname()[:2])
+        if server.path is not None:
+            end = procfs.unix_connection_end(conn.sock)
+        else:
+            end = procfs.connection_end((server.host, server.port),
+                                        conn.sock.getsockname()[:2])
     except OSError:
         return ""
     if end is None:
@@ -405,8 +409,7 @@ class TestContext:
             conn = Conn.open(server.host, server.port, channel, self.transcript,
                              self.scaled(timeout, valgrind))
         self.conns.append(conn)
-        if server.path is None:
-            conn.explain_silence = lambda: why_silent(server, conn)
+        conn.explain_silence = lambda: why_silent(server, conn)
         if server.admit_in_turn:
             self.wait_admitted(server, conn.sock)
         return conn

@@ -280,6 +280,77 @@ def _diag_lookup(nl, local, remote):
             DIAG_INODE.unpack_from(data, body)[0])
 
 
+def unix_connection_end(sock):
+    """(unread, inode) of the server's end of the Unix-domain stream
+    connection sock (the test's end), like connection_end(): inode 0 while
+    the connection waits in the listen queue, as only accept() gives it a
+    file. None if the kernel cannot tell (no sock_diag, or no peer).
+
+    Two exact lookups by inode over sock_diag: this end's peer, then the
+    peer's receive queue. The server's end lives in the connecting
+    socket's network namespace, so it is found whatever the server's."""
+    try:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_SOCK_DIAG) as nl:
+            mine = _unix_diag_lookup(nl, os.fstat(sock.fileno()).st_ino, UDIAG_SHOW_PEER)
+            if mine is None or UNIX_DIAG_PEER not in mine:
+                return None
+            # Once the server's end is closed, the peer left is a husk
+            # without an inode, like a connection never accepted.
+            if (mine.get(UNIX_DIAG_SHUTDOWN) or b"\0")[0] & RCV_SHUTDOWN:
+                return None
+            peer = UNIX_INODE.unpack(mine[UNIX_DIAG_PEER])[0]
+            if peer == 0:
+                return 0, 0
+            theirs = _unix_diag_lookup(nl, peer, UDIAG_SHOW_RQLEN)
+            if theirs is None or UNIX_DIAG_RQLEN not in theirs:
+                return None
+            return UNIX_RQLEN.unpack(theirs[UNIX_DIAG_RQLEN])[0], peer
+    except (OSError, struct.error):   # no sock_diag here, or an answer of another shape
+        return None
+
+
+# unix_diag (linux/unix_diag.h): a request by inode, and the attributes
+# of the answer that hold the peer's inode and the receive queue (bytes,
+# for a stream socket; UNIX_DIAG_RQLEN's second field is the send queue).
+UNIX_DIAG_REQ = struct.Struct("=BBHIIIII")
+UNIX_DIAG_MSG_SIZE = 16
+NLATTR_HEADER = struct.Struct("=HH")
+UDIAG_SHOW_PEER = 0x04
+UDIAG_SHOW_RQLEN = 0x10
+UNIX_DIAG_PEER = 2
+UNIX_DIAG_RQLEN = 4
+UNIX_DIAG_SHUTDOWN = 6     # always sent: the socket's sk_shutdown bits
+RCV_SHUTDOWN = 1           # this end will receive no more: the peer closed
+UNIX_INODE = struct.Struct("=I")
+UNIX_RQLEN = struct.Struct("=II")
+ALL_UNIX_STATES = 0xFFFFFFFF
+
+
+def _unix_diag_lookup(nl, inode, show):
+    """{attribute type: payload} of the Unix-domain socket with inode,
+    with the attributes show asks for; None if there is no such socket."""
+    request = UNIX_DIAG_REQ.pack(socket.AF_UNIX, 0, 0, ALL_UNIX_STATES, inode, show,
+                                 NO_COOKIE, NO_COOKIE)
+    nl.send(NLMSG_HEADER.pack(NLMSG_HEADER.size + len(request), SOCK_DIAG_BY_FAMILY,
+                              NLM_F_REQUEST, 1, 0) + request)
+    data = nl.recv(1 << 12)
+    if len(data) < NLMSG_HEADER.size + UNIX_DIAG_MSG_SIZE:
+        return None           # an NLMSG_ERROR: no such socket
+    length, kind, _, _, _ = NLMSG_HEADER.unpack_from(data)
+    if kind == NLMSG_ERROR:
+        return None
+    attributes = {}
+    at = NLMSG_HEADER.size + UNIX_DIAG_MSG_SIZE
+    end = min(length, len(data))
+    while at + NLATTR_HEADER.size <= end:
+        size, kind = NLATTR_HEADER.unpack_from(data, at)
+        if size < NLATTR_HEADER.size or at + size > end:
+            break
+        attributes[kind] = data[at + NLATTR_HEADER.size:at + size]
+        at += (size + 3) & ~3     # attributes are 4-byte aligned
+    return attributes
+
+
 def describe_fds(pid, limit=12):
     """A few lines naming pid's descriptors, for a failure report."""
     targets = fd_targets(pid)

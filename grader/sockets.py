@@ -278,9 +278,11 @@ class Conn:
             explained = explain_bytes(expected, getattr(exc, "received", b""))
             if explained is None or not getattr(exc, "received", b""):
                 raise
+            # What came is about the bytes; why the program stopped
+            # (exc.cause) stays last.
             raise TestTimeout(tr("{message}; of what came: {value}",
-                                 message=exc.message, value=explained[1]),
-                              exc.details) from exc
+                                 message=exc.said, value=explained[1]),
+                              exc.details, cause=exc.cause) from exc
         expect_bytes(expected, got, what, stream_ended=self.eof)
         return got
 

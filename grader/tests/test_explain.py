@@ -218,7 +218,10 @@ def test_http_reader_names_an_extra_byte_after_the_response():
 
 
 def test_expect_timeout_explains_what_did_come():
+    """What came is explained after what was waited for; why the server
+    was silent (context.why_silent) stays last."""
     conn, done = scripted(b"0123" + b"6789", close=False)
+    conn.explain_silence = lambda: ". The server sent no more than the above"
     try:
         conn.send(b"go")
         with pytest.raises(TestTimeout) as err:
@@ -226,7 +229,9 @@ def test_expect_timeout_explains_what_did_come():
     finally:
         done.set()
     assert ("of what came: 2 bytes missing at byte 4 (counting from 0): bytes 4 to 5 of the "
-            "10 expected never came, the ones after them did") in err.value.message
+            "10 expected never came, the ones after them did. The server sent no more than the "
+            "above") in err.value.message
+    assert err.value.message.count("The server sent no more") == 1, err.value.message
 
 
 # -- the rules reach the report -------------------------------------------------------

@@ -182,3 +182,45 @@ def test_a_silent_server_is_told_where_it_stopped(diag):
                 assert context.why_silent(server, conn).endswith("sent no more than the above")
         # A connection the test has closed: nothing to say.
         assert context.why_silent(server, conn) == ""
+
+
+@pytest.mark.parametrize("netlink", [True, False], ids=["sock_diag", "no netlink"])
+def test_a_silent_unix_domain_server_is_told_where_it_stopped(netlink, tmp_path, monkeypatch):
+    """The same steps for a Unix-domain server, from unix_diag; where
+    netlink is refused there is no other source, and nothing is said."""
+    if not netlink:
+        real = socket.socket
+
+        def no_netlink(family=-1, *args, **kwargs):
+            if family == socket.AF_NETLINK:
+                raise PermissionError(1, "Operation not permitted")
+            return real(family, *args, **kwargs)
+        monkeypatch.setattr(procfs.socket, "socket", no_netlink)
+    path = str(tmp_path / "server.sock")
+    with socket.socket(socket.AF_UNIX) as listener:
+        listener.bind(path)
+        listener.listen(4)
+        server = context.Server(process=None, host="", port=0, announce_line="", path=path)
+        conn = sockets.Conn.open_unix(path, "conn 1", transcripts.Transcript())
+        with conn.sock:
+            conn.sock.sendall(b"hello")
+            if not netlink:
+                assert context.why_silent(server, conn) == ""
+                return
+
+            def said():
+                return context.why_silent(server, conn)
+            assert said().endswith("never accept()ed this connection: it still waits in the "
+                                   "listen queue")
+            served, _ = listener.accept()
+            with served:
+                assert said().endswith("never read the last 5 bytes sent on it")
+                assert served.recv(3) == b"hel"
+                assert said().endswith("never read the last 2 bytes sent on it")
+                served.recv(2)
+                assert said().endswith("but sent nothing back")
+                served.sendall(b"partial")
+                conn.recv_exactly(7)
+                assert said().endswith("sent no more than the above")
+            # The server has closed its end: nothing to say (not "never accepted").
+            assert said() == ""

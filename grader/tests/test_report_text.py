@@ -55,6 +55,18 @@ def test_a_server_that_reads_and_never_answers_is_said_to_have_read_all(tmp_path
         "nothing back"), output
 
 
+def test_a_unix_domain_server_that_answers_one_request_per_recv_is_told_so(tmp_path):
+    # Unix-domain connections get the kernel's sentence too (unix_diag),
+    # after what came, which it does not interrupt.
+    record, output = graded_failure("03", "one-request-per-recv", "test_split_and_coalesced",
+                                    tmp_path)
+    assert "; of what came: only the first " in \
+        record["message"], output
+    assert record["message"].endswith(
+        "The server accept()ed this connection and read all that was sent on it, but sent "
+        "no more than the above"), output
+
+
 def test_format_who_shows_what_was_written(tmp_path):
     record, output = graded_failure("03", "who-uid-and-gid-swapped", "test_unit_format_who",
                                     tmp_path)
