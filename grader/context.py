@@ -51,8 +51,8 @@ TSAN_FOLDER = "tsan"        # where labs/build.mk's tsan target builds
 # "FATAL: ThreadSanitizer: unexpected memory mapping". Newer runtimes
 # re-run themselves without randomisation; for these, setarch -R does.
 TSAN_MAX_RND_BITS = 28
-# A program killed at its timeout that spent this share of its time on a
-# CPU was spinning, not waiting.
+# A program killed at its timeout that spent this share of its time
+# running or ready to run (procfs.busy_seconds) was spinning, not waiting.
 BUSY_SHARE = 0.8
 # How long wait_admitted() waits for a server to take a connection and
 # read what was sent on it; a correct server needs a few milliseconds.
@@ -538,7 +538,7 @@ class TestContext:
             self.longest_pause = (pause, window)
         timed_out = code is None
         if timed_out:
-            busy = None if valgrind else self._cpu_share(proc, started)
+            busy = None if valgrind else self._busy_share(proc, started)
             proc.kill()
             code = proc.returncode
             why = (f"made no progress for {window:g} s" if stalled
@@ -546,10 +546,11 @@ class TestContext:
             self.transcript.add(program, "stopped by the test", note=f"{why}; killed")
             self.note(tr("{program} {why}, so the test killed it", program=program, why=why))
             if busy is not None and busy >= BUSY_SHARE:
-                self.note(tr("{program} kept a CPU busy {percent} per cent of the time it ran: it "
-                             "was running, not waiting, in a loop that never blocks or in work "
-                             "far slower than needed. A common cause: taking recv() returning "
-                             "0 (the peer closed) for \"nothing yet\" and calling it again",
+                self.note(tr("{program} was running, or ready to run, {percent} per cent of "
+                             "the time: it hardly ever waited for input, in a loop that never "
+                             "blocks or in work far slower than needed. A common cause: taking "
+                             "recv() returning 0 (the peer closed) for \"nothing yet\" and "
+                             "calling it again",
                              program=program, percent=min(100, round(busy * 100))))
         else:
             proc.stderr.join(timeout=2)
@@ -558,10 +559,11 @@ class TestContext:
         return RunResult(proc, code, timed_out, stdout_path)
 
     @staticmethod
-    def _cpu_share(proc, started):
-        """The share of its time a program still running spent on a CPU
-        (0 to 1, or more with several threads); None if unknown."""
-        used = procfs.cpu_seconds(proc.pid)
+    def _busy_share(proc, started):
+        """The share of its time a program still running spent running or
+        ready to run (0 to 1, or more with several threads), whatever else
+        the machine ran meanwhile; None if unknown."""
+        used = procfs.busy_seconds(proc.pid)
         elapsed = time.monotonic() - started
         return used / elapsed if used is not None and elapsed > 0 else None
 

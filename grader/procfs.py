@@ -114,6 +114,30 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def busy_seconds(pid):
+    """Time pid's threads have spent running or ready to run (waiting for
+    a CPU) so far, in seconds; None if gone. Unlike cpu_seconds, this
+    does not depend on what else the machine runs: a loop that never
+    blocks is ready to run all the time, even on a CPU it must share,
+    while a program that waits for input is neither.
+
+    From /proc/PID/task/TID/schedstat (time on a CPU, time in a run
+    queue, in ns); where the kernel keeps no such counts, the CPU time."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    total = 0
+    for tid in tids:
+        fields = (_read(f"/proc/{pid}/task/{tid}/schedstat") or "").split()
+        if len(fields) < 2:
+            continue           # the thread has exited meanwhile
+        total += int(fields[0]) + int(fields[1])
+    if total == 0:             # no schedstat kept here (or it never ran)
+        return cpu_seconds(pid)
+    return total / 1e9
+
+
 def thread_count(pid):
     """How many threads pid has (1 for a single-threaded process), 0 if gone."""
     try:

@@ -120,6 +120,30 @@ def test_cpu_time_tells_a_spinning_process_from_a_waiting_one():
             proc.wait(timeout=10)
 
 
+def test_a_spinning_process_is_busy_however_many_share_the_cpus():
+    """busy_seconds counts time ready to run: a spinner sharing the CPUs
+    with more spinners than there are CPUs is still busy all the time, a
+    process that waits is not."""
+    crowd = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+             for _ in range(2 * (os.cpu_count() or 1) + 1)]
+    sleeper = subprocess.Popen([sys.executable, "-c",
+                                "import time\nwhile True: time.sleep(0.01)"])
+    try:
+        time.sleep(0.3)    # each has started (python itself takes a moment)
+        spinner = crowd[0].pid
+        busy = {pid: procfs.busy_seconds(pid) for pid in (spinner, sleeper.pid)}
+        started = time.monotonic()
+        time.sleep(1.0)
+        elapsed = time.monotonic() - started
+        share = {pid: (procfs.busy_seconds(pid) - busy[pid]) / elapsed for pid in busy}
+        assert share[spinner] > 0.8, share
+        assert share[sleeper.pid] < 0.5, share
+    finally:
+        for proc in (*crowd, sleeper):
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 @pytest.fixture(params=["sock_diag", "/proc/net/tcp"])
 def diag(request, monkeypatch):
     """connection_progress() as asked over netlink, and as read from /proc

@@ -189,5 +189,5 @@ def test_who_with_uid_and_gid_swapped_says_so(tmp_path):
 def test_a_client_spinning_until_killed_is_said_to_spin(tmp_path):
     record, output = graded_failure("05", "get-keeps-reading-after-eof",
                                     "test_client_server_ends_early", tmp_path)
-    assert "http_get kept a CPU busy" in json.dumps(record), output
+    assert "http_get was running, or ready to run," in json.dumps(record), output
     assert "recv() returning 0 (the peer closed)" in json.dumps(record), output
