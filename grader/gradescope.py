@@ -26,10 +26,10 @@ from pathlib import Path
 from . import course as course_plan
 from .children import ChildGraders
 from .handout import borrowed_readme
-from .labs import ROOT, UsageError, borrowed_files, get_lab, uses_common
+from .labs import ROOT, SHARED_BUILD_FILES, UsageError, borrowed_files, get_lab, uses_common
 from .reports import failure_text
 from .submissions import grade_submission, refuse_unless_safe, stage_submission
-SHARED = ["Makefile", "labs/build.mk", "grader"]
+SHARED = ["Makefile", *(f"labs/{name}" for name in SHARED_BUILD_FILES), "grader"]
 # The instructor-only parts of the grader that grading does not need.
 NOT_PACKAGED = ("grader/tests", "grader/bench", "grader/templates", "grader/mutants")
 

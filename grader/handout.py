@@ -21,14 +21,15 @@ from pathlib import Path
 
 from . import course as course_plan
 from .i18n import DOCS_FOLDER, HANDOUT_SUFFIX
-from .labs import (BORROWED_DIR, ROOT, borrowed_files, find_labs, read_make_vars,
-                   student_files, uses_common)
+from .labs import (BORROWED_DIR, ROOT, SHARED_BUILD_FILES, borrowed_files, find_labs,
+                   read_make_vars, student_files, uses_common)
 from .manifest import MANIFEST, sha256
 
 TEMPLATES = ROOT / "grader" / "templates"
 
 # Top-level files and folders that go out whole (instructor-owned).
-SHARED_FILES = ["Makefile", ".gitignore", ".clang-format", "labs/build.mk"]
+SHARED_FILES = ["Makefile", ".gitignore", ".clang-format",
+                *(f"labs/{name}" for name in SHARED_BUILD_FILES)]
 SHARED_TREES = ["labs/common", "docs", "grader"]
 # Never published, wherever they are.
 NEVER = {"solution", "hidden", "mutants", "__pycache__", ".pytest_cache"}
@@ -311,7 +312,8 @@ def _write_manifest(out, instructor_owned):
     """Hashes of the grader and the tests, so that "make grade" can tell a
     student when their copy differs from what was published."""
     watched = [rel for rel in instructor_owned
-               if rel.startswith("grader/") or "/tests/" in rel or rel == "labs/build.mk"]
+               if rel.startswith("grader/") or "/tests/" in rel
+               or rel in [f"labs/{name}" for name in SHARED_BUILD_FILES]]
     data = {"files": {rel: sha256(Path(out) / rel) for rel in sorted(set(watched))}}
     dest = Path(out) / MANIFEST
     dest.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")

@@ -93,6 +93,9 @@ def uses_common(lab):
 
 
 BORROWED_DIR = "borrowed"
+# Files of labs/ every lab's build reads: the rules, and the unit tests'
+# shared cmocka glue. Every handout and autograder package carries them.
+SHARED_BUILD_FILES = ["build.mk", "unit_cases.h"]
 
 
 def borrowed_files(lab):
@@ -231,11 +234,12 @@ def existing_build(lab, out):
 
 def build_view(lab, src_dir, out, solution):
     """What the build may see of the course: the lab's public files, the
-    shared build rules, labs/common where the lab links it, what it
+    shared build rules and unit-test glue, labs/common where the lab links it, what it
     borrows from an earlier lab's reference, the code being graded
     (read-only) and out (writable). Never a solution/ of its own lab
     (unless that is what is graded), never tests/hidden/."""
-    binds = [(str(LABS_DIR / "build.mk"), "ro"), (str(lab.dir), "ro")]
+    binds = [(str(LABS_DIR / name), "ro") for name in SHARED_BUILD_FILES]
+    binds.append((str(lab.dir), "ro"))
     if uses_common(lab):
         binds.append((str(LABS_DIR / "common"), "ro"))
     if not (lab.dir / "borrowed").is_dir():

@@ -112,6 +112,8 @@ endef
 # run code before main() or replace a function of cmocka's is refused.
 unit_objects = $(addprefix $(OUT)/tests/$(1).objects/,$($(1)_SRCS:.c=.o))
 unit_harness = $(OUT)/tests/$(1).objects/harness.o
+# The tests' shared cmocka glue: groups of table-driven cases.
+UNIT_CASES_H := $(LABS_DIR)/unit_cases.h
 unit_course_src = $(addprefix $(LAB_DIR)/,$($(1)_PROVIDED_SRCS)) \
 	$(addprefix $(BORROWED_SRC_DIR)/,$($(1)_BORROWED_SRCS)) $(COMMON_FILES)
 
@@ -122,10 +124,10 @@ $(OUT)/tests/$(1).objects/%.o: $(SRC_DIR)/%.c $(HEADERS) $(FLAGS_STAMP)
 	$(Q)rm -f $$@
 	$(Q)$(CC) $(ALL_CFLAGS) -DUNIT_TESTING -c -o $$@ $$<
 
-$(call unit_harness,$(1)): $(LAB_DIR)/tests/$(1).c $(HEADERS) $(FLAGS_STAMP)
+$(call unit_harness,$(1)): $(LAB_DIR)/tests/$(1).c $(UNIT_CASES_H) $(HEADERS) $(FLAGS_STAMP)
 	@mkdir -p $$(@D)
 	$(Q)rm -f $$@
-	$(Q)$(CC) $(ALL_CFLAGS) -DUNIT_TESTING -c -o $$@ $(LAB_DIR)/tests/$(1).c
+	$(Q)$(CC) $(ALL_CFLAGS) -I$(LABS_DIR) -DUNIT_TESTING -c -o $$@ $(LAB_DIR)/tests/$(1).c
 
 $(OUT)/tests/$(1): $(call unit_harness,$(1)) $(call unit_objects,$(1)) \
 		$(call unit_course_src,$(1)) $(HEADERS) $(FLAGS_STAMP)

@@ -8,11 +8,7 @@
  * calls __wrap_send below, which follows a script of short sends, EINTR
  * and errors, so send_all's loop can be checked without a real socket.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "unit_cases.h" /* cmocka, and groups of table-driven cases */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -65,37 +61,6 @@ static const char *shown(const void *data, size_t len, char *out, size_t outlen)
 	if (used == 0 && outlen > 0)
 		out[0] = '\0';
 	return out;
-}
-
-/*
- * Table-driven groups give each row a cmocka case of its own, named after
- * the row, so that a function right for some rows earns a share of the
- * points and the report names each row that fails.
- */
-#define CASE_NAME_MAX 128
-#define MAX_CASES 32
-
-struct case_list {
-	struct CMUnitTest tests[MAX_CASES];
-	char names[MAX_CASES][CASE_NAME_MAX];
-	size_t count;
-};
-
-/* Adds a case: fn runs with *state pointing at row. Returns its name
- * buffer for the caller to fill. */
-static char *add_case(struct case_list *list, CMUnitTestFunction fn,
-		      const void *row)
-{
-	assert_true(list->count < MAX_CASES);
-	struct CMUnitTest *t = &list->tests[list->count];
-	char *name = list->names[list->count++];
-
-	t->name = name;
-	t->test_func = fn;
-	t->setup_func = NULL;
-	t->teardown_func = NULL;
-	t->initial_state = (void *)row;
-	return name;
 }
 
 /* ---- parse_port ------------------------------------------------------ */
@@ -497,38 +462,17 @@ static void add_send_all_cases(struct case_list *list)
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		snprintf(add_case(list, cases[i].fn, NULL), CASE_NAME_MAX, "%s",
-			 cases[i].name);
+		add_plain_case(list, cases[i].name, cases[i].fn);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		void (*add)(struct case_list *);
-	} groups[] = {
+	static const struct case_group groups[] = {
 		{"parse_port", add_parse_port_cases},
 		{"format_sockaddr", add_format_cases},
 		{"send_all", add_send_all_cases},
 	};
-	static struct case_list list;
-	const char *only = argc > 1 ? argv[1] : NULL;
-	int failed = 0, matched = 0;
 
-	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
-		if (only != NULL && strcmp(only, groups[i].name) != 0)
-			continue;
-		matched = 1;
-		list.count = 0;
-		groups[i].add(&list);
-		failed += _cmocka_run_group_tests(groups[i].name, list.tests,
-						  list.count, NULL, NULL);
-	}
-	if (!matched) {
-		fprintf(stderr,
-			"usage: %s [parse_port|format_sockaddr|send_all]\n",
-			argv[0]);
-		return 2;
-	}
-	return failed == 0 ? 0 : 1;
+	return run_case_groups(groups, sizeof(groups) / sizeof(groups[0]), argc,
+			       argv);
 }

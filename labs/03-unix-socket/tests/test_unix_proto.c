@@ -11,11 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "unit_cases.h" /* cmocka, and groups of table-driven cases */
 
 #include "unix_proto.h"
 
@@ -57,44 +53,6 @@ static const char *shown(const void *data, size_t len, char *out, size_t outlen)
 		used += strlen(piece);
 	}
 	return out;
-}
-
-/*
- * Table-driven groups give each row a cmocka case of its own, named after
- * the row, so that a function right for some rows earns a share of the
- * points and the report names each row that fails.
- */
-#define CASE_NAME_MAX 128
-#define MAX_CASES 40
-
-struct case_list {
-	struct CMUnitTest tests[MAX_CASES];
-	char names[MAX_CASES][CASE_NAME_MAX];
-	size_t count;
-};
-
-/* Adds a case: fn runs with *state pointing at row. Returns its name
- * buffer for the caller to fill. */
-static char *add_case(struct case_list *list, CMUnitTestFunction fn,
-		      const void *row)
-{
-	assert_true(list->count < MAX_CASES);
-	struct CMUnitTest *t = &list->tests[list->count];
-	char *name = list->names[list->count++];
-
-	t->name = name;
-	t->test_func = fn;
-	t->setup_func = NULL;
-	t->teardown_func = NULL;
-	t->initial_state = (void *)row;
-	return name;
-}
-
-/* A case that is a whole function, not a table row. */
-static void add_plain_case(struct case_list *list, const char *name,
-			   CMUnitTestFunction fn)
-{
-	snprintf(add_case(list, fn, NULL), CASE_NAME_MAX, "%s", name);
 }
 
 /*
@@ -548,33 +506,13 @@ static void add_make_addr_cases(struct case_list *list)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		void (*add)(struct case_list *);
-	} groups[] = {
+	static const struct case_group groups[] = {
 		{"next_line", add_next_line_cases},
 		{"parse", add_parse_cases},
 		{"format_who", add_format_who_cases},
 		{"make_addr", add_make_addr_cases},
 	};
-	static struct case_list list;
-	const char *only = argc > 1 ? argv[1] : NULL;
-	int failed = 0, matched = 0;
 
-	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++) {
-		if (only != NULL && strcmp(only, groups[i].name) != 0)
-			continue;
-		matched = 1;
-		list.count = 0;
-		groups[i].add(&list);
-		failed += _cmocka_run_group_tests(groups[i].name, list.tests,
-						  list.count, NULL, NULL);
-	}
-	if (!matched) {
-		fprintf(stderr,
-			"usage: %s [next_line|parse|format_who|make_addr]\n",
-			argv[0]);
-		return 2;
-	}
-	return failed == 0 ? 0 : 1;
+	return run_case_groups(groups, sizeof(groups) / sizeof(groups[0]), argc,
+			       argv);
 }

@@ -20,41 +20,9 @@
 #include <stdlib.h> /* before cmocka.h, which redefines malloc */
 #include <string.h>
 
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "unit_cases.h" /* cmocka, and groups of table-driven cases */
 
 #include "http_parse.h"
-
-#define CASES_MAX 64	 /* cases in one group */
-#define CASE_NAME_MAX 96 /* bytes of a case's name */
-
-/* The cases of one group, built at run time: a row of a table each. */
-struct group {
-	struct CMUnitTest tests[CASES_MAX];
-	char names[CASES_MAX][CASE_NAME_MAX];
-	size_t count;
-};
-
-/* Adds a case: fn, which finds row in *state. */
-static void add_case(struct group *g, const char *prefix, const char *name,
-		     CMUnitTestFunction fn, const void *row)
-{
-	if (g->count == CASES_MAX) {
-		fprintf(stderr, "test_http_parse: over %d cases in a group\n",
-			CASES_MAX);
-		exit(2);
-	}
-	snprintf(g->names[g->count], CASE_NAME_MAX, "%s%s", prefix, name);
-	g->tests[g->count] = (struct CMUnitTest){
-		.name = g->names[g->count],
-		.test_func = fn,
-		.initial_state = (void *)row,
-	};
-	g->count++;
-}
 
 /* Parses text[0..len) from a heap copy of exactly len bytes. */
 static int parse_request_n(const char *text, size_t len,
@@ -703,93 +671,71 @@ static void test_chunked_cut_short(void **state)
 
 #define ROWS(table) (sizeof(table) / sizeof((table)[0]))
 
-static void request_group(struct group *g)
+static void request_group(struct case_list *g)
 {
 	for (size_t i = 0; i < ROWS(request_cases); i++)
-		add_case(g, "request: ", request_cases[i].name,
-			 test_request_row, &request_cases[i]);
-	add_case(g, "", "request fields", test_request_fields, NULL);
-	add_case(g, "", "every prefix is partial", test_request_every_prefix,
-		 NULL);
-	add_case(g, "", "an error as soon as it is seen",
-		 test_request_early_error, NULL);
-	add_case(g, "", "too many headers", test_request_too_many_headers,
-		 NULL);
+		add_named_case(g, "request: ", request_cases[i].name,
+			       test_request_row, &request_cases[i]);
+	add_named_case(g, "", "request fields", test_request_fields, NULL);
+	add_named_case(g, "", "every prefix is partial",
+		       test_request_every_prefix, NULL);
+	add_named_case(g, "", "an error as soon as it is seen",
+		       test_request_early_error, NULL);
+	add_named_case(g, "", "too many headers", test_request_too_many_headers,
+		       NULL);
 	for (size_t i = 0; i < ROWS(find_cases); i++)
-		add_case(g, "find header: ", find_cases[i].name,
-			 test_find_header_row, &find_cases[i]);
+		add_named_case(g, "find header: ", find_cases[i].name,
+			       test_find_header_row, &find_cases[i]);
 }
 
-static void token_group(struct group *g)
+static void token_group(struct case_list *g)
 {
 	for (size_t i = 0; i < ROWS(token_cases); i++)
-		add_case(g, "token: ", token_cases[i].value, test_has_token_row,
-			 &token_cases[i]);
+		add_named_case(g, "token: ", token_cases[i].value,
+			       test_has_token_row, &token_cases[i]);
 }
 
-static void framing_group(struct group *g)
+static void framing_group(struct case_list *g)
 {
 	for (size_t i = 0; i < ROWS(length_cases); i++)
-		add_case(g, "Content-Length: ", length_cases[i].value,
-			 test_content_length_row, &length_cases[i]);
+		add_named_case(g, "Content-Length: ", length_cases[i].value,
+			       test_content_length_row, &length_cases[i]);
 	for (size_t i = 0; i < ROWS(framed_cases); i++)
-		add_case(g, "framed: ", framed_cases[i].name,
-			 test_framing_valid_row, &framed_cases[i]);
+		add_named_case(g, "framed: ", framed_cases[i].name,
+			       test_framing_valid_row, &framed_cases[i]);
 	for (size_t i = 0; i < ROWS(refused_cases); i++)
-		add_case(g, "refused: ", refused_cases[i].name,
-			 test_framing_refused_row, &refused_cases[i]);
+		add_named_case(g, "refused: ", refused_cases[i].name,
+			       test_framing_refused_row, &refused_cases[i]);
 }
 
-static void chunked_group(struct group *g)
+static void chunked_group(struct case_list *g)
 {
-	add_case(g, "", "every step", test_chunked_every_step, NULL);
-	add_case(g, "", "leftover", test_chunked_leftover, NULL);
+	add_named_case(g, "", "every step", test_chunked_every_step, NULL);
+	add_named_case(g, "", "leftover", test_chunked_leftover, NULL);
 	for (size_t i = 0; i < ROWS(bad_chunks); i++)
-		add_case(g, "malformed: ", bad_chunks[i].name,
-			 test_chunked_error_row, &bad_chunks[i]);
-	add_case(g, "", "cut short", test_chunked_cut_short, NULL);
+		add_named_case(g, "malformed: ", bad_chunks[i].name,
+			       test_chunked_error_row, &bad_chunks[i]);
+	add_named_case(g, "", "cut short", test_chunked_cut_short, NULL);
 }
 
-static void response_group(struct group *g)
+static void response_group(struct case_list *g)
 {
-	add_case(g, "", "response fields", test_response_fields, NULL);
+	add_named_case(g, "", "response fields", test_response_fields, NULL);
 	for (size_t i = 0; i < ROWS(bad_responses); i++)
-		add_case(g, "bad response: ", bad_responses[i].name,
-			 test_response_bad_row, &bad_responses[i]);
-	add_case(g, "", "no reason phrase", test_response_no_reason, NULL);
+		add_named_case(g, "bad response: ", bad_responses[i].name,
+			       test_response_bad_row, &bad_responses[i]);
+	add_named_case(g, "", "no reason phrase", test_response_no_reason,
+		       NULL);
 }
 
 int main(int argc, char **argv)
 {
 	/* One group per step of the handout that writes the functions. */
-	static const struct {
-		const char *name;
-		void (*build)(struct group *g);
-	} groups[] = {
+	static const struct case_group groups[] = {
 		{"request", request_group},   {"token", token_group},
 		{"framing", framing_group},   {"chunked", chunked_group},
 		{"response", response_group},
 	};
-	static struct group group;
-	const char *only = argc > 1 ? argv[1] : NULL;
-	int known = only == NULL;
-	int failed = 0;
 
-	for (size_t i = 0; i < ROWS(groups); i++)
-		known |= only != NULL && strcmp(only, groups[i].name) == 0;
-	if (!known) {
-		fprintf(stderr,
-			"usage: %s [request|token|framing|chunked|response]\n",
-			argv[0]);
-		return 2;
-	}
-	for (size_t i = 0; i < ROWS(groups); i++) {
-		if (only != NULL && strcmp(only, groups[i].name) != 0)
-			continue;
-		group.count = 0;
-		groups[i].build(&group);
-		failed += _cmocka_run_group_tests(groups[i].name, group.tests,
-						  group.count, NULL, NULL);
-	}
-	return failed == 0 ? 0 : 1;
+	return run_case_groups(groups, ROWS(groups), argc, argv);
 }

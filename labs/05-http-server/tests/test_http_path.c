@@ -14,45 +14,11 @@
 #include <stdlib.h> /* before cmocka.h, which redefines malloc */
 #include <string.h>
 
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
+#include "unit_cases.h" /* cmocka, and groups of table-driven cases */
 
 #include "http_path.h"
 
 #define OUT_SIZE 64
-#define CASES_MAX 64	 /* cases in one group */
-#define CASE_NAME_MAX 96 /* bytes of a case's name */
-
-/* The cases of one group, built at run time: a row of a table each. */
-struct group {
-	struct CMUnitTest tests[CASES_MAX];
-	char names[CASES_MAX][CASE_NAME_MAX];
-	size_t count;
-};
-
-/* Adds a case: fn, which finds row in *state. */
-static void add_case(struct group *g, const char *prefix, const char *name,
-		     CMUnitTestFunction fn, const void *row)
-{
-	if (g->count == CASES_MAX) {
-		fprintf(stderr, "test_http_path: over %d cases in a group\n",
-			CASES_MAX);
-		exit(2);
-	}
-	/* A row's input is quoted: it may be empty or hold spaces. */
-	snprintf(g->names[g->count], CASE_NAME_MAX,
-		 prefix[0] != '\0' ? "%s'%s'" : "%s%s", prefix, name);
-	g->tests[g->count] = (struct CMUnitTest){
-		.name = g->names[g->count],
-		.test_func = fn,
-		.initial_state = (void *)row,
-	};
-	g->count++;
-}
-
 /* One case: input, expected output, or -1 and the expected errno. */
 struct text_case {
 	const char *in;
@@ -247,59 +213,38 @@ static void test_mime_row(void **state)
 
 #define ROWS(table) (sizeof(table) / sizeof((table)[0]))
 
-static void decode_group(struct group *g)
+static void decode_group(struct case_list *g)
 {
 	for (size_t i = 0; i < ROWS(decode_cases); i++)
-		add_case(g, "decode ", decode_cases[i].in, test_decode_row,
-			 &decode_cases[i]);
-	add_case(g, "", "only len bytes", test_decode_respects_length, NULL);
-	add_case(g, "", "no space", test_decode_no_space, NULL);
+		add_named_case(g, "decode ", decode_cases[i].in,
+			       test_decode_row, &decode_cases[i]);
+	add_named_case(g, "", "only len bytes", test_decode_respects_length,
+		       NULL);
+	add_named_case(g, "", "no space", test_decode_no_space, NULL);
 }
 
-static void normalize_group(struct group *g)
+static void normalize_group(struct case_list *g)
 {
 	for (size_t i = 0; i < ROWS(normalize_cases); i++)
-		add_case(g, "normalise ", normalize_cases[i].in,
-			 test_normalize_row, &normalize_cases[i]);
-	add_case(g, "", "no space", test_normalize_no_space, NULL);
+		add_named_case(g, "normalise ", normalize_cases[i].in,
+			       test_normalize_row, &normalize_cases[i]);
+	add_named_case(g, "", "no space", test_normalize_no_space, NULL);
 }
 
-static void mime_group(struct group *g)
+static void mime_group(struct case_list *g)
 {
 	for (size_t i = 0; i < ROWS(mime_cases); i++)
-		add_case(g, "type of ", mime_cases[i].path, test_mime_row,
-			 &mime_cases[i]);
+		add_named_case(g, "type of ", mime_cases[i].path, test_mime_row,
+			       &mime_cases[i]);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		void (*build)(struct group *g);
-	} groups[] = {
+	static const struct case_group groups[] = {
 		{"percent_decode", decode_group},
 		{"normalize", normalize_group},
 		{"mime", mime_group},
 	};
-	static struct group group;
-	const char *only = argc > 1 ? argv[1] : NULL;
-	int known = only == NULL;
-	int failed = 0;
 
-	for (size_t i = 0; i < ROWS(groups); i++)
-		known |= only != NULL && strcmp(only, groups[i].name) == 0;
-	if (!known) {
-		fprintf(stderr, "usage: %s [percent_decode|normalize|mime]\n",
-			argv[0]);
-		return 2;
-	}
-	for (size_t i = 0; i < ROWS(groups); i++) {
-		if (only != NULL && strcmp(only, groups[i].name) != 0)
-			continue;
-		group.count = 0;
-		groups[i].build(&group);
-		failed += _cmocka_run_group_tests(groups[i].name, group.tests,
-						  group.count, NULL, NULL);
-	}
-	return failed == 0 ? 0 : 1;
+	return run_case_groups(groups, ROWS(groups), argc, argv);
 }
