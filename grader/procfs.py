@@ -291,17 +291,28 @@ def _diag_lookup(nl, local, remote):
               + socket.inet_pton(family, remote[0]).ljust(16, b"\0")
               + DIAG_IF_COOKIE.pack(0, NO_COOKIE, NO_COOKIE))
     request = DIAG_REQ_HEAD.pack(family, socket.IPPROTO_TCP, 0, 0, ALL_TCP_STATES) + sockid
-    nl.send(NLMSG_HEADER.pack(NLMSG_HEADER.size + len(request), SOCK_DIAG_BY_FAMILY,
-                              NLM_F_REQUEST, 1, 0) + request)
-    data = nl.recv(1 << 12)
-    if len(data) < NLMSG_HEADER.size + DIAG_MSG_SIZE:
-        return None           # an NLMSG_ERROR: no such socket
-    length, kind, _, _, _ = NLMSG_HEADER.unpack_from(data)
-    if kind == NLMSG_ERROR or length < NLMSG_HEADER.size + DIAG_MSG_SIZE:
+    data = _diag_exchange(nl, request, DIAG_MSG_SIZE)
+    if data is None:
         return None
     body = NLMSG_HEADER.size
     return (DIAG_STATE.unpack_from(data, body)[0], DIAG_RQUEUE.unpack_from(data, body)[0],
             DIAG_INODE.unpack_from(data, body)[0])
+
+
+def _diag_exchange(nl, request, answer_size):
+    """Sends one sock_diag request and returns its answer (the netlink
+    header, then at least answer_size bytes), cut at the length the
+    header gives; None if the kernel answered with an error (no such
+    socket)."""
+    nl.send(NLMSG_HEADER.pack(NLMSG_HEADER.size + len(request), SOCK_DIAG_BY_FAMILY,
+                              NLM_F_REQUEST, 1, 0) + request)
+    data = nl.recv(1 << 12)
+    if len(data) < NLMSG_HEADER.size + answer_size:
+        return None           # an NLMSG_ERROR: no such socket
+    length, kind, _, _, _ = NLMSG_HEADER.unpack_from(data)
+    if kind == NLMSG_ERROR or length < NLMSG_HEADER.size + answer_size:
+        return None
+    return data[:length]
 
 
 def unix_connection_end(sock):
@@ -355,17 +366,12 @@ def _unix_diag_lookup(nl, inode, show):
     with the attributes show asks for; None if there is no such socket."""
     request = UNIX_DIAG_REQ.pack(socket.AF_UNIX, 0, 0, ALL_UNIX_STATES, inode, show,
                                  NO_COOKIE, NO_COOKIE)
-    nl.send(NLMSG_HEADER.pack(NLMSG_HEADER.size + len(request), SOCK_DIAG_BY_FAMILY,
-                              NLM_F_REQUEST, 1, 0) + request)
-    data = nl.recv(1 << 12)
-    if len(data) < NLMSG_HEADER.size + UNIX_DIAG_MSG_SIZE:
-        return None           # an NLMSG_ERROR: no such socket
-    length, kind, _, _, _ = NLMSG_HEADER.unpack_from(data)
-    if kind == NLMSG_ERROR:
+    data = _diag_exchange(nl, request, UNIX_DIAG_MSG_SIZE)
+    if data is None:
         return None
     attributes = {}
     at = NLMSG_HEADER.size + UNIX_DIAG_MSG_SIZE
-    end = min(length, len(data))
+    end = len(data)
     while at + NLATTR_HEADER.size <= end:
         size, kind = NLATTR_HEADER.unpack_from(data, at)
         if size < NLATTR_HEADER.size or at + size > end:

@@ -149,14 +149,19 @@ def diag(request, monkeypatch):
     """connection_progress() as asked over netlink, and as read from /proc
     where netlink is refused."""
     if request.param == "/proc/net/tcp":
-        real = socket.socket
-
-        def no_netlink(family=-1, *args, **kwargs):
-            if family == socket.AF_NETLINK:
-                raise PermissionError(1, "Operation not permitted")
-            return real(family, *args, **kwargs)
-        monkeypatch.setattr(procfs.socket, "socket", no_netlink)
+        refuse_netlink(monkeypatch)
     return request.param
+
+
+def refuse_netlink(monkeypatch):
+    """Makes procfs's netlink sockets fail as a container's seccomp would."""
+    real = socket.socket
+
+    def no_netlink(family=-1, *args, **kwargs):
+        if family == socket.AF_NETLINK:
+            raise PermissionError(1, "Operation not permitted")
+        return real(family, *args, **kwargs)
+    monkeypatch.setattr(procfs.socket, "socket", no_netlink)
 
 
 def test_connection_progress_follows_accept_and_reads(diag):
@@ -213,13 +218,7 @@ def test_a_silent_unix_domain_server_is_told_where_it_stopped(netlink, tmp_path,
     """The same steps for a Unix-domain server, from unix_diag; where
     netlink is refused there is no other source, and nothing is said."""
     if not netlink:
-        real = socket.socket
-
-        def no_netlink(family=-1, *args, **kwargs):
-            if family == socket.AF_NETLINK:
-                raise PermissionError(1, "Operation not permitted")
-            return real(family, *args, **kwargs)
-        monkeypatch.setattr(procfs.socket, "socket", no_netlink)
+        refuse_netlink(monkeypatch)
     path = str(tmp_path / "server.sock")
     with socket.socket(socket.AF_UNIX) as listener:
         listener.bind(path)
