@@ -17,7 +17,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h> /* before cmocka.h, which redefines malloc */
+#include <stdlib.h>
 #include <string.h>
 
 #include "unit_cases.h" /* cmocka, and groups of table-driven cases */
@@ -676,13 +676,11 @@ static void request_group(struct case_list *g)
 	for (size_t i = 0; i < ROWS(request_cases); i++)
 		add_named_case(g, "request: ", request_cases[i].name,
 			       test_request_row, &request_cases[i]);
-	add_named_case(g, "", "request fields", test_request_fields, NULL);
-	add_named_case(g, "", "every prefix is partial",
-		       test_request_every_prefix, NULL);
-	add_named_case(g, "", "an error as soon as it is seen",
-		       test_request_early_error, NULL);
-	add_named_case(g, "", "too many headers", test_request_too_many_headers,
-		       NULL);
+	add_plain_case(g, "request fields", test_request_fields);
+	add_plain_case(g, "every prefix is partial", test_request_every_prefix);
+	add_plain_case(g, "an error as soon as it is seen",
+		       test_request_early_error);
+	add_plain_case(g, "too many headers", test_request_too_many_headers);
 	for (size_t i = 0; i < ROWS(find_cases); i++)
 		add_named_case(g, "find header: ", find_cases[i].name,
 			       test_find_header_row, &find_cases[i]);
@@ -710,22 +708,21 @@ static void framing_group(struct case_list *g)
 
 static void chunked_group(struct case_list *g)
 {
-	add_named_case(g, "", "every step", test_chunked_every_step, NULL);
-	add_named_case(g, "", "leftover", test_chunked_leftover, NULL);
+	add_plain_case(g, "every step", test_chunked_every_step);
+	add_plain_case(g, "leftover", test_chunked_leftover);
 	for (size_t i = 0; i < ROWS(bad_chunks); i++)
 		add_named_case(g, "malformed: ", bad_chunks[i].name,
 			       test_chunked_error_row, &bad_chunks[i]);
-	add_named_case(g, "", "cut short", test_chunked_cut_short, NULL);
+	add_plain_case(g, "cut short", test_chunked_cut_short);
 }
 
 static void response_group(struct case_list *g)
 {
-	add_named_case(g, "", "response fields", test_response_fields, NULL);
+	add_plain_case(g, "response fields", test_response_fields);
 	for (size_t i = 0; i < ROWS(bad_responses); i++)
 		add_named_case(g, "bad response: ", bad_responses[i].name,
 			       test_response_bad_row, &bad_responses[i]);
-	add_named_case(g, "", "no reason phrase", test_response_no_reason,
-		       NULL);
+	add_plain_case(g, "no reason phrase", test_response_no_reason);
 }
 
 int main(int argc, char **argv)

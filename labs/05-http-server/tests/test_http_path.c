@@ -11,7 +11,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h> /* before cmocka.h, which redefines malloc */
+#include <stdlib.h>
 #include <string.h>
 
 #include "unit_cases.h" /* cmocka, and groups of table-driven cases */
@@ -218,9 +218,8 @@ static void decode_group(struct case_list *g)
 	for (size_t i = 0; i < ROWS(decode_cases); i++)
 		add_named_case(g, "decode ", decode_cases[i].in,
 			       test_decode_row, &decode_cases[i]);
-	add_named_case(g, "", "only len bytes", test_decode_respects_length,
-		       NULL);
-	add_named_case(g, "", "no space", test_decode_no_space, NULL);
+	add_plain_case(g, "only len bytes", test_decode_respects_length);
+	add_plain_case(g, "no space", test_decode_no_space);
 }
 
 static void normalize_group(struct case_list *g)
@@ -228,7 +227,7 @@ static void normalize_group(struct case_list *g)
 	for (size_t i = 0; i < ROWS(normalize_cases); i++)
 		add_named_case(g, "normalise ", normalize_cases[i].in,
 			       test_normalize_row, &normalize_cases[i]);
-	add_named_case(g, "", "no space", test_normalize_no_space, NULL);
+	add_plain_case(g, "no space", test_normalize_no_space);
 }
 
 static void mime_group(struct case_list *g)
